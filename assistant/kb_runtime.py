@@ -1,0 +1,102 @@
+"""The live knowledge base of a worker process, kept in step with the database.
+
+Each worker holds one ``KnowledgeBase``. ``current()`` checks the database's KB revision at most every
+``check_interval`` seconds; when staff publish a change (any worker, any machine), the revision moves and
+this worker rebuilds — or loads the index another worker already built — without a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from assistant.settings import Settings
+from assistant.storage import kb_repository
+from assistant.storage.db import session_scope
+from knowledge_base.engine import KnowledgeBase
+from knowledge_base.loader import load_entries, parse_yaml_file
+from knowledge_base.profile import CommunityProfile
+from knowledge_base.retrieval.fusion import Thresholds
+from knowledge_base.retrieval.index import RetrievalConfig
+from knowledge_base.synonyms import SynonymDictionary, load_synonyms
+
+log = logging.getLogger(__name__)
+
+SYNONYMS_DOC = "synonyms"
+PROFILE_DOC = "profile"
+
+
+def shipped_documents(settings: Settings) -> dict[str, Any]:
+    synonyms_path = settings.kb_data_dir / "synonyms.yaml"
+    groups = load_synonyms(synonyms_path).groups() if synonyms_path.exists() else {}
+    profile_path = settings.community_profile or (settings.kb_data_dir / "community_profile.example.yaml")
+    profile_data, _ = parse_yaml_file(Path(profile_path)) if Path(profile_path).exists() else ({}, None)
+    return {SYNONYMS_DOC: groups, PROFILE_DOC: profile_data or {}}
+
+
+def load_shipped_into_db(settings: Settings, factory: sessionmaker[Session]) -> kb_repository.SyncReport:
+    entries = load_entries(settings.kb_data_dir)  # raises ValidationFailed: nothing half-loaded
+    documents = shipped_documents(settings)
+    with session_scope(factory) as session:
+        report = kb_repository.sync_shipped(session, entries, documents)
+    log.info("knowledge base sync: %s", report.summary())
+    return report
+
+
+def retrieval_config(settings: Settings) -> RetrievalConfig:
+    return RetrievalConfig(
+        encoder=settings.encoder,
+        encoder_model_path=settings.encoder_model_path,
+        thresholds=Thresholds(settings.answer_threshold, settings.clarify_threshold, settings.clarify_margin),
+    )
+
+
+def build_from_db(settings: Settings, factory: sessionmaker[Session]) -> KnowledgeBase:
+    with session_scope(factory) as session:
+        revision = kb_repository.current_revision(session)
+        entries = kb_repository.published_entries(session)
+        groups = kb_repository.get_document(session, SYNONYMS_DOC) or {}
+        profile_data = kb_repository.get_document(session, PROFILE_DOC) or {}
+    return KnowledgeBase.build(
+        entries,
+        SynonymDictionary.from_groups(groups),
+        CommunityProfile.model_validate(profile_data),
+        index_root=settings.resolved_index_dir(),
+        config=retrieval_config(settings),
+        tokenizer=settings.tokenizer,
+        revision=revision,
+    )
+
+
+class KnowledgeBaseProvider:
+    def __init__(self, settings: Settings, factory: sessionmaker[Session], check_interval: float = 2.0) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.check_interval = check_interval
+        self._kb: KnowledgeBase | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def current(self) -> KnowledgeBase:
+        now = time.monotonic()
+        if self._kb is not None and now - self._checked_at < self.check_interval:
+            return self._kb
+        with self._lock:
+            if self._kb is not None and time.monotonic() - self._checked_at < self.check_interval:
+                return self._kb
+            with session_scope(self.factory) as session:
+                revision = kb_repository.current_revision(session)
+            if self._kb is None or revision != self._kb.revision:
+                log.info("loading knowledge base revision %d", revision)
+                self._kb = build_from_db(self.settings, self.factory)
+            self._checked_at = time.monotonic()
+            return self._kb
+
+    def refresh(self) -> KnowledgeBase:
+        self._checked_at = 0.0
+        return self.current()

@@ -1,0 +1,129 @@
+"""The knowledge base as the rest of the system uses it: entries, synonyms, profile and the index.
+
+``KnowledgeBase.build`` takes published entries from wherever they are stored (the shipped YAML or the
+database) and either loads a persisted index with the same fingerprint or builds and saves one.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from knowledge_base.errors import IndexBuildError
+from knowledge_base.models import ASPECTS, EntryStatus, KbEntry
+from knowledge_base.profile import CommunityProfile
+from knowledge_base.retrieval.fusion import Calibration
+from knowledge_base.retrieval.index import HybridIndex, RetrievalConfig, SearchResult, content_fingerprint
+from knowledge_base.retrieval.text_analysis import TextAnalyzer, make_tokenizer
+from knowledge_base.synonyms import SynonymDictionary
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+CALIBRATION_FILE = DATA_DIR / "calibration.json"
+USER_DICT = DATA_DIR / "userdict.txt"
+KEEP_OLD_INDEXES = 2
+
+
+@dataclass
+class KnowledgeBase:
+    entries: dict[str, KbEntry]
+    synonyms: SynonymDictionary
+    profile: CommunityProfile
+    index: HybridIndex
+    build_seconds: float = 0.0
+    loaded_from_disk: bool = False
+    revision: int = 0
+    _rendered: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        entries: Sequence[KbEntry],
+        synonyms: SynonymDictionary,
+        profile: CommunityProfile,
+        *,
+        index_root: Path | None = None,
+        config: RetrievalConfig | None = None,
+        calibration: Calibration | None = None,
+        tokenizer: str = "jieba",
+        revision: int = 0,
+    ) -> KnowledgeBase:
+        config = config or RetrievalConfig()
+        published = [e for e in entries if e.status == EntryStatus.published]
+        analyzer = make_analyzer(synonyms, tokenizer)
+        if calibration is None:
+            calibration = load_calibration()
+        started = time.perf_counter()
+        fingerprint = content_fingerprint(published, synonyms.mapping, config) + f"-{tokenizer}"
+        index = None
+        loaded = False
+        if index_root is not None:
+            directory = index_root / fingerprint
+            if (directory / "index.pkl").exists():
+                try:
+                    index = HybridIndex.load(directory, analyzer)
+                    index.calibration = calibration
+                    index.config = config
+                    loaded = True
+                except IndexBuildError as exc:
+                    log.warning("rebuilding index: %s", exc)
+        if index is None:
+            index = HybridIndex.build(published, analyzer, calibration, config)
+            index.fingerprint = fingerprint
+            if index_root is not None:
+                index_root.mkdir(parents=True, exist_ok=True)
+                index.save(index_root / fingerprint)
+                _prune_old_indexes(index_root, keep=fingerprint)
+        return cls({e.id: e for e in published}, synonyms, profile, index, time.perf_counter() - started, loaded,
+                   revision)
+
+    def search(self, query: str, k: int = 5) -> SearchResult:
+        return self.index.search(query, k)
+
+    def get(self, entry_id: str) -> KbEntry | None:
+        return self.entries.get(entry_id)
+
+    def rendered_answer(self, entry_id: str) -> str:
+        return self._render(entry_id, "answer")
+
+    def rendered_aspect(self, entry_id: str, aspect: str) -> str | None:
+        if aspect not in ASPECTS:
+            raise KeyError(aspect)
+        entry = self.entries[entry_id]
+        if not getattr(entry.aspects, aspect):
+            return None
+        return self._render(entry_id, aspect)
+
+    def _render(self, entry_id: str, field_name: str) -> str:
+        key = (entry_id, field_name)
+        if key not in self._rendered:
+            entry = self.entries[entry_id]
+            raw = entry.answer if field_name == "answer" else getattr(entry.aspects, field_name)
+            self._rendered[key] = self.profile.render(raw or "")
+        return self._rendered[key]
+
+
+def make_analyzer(synonyms: SynonymDictionary, tokenizer: str = "jieba") -> TextAnalyzer:
+    extra = synonyms.canonical_terms() | set(synonyms.mapping)
+    return TextAnalyzer(make_tokenizer(tokenizer, USER_DICT, extra), synonyms)
+
+
+def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:
+    if path.exists():
+        try:
+            return Calibration.load(path)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("ignoring calibration file %s: %s", path, exc)
+    return Calibration()
+
+
+def _prune_old_indexes(root: Path, keep: str) -> None:
+    directories = sorted((p for p in root.iterdir() if p.is_dir() and p.name != keep and "." not in p.name),
+                         key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in directories[KEEP_OLD_INDEXES:]:
+        shutil.rmtree(old, ignore_errors=True)

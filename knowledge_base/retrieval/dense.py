@@ -1,0 +1,213 @@
+"""Dense sentence vectors: a sentence-transformers encoder and a FAISS inner-product index.
+
+Two encoder modes behind one ``Encoder`` seam:
+- ``static-trained`` (default): no Chinese model can be downloaded here, so the project trains a
+  sentence-transformers ``StaticEmbedding`` from the knowledge base's own questions with
+  MultipleNegativesRankingLoss (questions of one entry are positives, the rest of the batch negatives).
+  Its vocabulary is the analyzer's words and characters; it trains in seconds on CPU.
+- ``sentence-transformers``: a local checkpoint directory (a bge-small-zh download, say), loaded with
+  the same ``SentenceTransformer`` class; it sees the normalised text, not our tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import faiss
+import numpy as np
+
+from knowledge_base.errors import IndexBuildError, UnknownComponentError
+
+log = logging.getLogger(__name__)
+
+STATIC_DIM = 128
+UNKNOWN_TOKEN = "[UNK]"
+PAD_TOKEN = "[PAD]"
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text."""
+        ...
+
+    def save(self, directory: Path) -> None: ...
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model on disk; ``prepare`` maps raw text to the model's input."""
+
+    name = "sentence-transformers"
+
+    def __init__(self, model, prepare: Callable[[str], str]) -> None:  # noqa: ANN001 - torch-heavy type
+        self.model = model
+        self.prepare = prepare
+
+    @classmethod
+    def load(cls, path: str | Path, prepare: Callable[[str], str]) -> SentenceTransformerEncoder:
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise IndexBuildError(f"cannot load sentence-transformers model from {path}: {exc}") from exc
+        return cls(model, prepare)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        prepared = [self.prepare(t) or " " for t in texts]
+        vectors = self.model.encode(
+            prepared, batch_size=256, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def save(self, directory: Path) -> None:
+        self.model.save(str(directory))
+
+
+def _build_word_tokenizer(tokenized_texts: Sequence[str]):  # noqa: ANN202 - tokenizers type
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+
+    vocab = {PAD_TOKEN: 0, UNKNOWN_TOKEN: 1}
+    for text in tokenized_texts:
+        for token in text.split():
+            vocab.setdefault(token, len(vocab))
+    tokenizer = Tokenizer(WordLevel(vocab=vocab, unk_token=UNKNOWN_TOKEN))
+    tokenizer.pre_tokenizer = WhitespaceSplit()
+    return tokenizer
+
+
+def train_static_encoder(
+    groups: Sequence[Sequence[str]],
+    prepare: Callable[[str], str],
+    *,
+    dim: int = STATIC_DIM,
+    epochs: int = 10,
+    batch_size: int = 256,
+    scale: float = 20.0,
+    seed: int = 13,
+) -> SentenceTransformerEncoder:
+    """Trains a StaticEmbedding so that texts of one group (one KB entry) land close together.
+
+    The loss is MultipleNegativesRankingLoss written over an ``EmbeddingBag`` with sparse gradients:
+    the same objective as sentence-transformers' loss on a StaticEmbedding, but about 50× faster than
+    its generic training step, which keeps a rebuild of 1,000 entries within seconds. The trained
+    weights become a real ``StaticEmbedding`` module that sentence-transformers saves and loads.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import StaticEmbedding
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    prepared_groups = [[p for p in (prepare(t) for t in group if t) if p] for group in groups]
+    all_texts = [t for g in prepared_groups for t in g]
+    if not all_texts:
+        raise IndexBuildError("no text to train the encoder on")
+    tokenizer = _build_word_tokenizer(all_texts)
+    vocab = tokenizer.get_vocab()
+    ids_of = {text: [vocab.get(tok, 1) for tok in text.split()] or [0] for text in all_texts}
+
+    bag = torch.nn.EmbeddingBag(len(vocab), dim, mode="mean", sparse=True)
+    with torch.no_grad():
+        bag.weight.normal_(0.0, 0.1)
+        bag.weight[0].zero_()
+    optimizer = torch.optim.SparseAdam(bag.parameters(), lr=0.03)
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        flat, offsets = [], []
+        for text in texts:
+            offsets.append(len(flat))
+            flat.extend(ids_of[text])
+        vectors = bag(torch.tensor(flat), torch.tensor(offsets))
+        return torch.nn.functional.normalize(vectors, dim=-1)
+
+    for _epoch in range(epochs):
+        for batch in _pairs_without_duplicate_groups(prepared_groups, rng, batch_size):
+            anchors = embed([a for a, _ in batch])
+            positives = embed([p for _, p in batch])
+            logits = anchors @ positives.T * scale
+            labels = torch.arange(len(batch))
+            loss = torch.nn.functional.cross_entropy(logits, labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+    weights = bag.weight.detach().numpy().copy()
+    model = SentenceTransformer(modules=[StaticEmbedding(tokenizer, embedding_weights=weights)], device="cpu")
+    return SentenceTransformerEncoder(model, prepare)
+
+
+def _pairs_without_duplicate_groups(
+    groups: Sequence[Sequence[str]], rng: random.Random, batch_size: int
+) -> list[list[tuple[str, str]]]:
+    """Anchor/positive pairs in batches where a group appears at most once (no false in-batch negatives)."""
+    per_group: list[list[tuple[str, str]]] = []
+    for texts in groups:
+        if len(texts) < 2:
+            continue
+        shuffled = list(texts)
+        rng.shuffle(shuffled)
+        pairs = [(shuffled[i], shuffled[(i + 1) % len(shuffled)]) for i in range(len(shuffled))]
+        per_group.append(pairs)
+    batches: list[list[tuple[str, str]]] = []
+    while any(per_group):
+        order = [i for i, pairs in enumerate(per_group) if pairs]
+        rng.shuffle(order)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            if len(chunk) > 1:
+                batches.append([per_group[i].pop() for i in chunk])
+            else:
+                per_group[chunk[0]].pop()
+    rng.shuffle(batches)
+    return batches
+
+
+def make_encoder(
+    name: str,
+    *,
+    prepare_tokens: Callable[[str], str],
+    prepare_text: Callable[[str], str],
+    groups: Sequence[Sequence[str]] = (),
+    model_path: str = "",
+) -> SentenceTransformerEncoder:
+    if name == "static-trained":
+        return train_static_encoder(groups, prepare_tokens)
+    if name == "sentence-transformers":
+        if not model_path:
+            raise UnknownComponentError("encoder 'sentence-transformers' needs encoder_model_path (a local directory)")
+        return SentenceTransformerEncoder.load(model_path, prepare_text)
+    raise UnknownComponentError(f"unknown encoder {name!r}; known: static-trained, sentence-transformers")
+
+
+class VectorIndex:
+    """FAISS inner product over L2-normalised vectors (= cosine); exact below ~100k vectors."""
+
+    def __init__(self, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.dim = vectors.shape[1]
+        self.index = faiss.IndexFlatIP(self.dim)
+        if len(vectors):
+            self.index.add(vectors)
+
+    def similarities(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = max(1, min(k, self.index.ntotal))
+        scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
+        return scores[0], ids[0]
+
+    def save(self, path: Path) -> None:
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> VectorIndex:
+        instance = cls.__new__(cls)
+        instance.index = faiss.read_index(str(path))
+        instance.dim = instance.index.d
+        return instance

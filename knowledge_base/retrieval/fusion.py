@@ -1,0 +1,70 @@
+"""Fusion of the retrieval signals into one calibrated score in [0, 1], and the answer decision.
+
+The score is a logistic model over the per-entry signals (word BM25 share, character BM25 share, pinyin
+BM25 share, dense cosine), fitted by ``calibrate`` on held-out knowledge-base questions (positives) and
+unrelated or near-miss questions (negatives). Its output reads as "probability this entry answers the
+question", so the thresholds mean the same for any knowledge base size.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+import numpy as np
+
+SIGNALS = ("word", "char", "pinyin", "dense")
+
+
+@dataclass
+class Calibration:
+    weights: list[float] = field(default_factory=lambda: [5.0, 3.0, 1.5, 4.0])
+    bias: float = -7.0
+    signals: list[str] = field(default_factory=lambda: list(SIGNALS))
+
+    def score(self, features: np.ndarray) -> np.ndarray:
+        """features: (n, len(signals)) → calibrated probabilities."""
+        z = features @ np.asarray(self.weights, dtype=np.float32) + self.bias
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        calibration = cls(**data)
+        if len(calibration.weights) != len(calibration.signals):
+            raise ValueError(f"{path}: weights and signals differ in length")
+        return calibration
+
+    def with_signals(self, enabled: set[str]) -> Calibration:
+        """The same model with some signals switched off (their weight 0): used by the ablation."""
+        weights = [w if s in enabled else 0.0 for w, s in zip(self.weights, self.signals, strict=True)]
+        return Calibration(weights, self.bias, list(self.signals))
+
+
+class Decision(StrEnum):
+    answer = "answer"
+    clarify = "clarify"
+    no_answer = "no_answer"
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    answer: float = 0.55  # top score at least this → answer
+    clarify: float = 0.35  # top score at least this (or two close good ones) → offer choices
+    margin: float = 0.08  # top two closer than this, both ≥ clarify → clarify
+
+
+def decide(scores: list[float], thresholds: Thresholds) -> Decision:
+    if not scores or scores[0] < thresholds.clarify:
+        return Decision.no_answer
+    second = scores[1] if len(scores) > 1 else 0.0
+    if second >= thresholds.clarify and scores[0] - second < thresholds.margin:
+        return Decision.clarify
+    if scores[0] >= thresholds.answer:
+        return Decision.answer
+    return Decision.clarify

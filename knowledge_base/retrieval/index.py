@@ -1,0 +1,236 @@
+"""The hybrid index: build from entries, persist, load, search.
+
+Documents are an entry's title and each similar question; an entry's signal is the best of its
+documents. The index directory is keyed by a fingerprint of the published content, the synonyms and
+the retrieval settings, so a changed knowledge base is rebuilt and an unchanged one is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import pickle
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from knowledge_base.errors import IndexBuildError
+from knowledge_base.models import KbEntry
+from knowledge_base.retrieval.dense import SentenceTransformerEncoder, VectorIndex, make_encoder
+from knowledge_base.retrieval.fusion import SIGNALS, Calibration, Decision, Thresholds, decide
+from knowledge_base.retrieval.lexical import Bm25Signal
+from knowledge_base.retrieval.text_analysis import TextAnalyzer
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 3
+DENSE_CANDIDATES = 64
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry_id: str
+    title: str
+    score: float
+    signals: dict[str, float]
+
+
+@dataclass
+class SearchResult:
+    query: str
+    canonical: str
+    candidates: list[Candidate]
+    decision: Decision
+
+    @property
+    def top(self) -> Candidate | None:
+        return self.candidates[0] if self.candidates else None
+
+
+@dataclass
+class RetrievalConfig:
+    encoder: str = "static-trained"
+    encoder_model_path: str = ""
+    signals: tuple[str, ...] = SIGNALS  # the ablation switches some off
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+    def fingerprint(self) -> str:
+        return f"{self.encoder}|{self.encoder_model_path}|{FORMAT_VERSION}"
+
+
+def content_fingerprint(entries: Sequence[KbEntry], synonyms: dict[str, str], config: RetrievalConfig) -> str:
+    digest = hashlib.sha256()
+    for entry in sorted(entries, key=lambda e: e.id):
+        digest.update(entry.id.encode())
+        digest.update(entry.content_hash().encode())
+    digest.update(json.dumps(sorted(synonyms.items()), ensure_ascii=False).encode())
+    digest.update(config.fingerprint().encode())
+    return digest.hexdigest()[:20]
+
+
+class HybridIndex:
+    def __init__(
+        self,
+        analyzer: TextAnalyzer,
+        entry_ids: list[str],
+        titles: list[str],
+        doc_offsets: np.ndarray,
+        lexical: dict[str, Bm25Signal],
+        encoder: SentenceTransformerEncoder | None,
+        vectors: VectorIndex | None,
+        doc_entry: np.ndarray,
+        calibration: Calibration,
+        config: RetrievalConfig,
+        fingerprint: str = "",
+    ) -> None:
+        self.analyzer = analyzer
+        self.entry_ids = entry_ids
+        self.titles = titles
+        self.doc_offsets = doc_offsets
+        self.lexical = lexical
+        self.encoder = encoder
+        self.vectors = vectors
+        self.doc_entry = doc_entry
+        self.calibration = calibration
+        self.config = config
+        self.fingerprint = fingerprint
+
+    # --- building ---
+    @classmethod
+    def build(
+        cls,
+        entries: Sequence[KbEntry],
+        analyzer: TextAnalyzer,
+        calibration: Calibration,
+        config: RetrievalConfig | None = None,
+        encoder: SentenceTransformerEncoder | None = None,
+    ) -> HybridIndex:
+        config = config or RetrievalConfig()
+        if not entries:
+            raise IndexBuildError("no published entries to index")
+        started = time.perf_counter()
+        entry_ids, titles, docs, doc_entry, offsets = [], [], [], [], []
+        for position, entry in enumerate(entries):
+            entry_ids.append(entry.id)
+            titles.append(entry.title)
+            offsets.append(len(docs))
+            for text in entry.searchable_texts():
+                docs.append(text)
+                doc_entry.append(position)
+        analyzed = [analyzer.analyze(text) for text in docs]
+        lexical = {
+            "word": Bm25Signal([a.words for a in analyzed]),
+            "char": Bm25Signal([a.chars for a in analyzed]),
+            "pinyin": Bm25Signal([a.pinyin for a in analyzed]),
+        }
+        vectors = None
+        if "dense" in config.signals:
+            if encoder is None:
+                groups = [entry.searchable_texts() for entry in entries]
+                encoder = make_encoder(
+                    config.encoder,
+                    prepare_tokens=analyzer.dense_tokens,
+                    prepare_text=analyzer.canonical,
+                    groups=groups,
+                    model_path=config.encoder_model_path,
+                )
+            vectors = VectorIndex(encoder.encode(docs))
+        log.info("built index of %d entries / %d documents in %.2fs", len(entries), len(docs),
+                 time.perf_counter() - started)
+        return cls(analyzer, entry_ids, titles, np.asarray(offsets, dtype=np.int64), lexical, encoder, vectors,
+                   np.asarray(doc_entry, dtype=np.int64), calibration, config)
+
+    # --- searching ---
+    def signal_matrix(self, query: str) -> tuple[str, np.ndarray]:
+        """(canonical query, entries × signals matrix of per-entry best document scores)."""
+        analyzed = self.analyzer.analyze(query)
+        n = len(self.entry_ids)
+        matrix = np.zeros((n, len(SIGNALS)), dtype=np.float32)
+        streams = {"word": analyzed.words, "char": analyzed.chars, "pinyin": analyzed.pinyin}
+        for column, name in enumerate(SIGNALS):
+            if name not in self.config.signals:
+                continue
+            if name == "dense":
+                if self.vectors is not None and self.encoder is not None and analyzed.canonical:
+                    query_vector = self.encoder.encode([query])[0]
+                    sims, ids = self.vectors.similarities(query_vector, DENSE_CANDIDATES)
+                    valid = ids >= 0
+                    np.maximum.at(matrix[:, column], self.doc_entry[ids[valid]], np.clip(sims[valid], 0, 1))
+                continue
+            if streams[name]:
+                doc_scores = self.lexical[name].scores(streams[name])
+                matrix[:, column] = np.maximum.reduceat(doc_scores, self.doc_offsets)
+        return analyzed.canonical, matrix
+
+    def search(self, query: str, k: int = 5) -> SearchResult:
+        canonical, matrix = self.signal_matrix(query)
+        if not canonical:
+            return SearchResult(query, canonical, [], Decision.no_answer)
+        scores = self.calibration.score(matrix)
+        if not matrix.any():
+            scores = np.zeros_like(scores)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        candidates = [
+            Candidate(
+                self.entry_ids[i],
+                self.titles[i],
+                float(scores[i]),
+                {name: float(matrix[i, c]) for c, name in enumerate(SIGNALS)},
+            )
+            for i in top
+        ]
+        decision = decide([c.score for c in candidates], self.config.thresholds)
+        return SearchResult(query, canonical, candidates, decision)
+
+    # --- persistence ---
+    def save(self, directory: Path) -> None:
+        tmp = directory.with_name(directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        state = {
+            "format": FORMAT_VERSION,
+            "entry_ids": self.entry_ids,
+            "titles": self.titles,
+            "doc_offsets": self.doc_offsets,
+            "doc_entry": self.doc_entry,
+            "lexical": self.lexical,
+            "calibration": self.calibration,
+            "config": self.config,
+            "fingerprint": self.fingerprint,
+        }
+        with (tmp / "index.pkl").open("wb") as fh:
+            pickle.dump(state, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        if self.vectors is not None and self.encoder is not None:
+            self.vectors.save(tmp / "vectors.faiss")
+            self.encoder.save(tmp / "encoder")
+        # Replace atomically so a concurrent reader never sees half an index.
+        old = directory.with_name(directory.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if directory.exists():
+            directory.rename(old)
+        tmp.rename(directory)
+        shutil.rmtree(old, ignore_errors=True)
+
+    @classmethod
+    def load(cls, directory: Path, analyzer: TextAnalyzer) -> HybridIndex:
+        try:
+            with (directory / "index.pkl").open("rb") as fh:
+                state = pickle.load(fh)  # our own file, written by save()
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            raise IndexBuildError(f"cannot load index from {directory}: {exc}") from exc
+        if state.get("format") != FORMAT_VERSION:
+            raise IndexBuildError(f"index at {directory} has an old format")
+        encoder = vectors = None
+        if (directory / "vectors.faiss").exists():
+            vectors = VectorIndex.load(directory / "vectors.faiss")
+            prepare = analyzer.dense_tokens if state["config"].encoder == "static-trained" else analyzer.canonical
+            encoder = SentenceTransformerEncoder.load(directory / "encoder", prepare)
+        return cls(analyzer, state["entry_ids"], state["titles"], state["doc_offsets"], state["lexical"], encoder,
+                   vectors, state["doc_entry"], state["calibration"], state["config"], state["fingerprint"])

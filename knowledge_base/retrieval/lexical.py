@@ -1,0 +1,59 @@
+"""BM25 (bm25s) over one token stream, with scores made comparable across queries.
+
+A raw BM25 score grows with the query's length and rarity, so it cannot be thresholded. Each score is
+divided by the query's *self score* — what the query would earn against a document identical to
+itself under the same statistics — giving roughly the share of the query's weight a document matches.
+Tokens the index has never seen count at the highest idf: a question about 护照 that matches only
+办/多久 keeps a low share, which is what rejects near-miss questions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+
+K1 = 1.2
+B = 0.75
+
+
+class Bm25Signal:
+    def __init__(self, corpus_tokens: Sequence[Sequence[str]]) -> None:
+        documents = [list(tokens) if tokens else ["\u0000"] for tokens in corpus_tokens]
+        self.n_docs = len(documents)
+        self.avgdl = float(np.mean([len(d) for d in documents])) if documents else 1.0
+        df: Counter[str] = Counter()
+        for tokens in documents:
+            df.update(set(tokens))
+        self.idf = {token: self._idf(count) for token, count in df.items()}
+        self.max_idf = self._idf(1)
+        self.model = bm25s.BM25(k1=K1, b=B, method="lucene")
+        self.model.index(documents, show_progress=False)
+        self._known = set(self.model.vocab_dict)
+
+    def _idf(self, df: int) -> float:
+        return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+    def self_score(self, tokens: Sequence[str]) -> float:
+        counts = Counter(tokens)
+        length_norm = 1 - B + B * len(tokens) / self.avgdl
+        total = 0.0
+        for token, tf in counts.items():
+            idf = self.idf.get(token, self.max_idf)
+            # bm25s adds a token's contribution once per occurrence in the query.
+            total += tf * idf * tf * (K1 + 1) / (tf + K1 * length_norm)
+        return total
+
+    def scores(self, tokens: Sequence[str]) -> np.ndarray:
+        """Per-document share of the query's weight matched, in [0, 1]."""
+        known = [t for t in tokens if t in self._known]
+        if not known:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        raw = self.model.get_scores(known)
+        denominator = self.self_score(tokens)
+        if denominator <= 0:
+            return np.zeros(self.n_docs, dtype=np.float32)
+        return np.clip(raw / denominator, 0.0, 1.0).astype(np.float32)

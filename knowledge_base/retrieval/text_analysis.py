@@ -1,0 +1,114 @@
+"""From a resident's text to the token streams each retrieval signal indexes.
+
+One ``TextAnalyzer`` serves indexing and querying so both sides see identical processing:
+normalise → drop fillers → rewrite synonyms to canonical terms → jieba words (without stopwords),
+character uni/bigrams (robust to segmentation errors), and toneless pinyin syllable bigrams (robust to
+homophone typos from pinyin input and speech recognition: 社宝 → she bao = 社保).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import jieba
+from pypinyin import Style, lazy_pinyin
+
+from knowledge_base.errors import UnknownComponentError
+from knowledge_base.normalize import normalize, strip_fillers
+from knowledge_base.synonyms import SynonymDictionary
+
+log = logging.getLogger(__name__)
+
+# Function words and generic question words: they occur in every question and only add noise.
+STOPWORDS = frozenset(
+    """的 了 吗 呢 吧 啊 呀 哦 嘛 么 是 我 我们 你 你们 他 她 它 们 这 那 这个 那个 这些 那些 有 没 没有 在 和 与
+    及 或 或者 也 都 就 还 又 要 想 能 能不能 可以 可不可以 会 会不会 得 地 着 过 给 把 被 让 去 来 到 从 对 向
+    怎么 怎么样 怎样 如何 怎么办 咋 咋办 啥 什么 哪 哪里 哪儿 哪个 多少 几 吗 请问 一下 一个 个 一些 些 之 其
+    请 帮 帮我 告诉 知道 问 问问 说 看 看看 下 上 里 中 等 而 但 但是 如果 因为 所以 然后 现在 今年 刚 刚才 已经
+    自己 人 家里 跟 找 应该 需要 需不需要 是不是 有没有 办 办理 弄 搞 申请 ? ? ! ！ , ， 。 、 ： : ； ; （ ） ( ) " '""".split()
+)
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_KEEP_CHARS = re.compile(r"[\u4e00-\u9fffa-z0-9%]")
+_jieba_lock = threading.Lock()
+
+
+class Tokenizer(Protocol):
+    def tokenize(self, text: str) -> list[str]: ...
+
+
+class JiebaTokenizer:
+    """jieba with the project's user dictionary; an own ``jieba.Tokenizer`` so tests stay independent."""
+
+    def __init__(self, user_dict: Path | None = None, extra_words: Iterable[str] = ()) -> None:
+        self._tokenizer = jieba.Tokenizer()
+        self._tokenizer.initialize()
+        if user_dict and user_dict.exists():
+            self._tokenizer.load_userdict(str(user_dict))
+        for word in extra_words:
+            if len(word) > 1:
+                self._tokenizer.add_word(word, freq=20000)
+
+    def tokenize(self, text: str) -> list[str]:
+        with _jieba_lock:  # jieba's lazy structures are not thread-safe
+            return [t for t in self._tokenizer.lcut(text, HMM=True) if t.strip()]
+
+
+class CharTokenizer:
+    """Characters only; a fallback with no dictionary (and the fake used in fast tests)."""
+
+    def tokenize(self, text: str) -> list[str]:
+        return [c for c in text if _KEEP_CHARS.match(c)]
+
+
+def make_tokenizer(name: str, user_dict: Path | None = None, extra_words: Iterable[str] = ()) -> Tokenizer:
+    if name == "jieba":
+        return JiebaTokenizer(user_dict, extra_words)
+    if name == "char":
+        return CharTokenizer()
+    raise UnknownComponentError(f"unknown tokenizer {name!r}; known: jieba, char")
+
+
+@lru_cache(maxsize=65536)
+def _pinyin_of(chars: str) -> tuple[str, ...]:
+    return tuple(lazy_pinyin(chars, style=Style.NORMAL, errors="ignore"))
+
+
+@dataclass(frozen=True)
+class AnalyzedText:
+    canonical: str  # normalised, fillers removed, synonyms rewritten
+    words: list[str]
+    chars: list[str]
+    pinyin: list[str]
+
+
+class TextAnalyzer:
+    def __init__(self, tokenizer: Tokenizer, synonyms: SynonymDictionary | None = None) -> None:
+        self.tokenizer = tokenizer
+        self.synonyms = synonyms or SynonymDictionary()
+
+    def canonical(self, text: str) -> str:
+        return self.synonyms.apply(strip_fillers(normalize(text)))
+
+    def analyze(self, text: str) -> AnalyzedText:
+        canonical = self.canonical(text)
+        words = [w for w in self.tokenizer.tokenize(canonical) if w not in STOPWORDS and _KEEP_CHARS.search(w)]
+        kept = "".join(_KEEP_CHARS.findall(canonical))
+        chars = list(kept)
+        chars += [kept[i : i + 2] for i in range(len(kept) - 1)]
+        syllables = list(_pinyin_of("".join(_CJK.findall(canonical))))
+        pinyin = [f"{a}_{b}" for a, b in zip(syllables, syllables[1:], strict=False)] or syllables
+        return AnalyzedText(canonical, words, chars, pinyin)
+
+    def dense_tokens(self, text: str) -> str:
+        """Words and single characters, space-separated: the input of the trained static encoder."""
+        analyzed = self.analyze(text)
+        chars = [c for c in analyzed.chars if len(c) == 1]
+        return " ".join(analyzed.words + chars)
