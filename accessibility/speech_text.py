@@ -54,7 +54,7 @@ _PAUSES = "，、"
 _LETTER_NAMES = dict(
     zip(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-        "诶 比 西 迪 伊 艾弗 吉 艾尺 艾 杰 开 艾勒 艾马 艾娜 欧 批 丘 阿尔 艾丝 提 优 维 达布留 艾克斯 歪 贼德".split(),
+        ["诶", "比", "西", "迪", "伊", "艾弗", "吉", "艾尺", "艾", "杰", "开", "艾勒", "艾马", "艾娜", "欧", "批", "丘", "阿尔", "艾丝", "提", "优", "维", "达布留", "艾克斯", "歪", "贼德"],
         strict=True,
     )
 )
@@ -96,7 +96,7 @@ _ROOM_AFTER = re.compile(r"\s*(?:室|房)")
 
 _URL = re.compile(
     r"(?i)(?:(?:https?|ftp)://|www\.)[^\s()<>\"',;\u3000-\u9fff]+"
-    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
+    r"|(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"
     r"|(?<![A-Za-z0-9.@-])(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.)+"
     r"(?:com|cn|net|org|gov|edu|info|top|xyz|io|mobi)(?![A-Za-z0-9-])(?:/[!-~]*)?"
 )
@@ -107,7 +107,7 @@ _URL_LABEL = re.compile(
 _ID_LABEL = r"(?:身份证(?:号码?)?\s*(?:是|为)?\s*:?\s*)?"
 _ID = re.compile(_ID_LABEL + r"(?<!\d)(?:\d{17}[\dXx]|\d{15})(?!\d)")
 _LONG_RUN = re.compile(_ID_LABEL + r"(?<!\d)\d{16,}")
-_SPACED_DIGITS = re.compile(_ID_LABEL + r"(?<!\d)[1-9]\d{0,7}(?:[ \-]\d{1,8})+(?:[ \-]?[Xx])?(?!\d)")
+_SPACED_DIGITS = re.compile(_ID_LABEL + r"(?<!\d)\d{1,8}(?:[ \-]\d{1,8})+(?:[ \-]?[Xx])?(?!\d)")
 _MASKED = re.compile(_ID_LABEL + r"(?<!\d)(\d{0,6})(\*{3,})([\d*]{0,8})([Xx]?)")
 
 _LIST_MARKER = re.compile(r"(?m)^[ \t]*(?:\((\d{1,2})\)|(\d{1,2})(?:[、)]|\.(?!\d)))[ \t]*")
@@ -380,8 +380,12 @@ def truncate_at_sentence(text: str, max_chars: int, hint: str = "") -> str:
         kept += sentence
     if not kept:
         head = text[: budget - 1]
+        if re.match(r"[A-Za-z]", text[len(head) : len(head) + 1]):
+            head = re.sub(r"[A-Za-z]+$", "", head)  # never leave half a Latin word: it would be spelled
         comma = max(head.rfind("，"), head.rfind("、"))
-        kept = (head[:comma] if comma > 0 else head).rstrip(_PAUSES) + "。"
+        body = (head[:comma] if comma > 0 else head).rstrip(_PAUSES + " ")
+        # A lone "。" would be spoken as nothing and is not stable under a second pass.
+        kept = body + "。" if body.strip(_ENDERS + _PAUSES) else ""
     return kept + hint
 
 

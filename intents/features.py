@@ -27,7 +27,7 @@ from knowledge_base.normalize import normalize, strip_fillers
 log = logging.getLogger(__name__)
 
 # Bump when anything in this module changes what a given text turns into: saved models are keyed on it.
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4
 
 # Personal and ticket numbers say "a ticket/phone/ID was given", not which: replacing them keeps
 # the model from learning digit patterns of particular examples.
@@ -36,6 +36,7 @@ _PLACEHOLDERS = (
     (re.compile(r"(?<!\d)\d{17}[\dx](?!\d)", re.IGNORECASE), " 身份证号 "),
     (re.compile(r"(?<!\d)(?:\+?86)?1[3-9]\d{9}(?!\d)"), " 手机号 "),
 )
+_GREETING = re.compile(r"你好|您好")
 _SKIP_TOKEN = re.compile(r"^[\s\W_]+$")
 _SKIP_CHAR = re.compile(r"[\s,.，。!?！？、:：;；~～\"'“”‘’()（）\[\]【】<>《》…-]")
 
@@ -90,7 +91,12 @@ def prepare(text: str) -> str:
     """The text the model sees: normalised, fillers stripped, numbers replaced by placeholders."""
     if not isinstance(text, str) or not text:
         return ""
-    prepared = strip_fillers(normalize(text))
+    normalized = normalize(text)
+    prepared = strip_fillers(normalized)
+    # strip_fillers drops 你好 wherever it is, which leaves 阿姨你好 as a bare 阿姨; the greeting
+    # itself is the signal for greet, so it is put back as one token at the end.
+    if _GREETING.search(normalized) and not _GREETING.search(prepared):
+        prepared = f"{prepared} 你好"
     for pattern, placeholder in _PLACEHOLDERS:
         prepared = pattern.sub(placeholder, prepared)
     return prepared.strip()
@@ -128,7 +134,9 @@ def build_pipeline(params: ModelParams) -> Pipeline:
         [("word", tfidf(word_ngrams)), ("char", tfidf(_CHAR_ANALYZERS[params.char_max_n]))],
         transformer_weights={"word": params.word_weight, "char": params.char_weight},
     )
-    model = LogisticRegression(C=params.C, class_weight=params.class_weight, max_iter=params.max_iter)
+    model = LogisticRegression(
+        C=params.C, class_weight=params.class_weight, max_iter=params.max_iter, solver="newton-cg"
+    )
     return Pipeline([("features", union), ("clf", model)])
 
 

@@ -15,7 +15,7 @@ from knowledge_base.errors import KnowledgeBaseError, ValidationFailed
 class UserError(click.ClickException):
     """A problem the user can fix, printed as one line without a traceback."""
 
-    def show(self, file=None) -> None:  # type: ignore[override]  # noqa: ANN001
+    def show(self, file=None) -> None:  # type: ignore[override]
         click.echo(f"错误 / error: {self.format_message()}", err=True)
 
 

@@ -94,6 +94,7 @@ class CardPoller:
         self._read_done = False
         self._absent = 0
         self._silent = 0
+        self._probe_select = False
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -152,7 +153,7 @@ class CardPoller:
         except ReaderError as e:
             self._lose_reader(e, events)
             return False
-        self._connected, self._silent = True, 0
+        self._connected, self._silent, self._probe_select = True, 0, True
         events.append(CardEvent.of(CardEventKind.READER_CONNECTED))
         return True
 
@@ -163,7 +164,7 @@ class CardPoller:
         self._silent = 0
         self.reader.close()
         if was is not False:
-            log.warning("ID-card reader lost: %s", error)
+            log.info("ID-card reader lost: %s", error)
             events.append(CardEvent(CardEventKind.READER_DISCONNECTED, error.message_zh, error=error))
         if self._card_present:
             # Nobody can tell whether the card is still there; the kiosk must not keep showing it.
@@ -171,11 +172,13 @@ class CardPoller:
             events.append(CardEvent.of(CardEventKind.CARD_REMOVED))
 
     def _card_in_field(self) -> bool:
+        probe, self._probe_select = self._probe_select, False
         if self.reader.find_card():
             return True
-        if self._card_present and self._read_done:
-            # Some readers answer 寻卡 with "no card" for a card they have already read while it still
-            # lies there; a successful 选卡 tells it from a removed card.
+        if probe or (self._card_present and self._read_done):
+            # Many readers answer 寻卡 with "no card" for a card that has already been read while it still
+            # lies there (also when it was read before this poller started); a successful 选卡 tells it
+            # from a removed card.
             return self.reader.select_card()
         return False
 

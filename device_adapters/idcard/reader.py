@@ -31,6 +31,14 @@ from device_adapters.idcard.record import TEXT_LENGTH, IdCardRecord, parse_text_
 log = logging.getLogger(__name__)
 
 BAUD_RATES = (115200, 57600, 38400, 19200, 9600)
+
+try:
+    import termios
+
+    # pyserial lets termios.error (not an OSError) escape from tcflush on a port that has gone away.
+    _PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError, termios.error)
+except ImportError:  # Windows
+    _PORT_ERRORS = (serial.SerialException, OSError)
 # After a frame with a bad checksum, wait this long for a good one (garbage may have mimicked a frame).
 _CHECKSUM_GRACE = 0.05
 _POLL_READ_TIMEOUT = 0.02
@@ -102,7 +110,7 @@ class SamTransport:
             # A late answer to an earlier, timed-out command must not be taken for this one.
             self._port.reset_input_buffer()
             self._port.write(request)
-        except (serial.SerialException, OSError) as e:
+        except _PORT_ERRORS as e:
             raise ReaderConnectionError(f"writing to the reader failed: {e}") from e
         decoder = FrameDecoder()
         deadline = time.monotonic() + budget
@@ -126,7 +134,7 @@ class SamTransport:
                 )
             try:
                 chunk = self._port.read(max(1, self._port.in_waiting))
-            except (serial.SerialException, OSError) as e:
+            except _PORT_ERRORS as e:
                 raise ReaderConnectionError(f"reading from the reader failed: {e}") from e
             if chunk:
                 decoder.feed(chunk)
@@ -195,7 +203,7 @@ class SamSerialReader(IdCardReader):
                 port = self._serial_factory(
                     self.port, self.baudrate, timeout=_POLL_READ_TIMEOUT, write_timeout=1.0
                 )
-            except (serial.SerialException, OSError, ValueError) as e:
+            except (*_PORT_ERRORS, ValueError) as e:
                 raise ReaderConnectionError(f"cannot open serial port {self.port}: {e}") from e
             self._serial = port
             self._transport = SamTransport(port, timeout=self.timeout)
@@ -207,7 +215,7 @@ class SamSerialReader(IdCardReader):
             if port is not None:
                 try:
                     port.close()
-                except (serial.SerialException, OSError) as e:
+                except _PORT_ERRORS as e:
                     log.debug("closing %s failed: %s", self.port, e)
 
     def _transact(self, command: bytes, timeout: float | None = None) -> Response:

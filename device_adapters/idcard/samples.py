@@ -78,8 +78,8 @@ HMT_FIELDS = {
     "address": "广西壮族自治区柳州市城中区文昌路8号",
     "id_number": with_check_digit("81000019850612003"),
     "authority": "柳州市公安局",
-    "valid_from": "20210105",
-    "valid_to": "20260105",
+    "valid_from": "20250105",
+    "valid_to": "20300105",
     "permit_number": "H60123456",
     "issue_count": "02",
 }

@@ -69,3 +69,37 @@ class WorkOrderReceipt:
 
 
 Receipt = AnswerReceipt | QueueReceipt | WorkOrderReceipt
+
+
+def sample_receipt(kind: str, community: str = "示例社区服务中心", now: dt.datetime | None = None) -> Receipt:
+    """A receipt with made-up content, for ``printer test`` and screenshots."""
+    if kind == "answer":
+        return AnswerReceipt(
+            community=community,
+            topic="高龄津贴申领",
+            key_points=[
+                "年满80周岁、本地户籍的老年人可以申领，按月发放到本人社保卡。",
+                "材料齐全的，社区当场受理。",
+            ],
+            materials=["本人身份证原件", "户口簿", "本人社会保障卡（银行卡）"],
+            contact="0771-12345",
+            online_url="https://zwfw.gxzf.gov.cn/",
+            printed_at=now,
+        )
+    if kind == "queue":
+        return QueueReceipt(community, "A012", service="社保业务咨询", waiting_ahead=3, counter="2号窗口", printed_at=now)
+    if kind == "work-order":
+        return WorkOrderReceipt(
+            community=community,
+            number="GX20240501-0001",
+            summary="楼道灯不亮，需要维修",
+            department="物业服务中心",
+            contact_phone="13812345678",
+            deadline=(now or dt.datetime.now()).date() + dt.timedelta(days=5),
+            status_url="https://example.org/shequ/tickets/GX20240501-0001",
+            printed_at=now,
+        )
+    raise ValueError(f"unknown sample receipt {kind!r}; choose answer, queue or work-order")
+
+
+SAMPLE_KINDS = ("answer", "queue", "work-order")

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from knowledge_base.models import KbEntry
-from knowledge_base.retrieval.fusion import SIGNALS, Calibration
+from knowledge_base.retrieval.fusion import FEATURES, Calibration, fusion_features
 from knowledge_base.retrieval.index import HybridIndex, RetrievalConfig
 from knowledge_base.retrieval.text_analysis import TextAnalyzer
 
@@ -26,11 +26,12 @@ CANDIDATES_PER_QUERY = 8
 
 
 def _candidate_rows(index: HybridIndex, query: str, true_id: str | None) -> tuple[list[np.ndarray], list[int]]:
-    _, matrix = index.signal_matrix(query)
+    _, matrix, query_features = index.signal_matrix(query)
+    features = fusion_features(matrix, query_features)
     order = np.argsort(-matrix.sum(axis=1))[:CANDIDATES_PER_QUERY]
     rows, labels = [], []
     for i in order:
-        rows.append(matrix[i])
+        rows.append(features[i])
         labels.append(int(index.entry_ids[i] == true_id))
     return rows, labels
 
@@ -73,7 +74,7 @@ def fit_calibration(
     y = np.asarray(labels)
     model = LogisticRegression(C=10.0, max_iter=2000)
     model.fit(x, y)
-    calibration = Calibration([float(w) for w in model.coef_[0]], float(model.intercept_[0]), list(SIGNALS))
+    calibration = Calibration([float(w) for w in model.coef_[0]], float(model.intercept_[0]), list(FEATURES))
     stats = {"examples": float(len(y)), "positives": float(y.sum()),
              "heldout_top1_by_sum": top1_hits / max(1, top1_total)}
     log.info("calibration fitted: %s weights=%s bias=%.3f", stats, calibration.weights, calibration.bias)

@@ -16,17 +16,42 @@ from pathlib import Path
 import numpy as np
 
 SIGNALS = ("word", "char", "pinyin", "dense")
+QUERY_FEATURES = ("unknown_words",)
+FEATURES = (*SIGNALS, *(f"{s}_gap" for s in SIGNALS), *QUERY_FEATURES)
+
+
+def fusion_features(matrix: np.ndarray, query_features: np.ndarray) -> np.ndarray:
+    """Per entry: each signal, and how far it stands above the best *other* entry on that signal.
+
+    The gap features carry distinctiveness: a question that matches one entry far better than every other
+    is answered with more confidence than one that matches several entries equally well. Query features
+    (the share of the question in words the knowledge base never uses) are the same for every entry.
+    """
+    n = matrix.shape[0]
+    if n == 0:
+        return np.zeros((0, 2 * matrix.shape[1] + len(query_features)), dtype=np.float32)
+    best = matrix.argmax(axis=0)
+    first = matrix[best, np.arange(matrix.shape[1])]
+    if n > 1:
+        second = np.partition(matrix, n - 2, axis=0)[n - 2]
+    else:
+        second = np.zeros(matrix.shape[1], dtype=matrix.dtype)
+    others_best = np.broadcast_to(first, matrix.shape).copy()
+    others_best[best, np.arange(matrix.shape[1])] = second
+    per_query = np.broadcast_to(np.asarray(query_features, dtype=np.float32), (n, len(query_features)))
+    return np.hstack([matrix, matrix - others_best, per_query]).astype(np.float32)
 
 
 @dataclass
 class Calibration:
-    weights: list[float] = field(default_factory=lambda: [5.0, 3.0, 1.5, 4.0])
+    # Used only until `shequ kb reindex --calibrate` has fitted real weights.
+    weights: list[float] = field(default_factory=lambda: [2.0, 1.0, 1.0, 8.0, 4.0, 2.0, 2.0, 10.0, -4.0])
     bias: float = -7.0
-    signals: list[str] = field(default_factory=lambda: list(SIGNALS))
+    signals: list[str] = field(default_factory=lambda: list(FEATURES))
 
-    def score(self, features: np.ndarray) -> np.ndarray:
-        """features: (n, len(signals)) → calibrated probabilities."""
-        z = features @ np.asarray(self.weights, dtype=np.float32) + self.bias
+    def score(self, matrix: np.ndarray, query_features: np.ndarray) -> np.ndarray:
+        """matrix: (entries, signals) → calibrated probability that each entry answers the query."""
+        z = fusion_features(matrix, query_features) @ np.asarray(self.weights, dtype=np.float32) + self.bias
         return 1.0 / (1.0 + np.exp(-z))
 
     def save(self, path: Path) -> None:
@@ -42,7 +67,8 @@ class Calibration:
 
     def with_signals(self, enabled: set[str]) -> Calibration:
         """The same model with some signals switched off (their weight 0): used by the ablation."""
-        weights = [w if s in enabled else 0.0 for w, s in zip(self.weights, self.signals, strict=True)]
+        weights = [w if s.removesuffix("_gap") in enabled or s in QUERY_FEATURES else 0.0
+                   for w, s in zip(self.weights, self.signals, strict=True)]
         return Calibration(weights, self.bias, list(self.signals))
 
 

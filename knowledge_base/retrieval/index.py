@@ -146,8 +146,8 @@ class HybridIndex:
                    np.asarray(doc_entry, dtype=np.int64), calibration, config)
 
     # --- searching ---
-    def signal_matrix(self, query: str) -> tuple[str, np.ndarray]:
-        """(canonical query, entries × signals matrix of per-entry best document scores)."""
+    def signal_matrix(self, query: str) -> tuple[str, np.ndarray, np.ndarray]:
+        """(canonical query, entries × signals matrix of per-entry best document scores, query features)."""
         analyzed = self.analyzer.analyze(query)
         n = len(self.entry_ids)
         matrix = np.zeros((n, len(SIGNALS)), dtype=np.float32)
@@ -165,13 +165,15 @@ class HybridIndex:
             if streams[name]:
                 doc_scores = self.lexical[name].scores(streams[name])
                 matrix[:, column] = np.maximum.reduceat(doc_scores, self.doc_offsets)
-        return analyzed.canonical, matrix
+        query_features = np.array([self.lexical["word"].unknown_share(analyzed.words) if analyzed.words else 1.0],
+                                  dtype=np.float32)
+        return analyzed.canonical, matrix, query_features
 
     def search(self, query: str, k: int = 5) -> SearchResult:
-        canonical, matrix = self.signal_matrix(query)
+        canonical, matrix, query_features = self.signal_matrix(query)
         if not canonical:
             return SearchResult(query, canonical, [], Decision.no_answer)
-        scores = self.calibration.score(matrix)
+        scores = self.calibration.score(matrix, query_features)
         if not matrix.any():
             scores = np.zeros_like(scores)
         k = min(k, len(scores))

@@ -47,6 +47,14 @@ class Bm25Signal:
             total += tf * idf * tf * (K1 + 1) / (tf + K1 * length_norm)
         return total
 
+    def unknown_share(self, tokens: Sequence[str]) -> float:
+        """Share of the query's self score carried by tokens no document contains (护照 in 办护照要多久)."""
+        total = self.self_score(tokens)
+        if total <= 0:
+            return 0.0
+        unknown = [t for t in tokens if t not in self.idf]
+        return self.self_score(unknown) / total if unknown else 0.0
+
     def scores(self, tokens: Sequence[str]) -> np.ndarray:
         """Per-document share of the query's weight matched, in [0, 1]."""
         known = [t for t in tokens if t in self._known]

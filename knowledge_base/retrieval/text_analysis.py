@@ -8,6 +8,7 @@ homophone typos from pinyin input and speech recognition: 社宝 → she bao = �
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -28,11 +29,7 @@ log = logging.getLogger(__name__)
 
 # Function words and generic question words: they occur in every question and only add noise.
 STOPWORDS = frozenset(
-    """的 了 吗 呢 吧 啊 呀 哦 嘛 么 是 我 我们 你 你们 他 她 它 们 这 那 这个 那个 这些 那些 有 没 没有 在 和 与
-    及 或 或者 也 都 就 还 又 要 想 能 能不能 可以 可不可以 会 会不会 得 地 着 过 给 把 被 让 去 来 到 从 对 向
-    怎么 怎么样 怎样 如何 怎么办 咋 咋办 啥 什么 哪 哪里 哪儿 哪个 多少 几 吗 请问 一下 一个 个 一些 些 之 其
-    请 帮 帮我 告诉 知道 问 问问 说 看 看看 下 上 里 中 等 而 但 但是 如果 因为 所以 然后 现在 今年 刚 刚才 已经
-    自己 人 家里 跟 找 应该 需要 需不需要 是不是 有没有 办 办理 弄 搞 申请 ? ? ! ！ , ， 。 、 ： : ； ; （ ） ( ) " '""".split()
+    ["的", "了", "吗", "呢", "吧", "啊", "呀", "哦", "嘛", "么", "是", "我", "我们", "你", "你们", "他", "她", "它", "们", "这", "那", "这个", "那个", "这些", "那些", "有", "没", "没有", "在", "和", "与", "及", "或", "或者", "也", "都", "就", "还", "又", "要", "想", "能", "能不能", "可以", "可不可以", "会", "会不会", "得", "地", "着", "过", "给", "把", "被", "让", "去", "来", "到", "从", "对", "向", "怎么", "怎么样", "怎样", "如何", "怎么办", "咋", "咋办", "啥", "什么", "哪", "哪里", "哪儿", "哪个", "多少", "几", "吗", "请问", "一下", "一个", "个", "一些", "些", "之", "其", "请", "帮", "帮我", "告诉", "知道", "问", "问问", "说", "看", "看看", "下", "上", "里", "中", "等", "而", "但", "但是", "如果", "因为", "所以", "然后", "现在", "今年", "刚", "刚才", "已经", "自己", "人", "家里", "跟", "找", "应该", "需要", "需不需要", "是不是", "有没有", "办", "办理", "弄", "搞", "申请", "?", "?", "!", "！", ",", "，", "。", "、", "：", ":", "；", ";", "（", "）", "(", ")", '"', "'"]
 )
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -93,18 +90,23 @@ class TextAnalyzer:
     def __init__(self, tokenizer: Tokenizer, synonyms: SynonymDictionary | None = None) -> None:
         self.tokenizer = tokenizer
         self.synonyms = synonyms or SynonymDictionary()
+        # Index builds and calibration folds analyse the same questions many times over.
+        self.analyze = lru_cache(maxsize=200_000)(self._analyze)  # type: ignore[method-assign]
+
+    def analyze(self, text: str) -> AnalyzedText:  # replaced per instance by a cached _analyze
+        return self._analyze(text)
 
     def canonical(self, text: str) -> str:
         return self.synonyms.apply(strip_fillers(normalize(text)))
 
-    def analyze(self, text: str) -> AnalyzedText:
+    def _analyze(self, text: str) -> AnalyzedText:
         canonical = self.canonical(text)
         words = [w for w in self.tokenizer.tokenize(canonical) if w not in STOPWORDS and _KEEP_CHARS.search(w)]
         kept = "".join(_KEEP_CHARS.findall(canonical))
         chars = list(kept)
         chars += [kept[i : i + 2] for i in range(len(kept) - 1)]
         syllables = list(_pinyin_of("".join(_CJK.findall(canonical))))
-        pinyin = [f"{a}_{b}" for a, b in zip(syllables, syllables[1:], strict=False)] or syllables
+        pinyin = [f"{a}_{b}" for a, b in itertools.pairwise(syllables)] or syllables
         return AnalyzedText(canonical, words, chars, pinyin)
 
     def dense_tokens(self, text: str) -> str:

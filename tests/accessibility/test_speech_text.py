@@ -178,7 +178,7 @@ def id_numbers(draw: st.DrawFn) -> str:
     return body + draw(st.sampled_from("0123456789Xx"))
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=200))
 @example("4" * 5000)
 @example("0." + "1" * 5000)
@@ -194,15 +194,13 @@ def test_never_raises_and_never_leaves_digits_urls(text: str) -> None:
 def test_id_number_is_never_spoken(
     head: str, left: str, id_number: str, right: str, tail: str, spacing: str
 ) -> None:
-    if spacing:
-        shown = spacing.join([id_number[:6], id_number[6:14], id_number[14:]])
-    else:
-        shown = id_number
+    shown = spacing.join([id_number[:6], id_number[6:14], id_number[14:]]) if spacing else id_number
     spoken = to_speech_text(head + left + shown + right + tail)
     assert not re.search(r"\d{15}", spoken)
     for yao in (True, False):
         assert digits_to_chinese(id_number[:17], yao=yao) not in spoken
-    assert ID_NUMBER_SPEECH in spoken or "号码" in spoken
+    if "http" not in left:  # otherwise the number went with the URL
+        assert ID_NUMBER_SPEECH in spoken or "号码" in spoken
 
 
 @settings(max_examples=200)
