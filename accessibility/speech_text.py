@@ -87,11 +87,12 @@ _LIANG_AFTER = re.compile(
     r"|套|斤|公斤|台|条|倍|点|类|批|层|遍|句|所|家)"
 )
 _CODE_CONTEXT = re.compile(
-    r"(?:电话|热线|拨打|拨|致电|呼叫|号码|编号|邮编|单号|工单|账号|尾号|代码|验证码|客服|传真|手机)[^\d。！？]{0,4}$"
+    r"(?:电话|热线|拨打|拨|打|致电|呼叫|号码|编号|邮编|单号|工单|账号|尾号|代码|验证码|客服|传真|手机)[^\d。！？]{0,4}$"
 )
 _HOTLINE = re.compile(r"12[13]\d\d|9[56]\d{3}|100(?:86|10|16)")
 _EMERGENCY = re.compile(r"11[09]|12[02]")
 _EMERGENCY_AFTER = re.compile(r"\s*(?:急救|报警|火警|求助|电话)")
+_EMERGENCY_BEFORE = re.compile(r"(?:[打拨或、和/]|电话)\s*:?\s*$")  # "打119或110": the second one too
 _ROOM_AFTER = re.compile(r"\s*(?:室|房)")
 
 _URL = re.compile(
@@ -248,7 +249,7 @@ def _is_code(raw: str, before: str, after: str) -> bool:
         return True
     if len(raw) >= 7 or _HOTLINE.fullmatch(raw) or _CODE_CONTEXT.search(before):
         return True
-    return bool(_EMERGENCY.fullmatch(raw) and _EMERGENCY_AFTER.match(after))
+    return bool(_EMERGENCY.fullmatch(raw) and (_EMERGENCY_AFTER.match(after) or _EMERGENCY_BEFORE.search(before)))
 
 
 def _number(match: re.Match[str]) -> str:
@@ -352,7 +353,8 @@ def _shorten(sentence: str, limit: int) -> list[str]:
     cuts = [
         i
         for i, ch in enumerate(body)
-        if ch == "，" and i >= _MIN_PIECE_CHARS and len(body) - i - 1 >= _MIN_PIECE_CHARS
+        # Not after 的: "…的，" usually ends a clause that the next part needs ("满80岁的，可以申请").
+        if ch == "，" and body[i - 1] != "的" and i >= _MIN_PIECE_CHARS and len(body) - i - 1 >= _MIN_PIECE_CHARS
     ]
     if not cuts:
         return [sentence]

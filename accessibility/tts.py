@@ -12,7 +12,9 @@ Engines by registry name (:func:`create_tts_engine`):
 Semantics shared by every engine: :meth:`TtsEngine.speak` returns at once; a new ``speak`` replaces
 anything still queued and (by default) interrupts what is being said; :meth:`TtsEngine.stop` silences
 at once (call it when the screen changes); :meth:`TtsEngine.save_to_file` blocks and writes a WAV.
-Text given to an engine should already be speech text (:func:`accessibility.speech_text.to_speech_text`).
+Text given to an engine should already be speech text (:func:`accessibility.speech_text.to_speech_text`);
+the real engines pass it through ``to_speech_text`` again as a safety net (it is idempotent), the fake
+records exactly what it was given.
 Engines log lengths and rates, never the text: it may contain personal data.
 """
 
@@ -61,6 +63,14 @@ class SpeechRate(IntEnum):
 
     NORMAL = 160  # about 3.6 Chinese characters a second: unhurried for older listeners
     SLOW = 120  # the "慢一点" button
+
+    @classmethod
+    def from_name(cls, name: str) -> SpeechRate:
+        """``"normal"`` / ``"slow"`` (as in the chat reply's ``speech_rate``) → the rate."""
+        try:
+            return cls[name.strip().upper()]
+        except KeyError:
+            raise ValueError(f"unknown speech rate {name!r}; use 'normal' or 'slow'") from None
 
 
 def normalise_rate(rate: int) -> int:

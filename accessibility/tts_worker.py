@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import PlaybackError, SynthesisError, TtsError
-from .speech_text import split_sentences
+from .speech_text import split_sentences, to_speech_text
 from .tts import SpeechRate, TtsEngine, normalise_rate
 from .tts_backends import AudioPlayer, SpeechSynthesizer
 
@@ -73,8 +73,12 @@ class ThreadedTtsEngine(TtsEngine):
         *,
         chunk_chars: int = DEFAULT_CHUNK_CHARS,
         name: str = "threaded",
+        normalise: bool = True,
     ) -> None:
         self.name = name
+        # A safety net: even if a caller passes display text, no ID number, URL or Arabic numeral
+        # reaches the voice. to_speech_text is idempotent, so speech text passes through unchanged.
+        self._prepare = to_speech_text if normalise else str.strip
         self._synthesizer = synthesizer
         self._player = player
         self._chunk_chars = max(1, chunk_chars)
@@ -92,7 +96,8 @@ class ThreadedTtsEngine(TtsEngine):
         return self._synthesizer.voice
 
     def speak(self, text: str, rate: int = SpeechRate.NORMAL, *, interrupt: bool = True) -> None:
-        if not text.strip():
+        text = self._prepare(text)
+        if not text:
             return
         job = _Job(text, normalise_rate(rate))
         with self._cond:
@@ -126,6 +131,7 @@ class ThreadedTtsEngine(TtsEngine):
         # On the caller's thread: synthesisers serialise themselves, and a file should not wait for
         # whatever is being played.
         path = Path(path)
+        text = self._prepare(text)
         self._synthesizer.synthesize(text, path, normalise_rate(rate))
         logger.debug("saved %d characters of speech to a WAV file", len(text))
         return path

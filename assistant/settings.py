@@ -34,15 +34,19 @@ class Settings(BaseSettings):
     encoder: str = "static-trained"  # or "sentence-transformers" with encoder_model_path
     encoder_model_path: str = ""
     retriever: str = "hybrid"
-    answer_threshold: float = 0.55
-    clarify_threshold: float = 0.35
-    clarify_margin: float = 0.08
+    answer_threshold: float = 0.4
+    clarify_threshold: float = 0.2
+    clarify_margin: float = 0.05
 
     # --- intents ---
     intent_classifier: str = "sklearn"
     intent_confidence_threshold: float = 0.45
     intent_ambiguity_threshold: float = 0.08
     rasa_url: str = ""
+
+    # --- handoff ---
+    office_hours: str = "08:00-18:00"  # HH:MM-HH:MM, China time
+    office_weekends: bool = True  # Guangxi community centres often open on Saturdays; staff set this
 
     # --- security / personal data ---
     secret_key: str = Field(default="", description="signs sessions; generated into var_dir when empty")

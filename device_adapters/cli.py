@@ -124,7 +124,7 @@ def idcard_read(port: str, baud: str, wait: float, timeout: float, as_json: bool
     reader = SamSerialReader(port, int(baud), timeout=timeout, read_timeout=max(3.0, timeout * 3))
     poller = CardPoller(reader, interval=0.2, reconnect_interval=wait + 1)
     try:
-        if not as_json:
+        if click.get_text_stream("stderr").isatty():
             click.echo("请把身份证放在读卡器上… / place a card on the reader", err=True)
         for event in poller.events(timeout=wait):
             if event.kind is CardEventKind.READER_DISCONNECTED:

@@ -6,7 +6,8 @@ catch the package's failures in one place::
     IntentsError
     ├── TrainingDataError        the Rasa YAML training files are missing, malformed or incomplete
     ├── ModelError               a persisted model cannot be written or read back
-    ├── UnknownClassifierError   no classifier is registered under the configured name (also ValueError)
+    ├── ConfigurationError       a classifier was configured with unusable settings (also ValueError)
+    │   └── UnknownClassifierError   no classifier is registered under the configured name
     ├── ExportError              the Rasa project cannot be written
     └── RasaServerError          a Rasa server call failed
         ├── RasaUnavailableError the server could not be reached or timed out
@@ -28,7 +29,11 @@ class ModelError(IntentsError):
     """A persisted model cannot be saved or loaded."""
 
 
-class UnknownClassifierError(IntentsError, ValueError):
+class ConfigurationError(IntentsError, ValueError):
+    """A classifier cannot be built from the given settings."""
+
+
+class UnknownClassifierError(ConfigurationError):
     """The configured classifier name is not registered."""
 
 

@@ -10,6 +10,7 @@ probabilities.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -22,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from intents.training_data import DOMAIN_WORDS
 from knowledge_base.normalize import normalize, strip_fillers
 
 log = logging.getLogger(__name__)
@@ -40,17 +42,6 @@ _GREETING = re.compile(r"你好|您好")
 _SKIP_TOKEN = re.compile(r"^[\s\W_]+$")
 _SKIP_CHAR = re.compile(r"[\s,.，。!?！？、:：;；~～\"'“”‘’()（）\[\]【】<>《》…-]")
 
-# Words jieba would split that carry an intent on their own.
-_DOMAIN_WORDS = (
-    "转人工", "人工客服", "工作人员", "真人", "网格员", "工单", "工单号", "单号", "报修", "进度", "办结",
-    "催办", "井盖", "沙井盖", "楼道", "路灯", "扰民", "救命", "救护车", "晕倒", "着火", "起火",
-    "煤气", "燃气", "高龄津贴", "高龄补贴", "长寿补贴", "低保", "低保边缘", "特困", "五保户",
-    "社保卡", "医保卡", "医保", "社保", "养老金", "退休金", "居住证", "身份证", "户口", "公租房",
-    "廉租房", "公积金", "残疾证", "护照", "港澳通行证", "通行证", "签证", "驾照", "驾驶证", "上牌",
-    "车牌", "违章", "年检", "高考", "志愿", "个税", "个人所得税", "房贷", "利率", "彩票", "双色球",
-    "股票", "基金", "笑话", "段子", "天气", "说慢点", "慢一点", "再说一遍", "听不清", "没听清",
-    "手机号", "身份证号", "哪门", "点样", "边度", "唔该", "要得", "唔系",
-)
 
 
 @dataclass(frozen=True)
@@ -74,7 +65,7 @@ def _jieba() -> jieba.Tokenizer:
     jieba.setLogLevel(logging.WARNING)
     tokenizer = jieba.Tokenizer()
     tokenizer.initialize()
-    for word in _DOMAIN_WORDS:
+    for word in DOMAIN_WORDS:
         tokenizer.add_word(word, freq=20000)
     try:
         from intents.entities import regions
@@ -104,7 +95,7 @@ def prepare(text: str) -> str:
 
 def word_ngrams(text: str) -> list[str]:
     tokens = [t for t in _jieba().lcut(text) if not _SKIP_TOKEN.match(t)]
-    return tokens + [f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)]
+    return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
 
 
 def _char_ngrams(text: str, max_n: int) -> list[str]:

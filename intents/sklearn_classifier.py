@@ -24,6 +24,7 @@ import numpy as np
 import sklearn
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from intents.base import (
     DATA_DIR,
@@ -104,7 +105,9 @@ class SklearnIntentClassifier:
         if pipeline is None:
             texts, labels = _flatten(data)
             pipeline = build_pipeline(self.params)
-            pipeline.fit(texts, labels)
+            # One BLAS thread: on this small problem more threads cost several times more than they save.
+            with threadpool_limits(limits=1):
+                pipeline.fit(texts, labels)
             self._save(pipeline, digest)
         self._pipeline = pipeline
         self._compiled = CompiledModel(pipeline)
@@ -187,7 +190,8 @@ class SklearnIntentClassifier:
         if smallest < folds:
             raise TrainingDataError(f"cross-validation needs ≥{folds} examples per intent, one has {smallest}")
         splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-        predicted = cross_val_predict(build_pipeline(self.params), texts, labels, cv=splitter)
+        with threadpool_limits(limits=1):
+            predicted = cross_val_predict(build_pipeline(self.params), texts, labels, cv=splitter)
         per_intent: dict[str, float] = {}
         support: dict[str, int] = {}
         for intent in sorted(set(labels)):

@@ -28,7 +28,20 @@ DOMAIN_FILE = "domain.yml"
 RULES_FILE = "rules.yml"
 MIN_EXAMPLES_PER_INTENT = 25
 
-_ANNOTATION = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]*\}))")
+# Words jieba would split that carry an intent on their own; the intent tokenizer and the
+# exported Rasa JiebaTokenizer both keep them whole.
+DOMAIN_WORDS = (
+    "转人工", "人工客服", "工作人员", "真人", "网格员", "工单", "工单号", "单号", "报修", "进度", "办结",
+    "催办", "井盖", "沙井盖", "楼道", "路灯", "扰民", "救命", "救护车", "晕倒", "着火", "起火",
+    "煤气", "燃气", "高龄津贴", "高龄补贴", "长寿补贴", "低保", "低保边缘", "特困", "五保户",
+    "社保卡", "医保卡", "医保", "社保", "养老金", "退休金", "居住证", "身份证", "户口", "公租房",
+    "廉租房", "公积金", "残疾证", "护照", "港澳通行证", "通行证", "签证", "驾照", "驾驶证", "上牌",
+    "车牌", "违章", "年检", "高考", "志愿", "个税", "个人所得税", "房贷", "利率", "彩票", "双色球",
+    "股票", "基金", "笑话", "段子", "天气", "说慢点", "慢一点", "再说一遍", "听不清", "没听清",
+    "手机号", "身份证号", "哪门", "点样", "边度", "唔该", "要得", "唔系",
+)
+
+ANNOTATION_PATTERN = re.compile(r"\[(?P<text>[^\]]+)\](?:\((?P<entity>[^)]+)\)|(?P<json>\{[^}]*\}))")
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,7 @@ def strip_annotations(example: str) -> tuple[str, list[Annotation]]:
     spans: list[Annotation] = []
     position = 0
     cursor = 0
-    for m in _ANNOTATION.finditer(example):
+    for m in ANNOTATION_PATTERN.finditer(example):
         before = example[position:m.start()]
         plain.append(before)
         cursor += len(before)

@@ -37,7 +37,7 @@ def eval_command(path: Path, as_json: bool, mode: str) -> None:
                 return Prediction(None, top.entry_id if answered else None, None if answered else "out_of_scope",
                                   score=top.score if top else None)
         else:
-            from assistant.dialogue.engine import build_engine
+            from assistant.dialogue.factory import build_engine
 
             engine = build_engine(context)
 

@@ -219,13 +219,19 @@ class CardPoller:
             self._stop.wait(self.interval)
 
     def run(self, on_event: Callable[[CardEvent], None]) -> None:
+        # A bug in one poll or in the callback must not silence the reader for the whole day, nor swallow
+        # the events after the one whose callback failed.
         while not self._stop.is_set():
             try:
-                for event in self.poll_once():
-                    on_event(event)
+                events = self.poll_once()
             except Exception:
-                # A bug in one poll (or in the callback) must not silence the reader for the whole day.
                 log.exception("ID-card poll failed")
+                events = []
+            for event in events:
+                try:
+                    on_event(event)
+                except Exception:
+                    log.exception("ID-card event callback failed on %s", event.kind.value)
             self._stop.wait(self.interval)
 
     def start(self, on_event: Callable[[CardEvent], None]) -> None:

@@ -272,8 +272,8 @@ class SamSerialReader(IdCardReader):
 class FakeIdCardReader(IdCardReader):
     """In-memory reader for kiosk and server tests that need no pseudo-terminal.
 
-    ``place_card``/``remove_card`` move a card; ``fail_next`` makes the next call raise; ``unplug`` makes
-    every call fail like a pulled cable until ``plug``.
+    ``place_card``/``remove_card`` move a card; ``fail_next`` makes the next call (or the next call of one
+    method) raise; ``unplug`` makes every call fail like a pulled cable until ``plug``.
     """
 
     def __init__(self, card: bytes | None = None, photo: bytes = b"", *, connected: bool = True) -> None:
@@ -281,7 +281,7 @@ class FakeIdCardReader(IdCardReader):
         self._photo = photo
         self._open = False
         self._connected = connected
-        self._failures: list[DeviceError] = []
+        self._failures: list[tuple[str | None, DeviceError]] = []
         self.calls: list[str] = []
 
     def place_card(self, text_block: bytes, photo: bytes = b"") -> None:
@@ -290,8 +290,9 @@ class FakeIdCardReader(IdCardReader):
     def remove_card(self) -> None:
         self._card, self._photo = None, b""
 
-    def fail_next(self, error: DeviceError) -> None:
-        self._failures.append(error)
+    def fail_next(self, error: DeviceError, call: str | None = None) -> None:
+        """Raise ``error`` from the next call, or from the next call of the method named ``call``."""
+        self._failures.append((call, error))
 
     def unplug(self) -> None:
         self._connected = False
@@ -323,8 +324,10 @@ class FakeIdCardReader(IdCardReader):
             raise ReaderConnectionError("fake reader is unplugged")
         if not self._open:
             self.open()
-        if self._failures:
-            raise self._failures.pop(0)
+        for index, (target, error) in enumerate(self._failures):
+            if target in (None, call):
+                del self._failures[index]
+                raise error
 
     def sam_status(self) -> None:
         self._enter("sam_status")

@@ -24,6 +24,7 @@ from device_adapters.printer.status import (
     DLE_EOT_PAPER,
     DLE_EOT_PRINTER,
     PaperState,
+    PrinterState,
     PrinterStatus,
     decode_status,
 )
@@ -62,8 +63,11 @@ class ReceiptPrinter(ABC):
         return self.renderer.render(receipt)
 
     def print_bytes(self, data: bytes) -> PrinterStatus:
-        """Check status, then print; raises ``PrinterNotReadyError`` (with the status) when it cannot."""
+        """Check status, then print. Raises ``PrinterConnectionError`` when the printer cannot be reached and
+        ``PrinterNotReadyError`` (carrying the status) when it answers but cannot print."""
         status = self.status()
+        if status.state is PrinterState.UNREACHABLE:
+            raise PrinterConnectionError(status.detail or f"{self.name} unreachable", message_zh=status.message_zh)
         if not status.can_print:
             raise PrinterNotReadyError(status)
         self.send(data)

@@ -61,8 +61,8 @@ class Calibration:
     def load(cls, path: Path) -> Calibration:
         data = json.loads(path.read_text(encoding="utf-8"))
         calibration = cls(**data)
-        if len(calibration.weights) != len(calibration.signals):
-            raise ValueError(f"{path}: weights and signals differ in length")
+        if calibration.signals != list(FEATURES) or len(calibration.weights) != len(FEATURES):
+            raise ValueError(f"{path}: calibrated for other features {calibration.signals}; refit it")
         return calibration
 
     def with_signals(self, enabled: set[str]) -> Calibration:

@@ -92,6 +92,10 @@ def test_rates() -> None:
     assert normalise_rate(SpeechRate.SLOW) == 120
     assert normalise_rate(5) == 60
     assert normalise_rate(10_000) == 400
+    assert SpeechRate.from_name("slow") is SpeechRate.SLOW
+    assert SpeechRate.from_name(" Normal ") is SpeechRate.NORMAL
+    with pytest.raises(ValueError, match="unknown speech rate"):
+        SpeechRate.from_name("fast")
 
 
 def test_fake_engine_records(tmp_path: Path) -> None:
@@ -212,6 +216,20 @@ def test_stop_before_the_worker_plays_drops_the_job(held: Held) -> None:
     assert engine.wait(5)
     player.release(5)
     assert player.finished == []
+
+
+def test_display_text_is_made_speakable_before_synthesis(tmp_path: Path) -> None:
+    synthesizer = FakeSynthesizer()
+    engine = ThreadedTtsEngine(synthesizer, NullPlayer())
+    engine.speak("身份证号450101199001011234，详见https://zwfw.gxzf.gov.cn，电话12333。")
+    assert engine.wait(5)
+    engine.save_to_file("每月3600元", tmp_path / "a.wav")
+    assert synthesizer.texts == ["身份证号码，详见，电话幺二三三三。", "每月三千六百元。"]
+    raw = ThreadedTtsEngine(synthesizer, NullPlayer(), normalise=False)
+    raw.save_to_file(" 12333 ", tmp_path / "b.wav")
+    assert synthesizer.texts[-1] == "12333"
+    engine.close()
+    raw.close()
 
 
 def test_playback_failure_is_logged_once_and_speech_goes_on(caplog: pytest.LogCaptureFixture) -> None:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accessibility.chinese_numbers import (
@@ -51,6 +51,7 @@ def test_negative_and_huge_integers() -> None:
     assert integer_to_chinese(10**17) == "一" + "零" * 17
 
 
+@settings(database=None)
 @given(st.integers(min_value=0, max_value=10**16))
 def test_integer_to_chinese_uses_only_numeral_characters(value: int) -> None:
     assert set(integer_to_chinese(value)) <= set("零一二三四五六七八九十百千万亿")

@@ -4,7 +4,7 @@ import re
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accessibility.contrast import contrast_ratio, parse_color, relative_luminance, to_kivy_rgba
@@ -56,6 +56,7 @@ def test_relative_luminance_extremes() -> None:
 _colours = st.tuples(*(st.integers(0, 255),) * 3)
 
 
+@settings(database=None)
 @given(_colours, _colours)
 def test_contrast_ratio_is_symmetric_and_bounded(a: tuple[int, int, int], b: tuple[int, int, int]) -> None:
     ratio = contrast_ratio(a, b)

@@ -1,0 +1,46 @@
+"""Fixed reply texts (plain Simplified Chinese) and the construction of reply objects."""
+
+from __future__ import annotations
+
+from accessibility.speech_text import to_speech_text
+from assistant.dialogue.schemas import Button, Reply
+
+SPEECH_MAX_CHARS = 160
+
+GREET = "您好！我是社区小助手。您可以问我社保、医保、养老、救助、残疾人、看病、就业、户口、住房和社区里的事。"
+GOODBYE = "好的，再见！有需要随时来问我。"
+THANKS = "不客气！还有别的问题可以继续问我。"
+CAPABILITIES = ("我能回答社区办事的问题：社保、医保、养老补贴、低保救助、残疾人服务、看病体检、找工作、户口证件、"
+                "住房物业和社区事务。我还能帮您反映问题、查工单进度，或者转给工作人员。")
+AFFIRM = "好的。请问还有什么要问的吗？"
+DENY_NO_CONTEXT = "好的。请您换个说法再说一遍，或者点“转人工”找工作人员。"
+NOTHING_TO_REPEAT = "我们还没开始聊呢。请问您想办什么事？"
+FALLBACK_FIRST = "不好意思，这个问题我还不会回答。请换个说法试试，比如“高龄津贴怎么申请”。"
+FALLBACK_AGAIN = "不好意思，我还是没听懂。要不要帮您转给社区工作人员？"
+OUT_OF_SCOPE = "这个问题不在我能办的范围内。我可以回答社保、医保、养老、救助等社区办事问题。"
+EMPTY_INPUT = "请告诉我您想办什么事。"
+EMERGENCY = ("如有人受伤或突发疾病，请马上拨打120；着火拨打119；遇到危险或违法犯罪拨打110。"
+             "我已经通知社区工作人员。请先确保自己安全。")
+HANDOFF_QUEUED = "好的，已经为您转接社区工作人员，您的排队号是{number}。请稍等，工作人员会尽快回复您。"
+HANDOFF_OFFLINE = ("现在工作人员不在线。您可以留下问题和联系电话，工作人员上班后会给您回电。"
+                   "请直接说您的问题和电话号码。")
+CLARIFY_LEAD = "您想问的是哪一个？请点选或说序号："
+CLARIFY_NONE = "好的，都不是。请您换个说法再说一遍，或者点“转人工”。"
+CHOICE_INVALID = "没有这个选项。请说序号，比如“第一个”。"
+ASPECT_MISSING = "这一项暂时没有详细说明，请咨询{department}。"
+REPORT_ASK_WHAT = "好的，我来帮您反映。请说一下是什么问题？"
+REPORT_ASK_WHERE = "请问具体在哪里？比如哪个小区、几栋几单元、哪条路。"
+REPORT_ASK_CONTACT = "请留一个手机号码，方便工作人员联系您。不想留可以说“不留”。"
+REPORT_DONE = "已经帮您登记，工单号是{number}，由{department}处理。可以随时问我“查工单{number}”看进度。"
+REPORT_CANCELLED = "好的，已经取消，没有登记。"
+TICKET_ASK_NUMBER = "请告诉我工单号，工单号以GX开头，比如GX20261120003。"
+TICKET_NOT_FOUND = "没有查到工单{number}，请核对一下号码，或者点“转人工”问工作人员。"
+TICKET_STATUS = "工单{number}目前的状态是“{status}”，由{department}处理。{due}"
+INVALID_PHONE = "这个号码好像不对，请说11位手机号码，或者说“不留”。"
+
+HUMAN_BUTTON = Button(title="转人工", payload="/human")
+
+
+def make_reply(text: str, buttons: list[Button] | None = None, *, slow: bool = False) -> Reply:
+    speech = to_speech_text(text, max_chars=SPEECH_MAX_CHARS, truncation_hint="详细内容请看屏幕。")
+    return Reply(text=text, speech=speech, buttons=buttons or [], speech_rate="slow" if slow else "normal")

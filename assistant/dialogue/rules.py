@@ -1,0 +1,60 @@
+"""Rules that run before the classifier: emergencies, button payloads, topic switches, cancelling.
+
+Emergencies are matched by rule as well as by the classifier because missing one costs far more than
+a false alarm: the reply only tells the resident the emergency numbers and alerts staff.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_EMERGENCY = re.compile(
+    r"救命|快来人|着火|起火|失火|火灾|烧起来|冒烟了|煤气泄漏|燃气泄漏|闻到.{0,4}(煤气|燃气)味.{0,6}(很大|好大|浓)|"
+    r"摔倒.{0,6}(起不来|不动|流血|昏)|晕倒|昏倒|昏迷|不省人事|叫不醒|没有?呼吸|心脏病.{0,4}(发作|犯了)|"
+    r"中风了|大出血|流了好多血|触电|溺水|掉进水里|被困|有人跳楼|要跳楼|想自杀|不想活了|打人了|持刀|抢劫|被绑|"
+    r"小孩丢了|孩子不见了|老人走丢了|走失了|洪水.{0,4}(进屋|冲|淹到)|山体滑坡了|塌了"
+)
+_SWITCH = re.compile(r"^(?:那|那么|还有|再问一下|另外)\s*(?P<topic>.{2,20}?)\s*(?:呢|怎么样|咋样|又怎么办)\s*[?？。!！]*$")
+_HUMAN = re.compile(r"转人工|人工服务|人工客服|真人|找工作人员|叫工作人员|呼叫工作人员|跟工作人员说|和工作人员说|找个人|找人工")
+_CANCEL = re.compile(r"^(?:算了|不用了|不要了|取消|不报了|不说了|退出)")
+_PAYLOAD = re.compile(r"^/(?P<command>[a-z_]+)(?:[\s:](?P<argument>.*))?$")
+
+
+@dataclass(frozen=True)
+class Payload:
+    command: str
+    argument: str
+
+
+# Someone asking how to get help *after* an event (火灾后申请救助) is not in danger now.
+_SERVICE_REQUEST = re.compile(r"申请|补助|补贴|救助金|救急的钱|报销|能领|领钱|怎么办理|手续|政策|赔偿|保险")
+
+
+def is_emergency(text: str) -> bool:
+    return bool(_EMERGENCY.search(text)) and not _SERVICE_REQUEST.search(text)
+
+
+def parse_payload(text: str) -> Payload | None:
+    """Buttons send ``/choose 2``, ``/aspect materials``, ``/topic senior-age-allowance``, ``/human``."""
+    match = _PAYLOAD.match(text.strip())
+    if not match:
+        return None
+    return Payload(match.group("command"), (match.group("argument") or "").strip())
+
+
+def switch_topic(text: str) -> str | None:
+    """'那公租房呢' → '公租房': a follow-up that swaps the topic and keeps the question."""
+    match = _SWITCH.match(text.strip())
+    if not match:
+        return None
+    topic = match.group("topic").strip()
+    return topic if len(topic) >= 2 else None
+
+
+def wants_human(text: str) -> bool:
+    return bool(_HUMAN.search(text))
+
+
+def is_cancel(text: str) -> bool:
+    return bool(_CANCEL.match(text.strip()))

@@ -1,0 +1,26 @@
+"""Dialogue state carried between turns, stored as JSON on the session row."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class DialogueState:
+    topic_id: str | None = None  # the topic of the conversation, for aspect follow-ups
+    pending_choices: list[str] = field(default_factory=list)  # entry ids offered in a clarification
+    fallbacks_in_a_row: int = 0
+    last_reply: dict[str, Any] | None = None  # the last ChatResponse, for repeat / slower
+    form: dict[str, Any] | None = None  # report_issue slot filling: what, where, contact, turns
+    awaiting: str | None = None  # "ticket_number" or "callback_phone" when the bot asked for one
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> DialogueState:
+        if not data:
+            return cls()
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
