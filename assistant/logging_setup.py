@@ -39,6 +39,7 @@ def configure_logging(level: str = "INFO") -> None:
     handler.addFilter(PersonalDataFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("jieba", "httpx", "sentence_transformers", "faiss", "bm25s", "urllib3", "filelock"):
+    for noisy in ("jieba", "httpx", "httpx2", "sentence_transformers", "faiss", "bm25s", "urllib3", "filelock",
+                  "alembic", "multipart"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     root._shequ_configured = True  # type: ignore[attr-defined]

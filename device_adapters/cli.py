@@ -19,14 +19,15 @@ from typing import Any, TypeVar
 import click
 
 from device_adapters.errors import DeviceError
-from device_adapters.health import check_health
 from device_adapters.idcard.poller import CardEventKind, CardPoller
 from device_adapters.idcard.reader import BAUD_RATES, SamSerialReader
 from device_adapters.idcard.record import IdCardRecord
 from device_adapters.idcard.samples import SAMPLE_FIELDS
 from device_adapters.idcard.simulator import SamSimulator, Scenario, SimulatorConfig
-from device_adapters.printer.printer import DummyReceiptPrinter, open_printer
 from device_adapters.printer.receipts import SAMPLE_KINDS, sample_receipt
+
+# The printer side (python-escpos, ~0.3 s to import) is loaded inside its commands only: every ``shequ``
+# invocation imports this module to register the group.
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -114,17 +115,27 @@ def _record_lines(record: IdCardRecord, show_personal: bool) -> list[str]:
 @idcard.command("read")
 @click.option("--port", required=True, help="Serial port of the reader, e.g. /dev/ttyUSB0.")
 @click.option("--baud", type=click.Choice([str(b) for b in BAUD_RATES]), default="115200", show_default=True)
-@click.option("--wait", type=click.FloatRange(min=0.1), default=15.0, show_default=True, help="Seconds to wait for a card.")
-@click.option("--timeout", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="Seconds per command.")
+@click.option(
+    "--wait",
+    type=click.FloatRange(min=0.1),
+    default=15.0,
+    show_default=True,
+    help="Seconds to wait for a card.",
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0.05), default=1.0, show_default=True, help="Seconds per command."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the record as JSON.")
 @click.option("--show-personal", is_flag=True, help="Print name, ID number and address unmasked.")
 @device_errors
-def idcard_read(port: str, baud: str, wait: float, timeout: float, as_json: bool, show_personal: bool) -> None:
+def idcard_read(
+    port: str, baud: str, wait: float, timeout: float, as_json: bool, show_personal: bool
+) -> None:
     """Wait for a card on the reader at PORT and print what it holds (masked unless --show-personal)."""
     reader = SamSerialReader(port, int(baud), timeout=timeout, read_timeout=max(3.0, timeout * 3))
     poller = CardPoller(reader, interval=0.2, reconnect_interval=wait + 1)
     try:
-        if click.get_text_stream("stderr").isatty():
+        if sys.stderr.isatty():
             click.echo("请把身份证放在读卡器上… / place a card on the reader", err=True)
         for event in poller.events(timeout=wait):
             if event.kind is CardEventKind.READER_DISCONNECTED:
@@ -153,11 +164,17 @@ def idcard_read(port: str, baud: str, wait: float, timeout: float, as_json: bool
     show_default=True,
 )
 @click.option("--card", type=click.Choice(list(SAMPLE_FIELDS)), default="resident", show_default=True)
-@click.option("--place-after", type=click.FloatRange(min=0), default=0.0, help="Seconds until the card is placed.")
+@click.option(
+    "--place-after", type=click.FloatRange(min=0), default=0.0, help="Seconds until the card is placed."
+)
 @click.option("--remove-after", type=click.FloatRange(min=0), default=None, help="Seconds the card stays.")
-@click.option("--delay", type=click.FloatRange(min=0), default=1.5, show_default=True, help="Answer delay (slow).")
+@click.option(
+    "--delay", type=click.FloatRange(min=0), default=1.5, show_default=True, help="Answer delay (slow)."
+)
 @click.option("--duration", type=click.FloatRange(min=0), default=None, help="Stop after this many seconds.")
-@click.option("--link", type=click.Path(dir_okay=False), default=None, help="Also make a symlink to the port here.")
+@click.option(
+    "--link", type=click.Path(dir_okay=False), default=None, help="Also make a symlink to the port here."
+)
 @device_errors
 def idcard_sim(
     scenario: str,
@@ -170,7 +187,11 @@ def idcard_sim(
 ) -> None:
     """Run a simulated SAM reader on a pseudo-terminal; prints the port to open, then serves until Ctrl-C."""
     config = SimulatorConfig(
-        scenario=Scenario(scenario), card=card, place_after=place_after, remove_after=remove_after, delay=delay
+        scenario=Scenario(scenario),
+        card=card,
+        place_after=place_after,
+        remove_after=remove_after,
+        delay=delay,
     )
     simulator = SamSimulator(config)
     try:
@@ -186,12 +207,11 @@ def idcard_sim(
                 link_path.symlink_to(port)
             except OSError as e:
                 raise CliError(f"cannot create link {link_path}: {e}") from e
-        # The port goes first and alone on stdout, flushed, so that a script can read it and connect.
-        stdout = click.get_text_stream("stdout")
-        click.echo(port, file=stdout)
-        stdout.flush()
+        # The port goes first and alone on stdout (click.echo flushes) so that a script can read it.
+        click.echo(port)
         click.echo(
-            f"模拟读卡器已启动 / simulated reader on {port} (scenario {scenario}, card {card}); Ctrl-C 结束", err=True
+            f"模拟读卡器已启动 / simulated reader on {port} (scenario {scenario}, card {card}); Ctrl-C 结束",
+            err=True,
         )
         deadline = None if duration is None else time.monotonic() + duration
         with contextlib.suppress(KeyboardInterrupt):
@@ -217,7 +237,9 @@ PRINTER_HELP = "dummy:, file:/path, tcp://host:port, serial:/dev/ttyX?baud=9600 
 
 @printer.command("test")
 @click.option("--printer", "uri", required=True, help=f"Printer URI: {PRINTER_HELP}.")
-@click.option("--paper", type=click.Choice(["58", "80"]), default="58", show_default=True, help="Paper width (mm).")
+@click.option(
+    "--paper", type=click.Choice(["58", "80"]), default="58", show_default=True, help="Paper width (mm)."
+)
 @click.option("--receipt", "kind", type=click.Choice(SAMPLE_KINDS), default="answer", show_default=True)
 @click.option("--community", default="示例社区服务中心", show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=3.0, show_default=True)
@@ -226,6 +248,7 @@ PRINTER_HELP = "dummy:, file:/path, tcp://host:port, serial:/dev/ttyX?baud=9600 
 def printer_test(uri: str, paper: str, kind: str, community: str, timeout: float, preview: bool) -> None:
     """Print a sample receipt on the printer at URI."""
     from device_adapters.printer.preview import preview as to_text
+    from device_adapters.printer.printer import DummyReceiptPrinter, open_printer
 
     device = open_printer(uri, paper=paper, timeout=timeout)
     try:
@@ -247,6 +270,8 @@ def printer_test(uri: str, paper: str, kind: str, community: str, timeout: float
 @device_errors
 def printer_status(uri: str, timeout: float, as_json: bool) -> None:
     """Show whether the printer can print now; exits 1 when it cannot."""
+    from device_adapters.printer.printer import open_printer
+
     device = open_printer(uri, timeout=timeout)
     try:
         status = device.status()
@@ -271,6 +296,9 @@ def printer_status(uri: str, timeout: float, as_json: bool) -> None:
 @device_errors
 def devices_status(port: str | None, baud: str, uri: str | None, as_json: bool) -> None:
     """One health summary of the reader and the printer; exits 1 when something needs attention."""
+    from device_adapters.health import check_health
+    from device_adapters.printer.printer import open_printer
+
     if not port and not uri:
         raise OneLineUsageError("give --port, --printer or both", click.get_current_context())
     reader = SamSerialReader(port, int(baud)) if port else None
@@ -289,7 +317,9 @@ def devices_status(port: str | None, baud: str, uri: str | None, as_json: bool) 
         click.echo(f"设备状态 / devices: {'正常 ok' if health.ok else '需要处理 attention'}")
         if port:
             reader_info = data["reader"]
-            click.echo(f"读卡器 / reader: connected={reader_info['connected']} card={reader_info['card_present']}")  # type: ignore[index]
+            click.echo(
+                f"读卡器 / reader: connected={reader_info['connected']} card={reader_info['card_present']}"
+            )  # type: ignore[index]
         if health.printer is not None:
             click.echo(f"打印机 / printer: {health.printer.state.value}, paper={health.printer.paper.value}")
         for message in health.messages_zh:

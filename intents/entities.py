@@ -46,6 +46,7 @@ _PHONE = re.compile(r"(?<![0-9a-z])(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d{4}){2})(
 # Masking reads raw text, so \d also covers full-width digits; long digit runs (old 15-digit IDs,
 # bank cards) are masked too even though they are not extracted.
 _MASK_LONG_DIGITS = re.compile(r"(?<![\dA-Za-z])\d{6}[\s-]?\d{8}[\s-]?\d{1,5}[\dXx]?(?![\dA-Za-z])")
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ＋－", "0123456789Xx+-")
 _MASK_PHONE = re.compile(r"(?<![\dA-Za-z])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
 
 _APPROX_WORDS = ("多", "来", "几", "出头", "快", "快要", "将近", "差不多", "旬")
@@ -89,22 +90,24 @@ def mask_phone(number: str) -> str:
 
 
 def mask_personal_data(text: str) -> str:
-    """``text`` with ID numbers, long digit runs and mobile numbers masked; safe for logs and storage."""
+    """``text`` with ID numbers, long digit runs and mobile numbers masked; safe for logs and storage.
+
+    Full-width digits are matched too; everything outside the masked digits is left as typed.
+    """
     if not text:
         return text
-
-    def long_digits(match: re.Match[str]) -> str:
-        raw = match.group(0)
-        return raw[:4] + "*" * (len(raw) - 8) + raw[-4:]
-
-    def phone(match: re.Match[str]) -> str:
-        # Keep the first three and last four digits; separators and a +86 prefix stay as typed.
-        raw = match.group(0)
-        digit_positions = [i for i, ch in enumerate(raw) if ch.isdigit()]
-        hidden = set(digit_positions[-8:-4])
-        return "".join("*" if i in hidden else ch for i, ch in enumerate(raw))
-
-    return _MASK_PHONE.sub(phone, _MASK_LONG_DIGITS.sub(long_digits, text))
+    # A 1:1 character mapping, so match positions in the probe are positions in ``text``.
+    probe = text.translate(_FULL_WIDTH)
+    hidden: set[int] = set()
+    for pattern, keep_first in ((_MASK_LONG_DIGITS, 4), (_MASK_PHONE, 3)):
+        for m in pattern.finditer(probe):
+            digits = [i for i in range(m.start(), m.end()) if probe[i].isdigit() or probe[i] in "Xx"]
+            if pattern is _MASK_PHONE:
+                digits = digits[-11:]
+            hidden.update(digits[keep_first:-4])
+    if not hidden:
+        return text
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
 
 
 class Region:

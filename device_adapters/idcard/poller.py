@@ -194,8 +194,10 @@ class CardPoller:
             except ReaderConnectionError:
                 raise
             except NoCardError as e:
-                error = e if e.message_zh == REMOVED_MID_READ_ZH else NoCardError(
-                    e.sw3, str(e), message_zh=REMOVED_MID_READ_ZH
+                error = (
+                    e
+                    if e.message_zh == REMOVED_MID_READ_ZH
+                    else NoCardError(e.sw3, str(e), message_zh=REMOVED_MID_READ_ZH)
                 )
                 break
             except (ReaderTimeoutError, FrameError, SamStatusError, CardDataError) as e:

@@ -41,9 +41,10 @@ def encode_text_block(card_type: CardType, fields: dict[str, str]) -> bytes:
     if card_type is CardType.FOREIGN_PERMANENT_2023 and "english_name" in values:
         # The English name overflows from its 35 characters into the field at offset 220.
         first = layout["english_name"][1] // 2
-        values["english_name"], values["english_name_more"] = values["english_name"][:first], values[
-            "english_name"
-        ][first:]
+        values["english_name"], values["english_name_more"] = (
+            values["english_name"][:first],
+            values["english_name"][first:],
+        )
     values["_type"] = card_type.value
     for key, value in values.items():
         offset, size = TYPE_MARKER if key == "_type" else layout[key]

@@ -124,7 +124,9 @@ class SamSimulator:
     def card_present(self) -> bool:
         now = time.monotonic()
         return (
-            self._card_at is not None and now >= self._card_at and (self._gone_at is None or now < self._gone_at)
+            self._card_at is not None
+            and now >= self._card_at
+            and (self._gone_at is None or now < self._gone_at)
         )
 
     # --- serving ----------------------------------------------------------------------------------------
@@ -172,7 +174,9 @@ class SamSimulator:
                 found = present and not self._halted
                 frame = build_response(Sw3.CARD_FOUND, bytes(4)) if found else build_response(Sw3.NO_CARD)
             elif command == framing.SELECT_CARD:
-                frame = build_response(Sw3.SUCCESS, bytes(8)) if present else build_response(Sw3.SELECT_FAILED)
+                frame = (
+                    build_response(Sw3.SUCCESS, bytes(8)) if present else build_response(Sw3.SELECT_FAILED)
+                )
             elif command in (framing.READ_TEXT_PHOTO, framing.READ_TEXT_PHOTO_FINGERPRINT):
                 if not present:
                     frame = build_response(Sw3.READ_FAILED)

@@ -1,44 +1,48 @@
-"""Receipt printer: URIs and backends over python-escpos, layouts for 58/80 mm, status, and a spooler."""
+"""Receipt printer: URIs and backends over python-escpos, layouts for 58/80 mm, status, and a spooler.
 
-import device_adapters.printer._escpos_guard  # noqa: F401  (must precede every python-escpos import)
-from device_adapters.printer.backends import BACKENDS, PrinterUri, SimulatedDummy, parse_printer_uri
-from device_adapters.printer.layout import ReceiptRenderer, render_receipt
-from device_adapters.printer.preview import preview
-from device_adapters.printer.printer import (
-    DummyReceiptPrinter,
-    EscposReceiptPrinter,
-    ReceiptPrinter,
-    open_printer,
-)
-from device_adapters.printer.receipts import AnswerReceipt, QueueReceipt, Receipt, WorkOrderReceipt
-from device_adapters.printer.spooler import JobState, PrintJob, PrintOutcome, PrintSpooler
-from device_adapters.printer.status import PaperState, PrinterState, PrinterStatus
-from device_adapters.printer.text import PaperWidth, display_width, wrap
+Names are loaded on first use (PEP 562), so that importing the receipt dataclasses does not pay for
+python-escpos' capability database.
+"""
 
-__all__ = [
-    "BACKENDS",
-    "AnswerReceipt",
-    "DummyReceiptPrinter",
-    "EscposReceiptPrinter",
-    "JobState",
-    "PaperState",
-    "PaperWidth",
-    "PrintJob",
-    "PrintOutcome",
-    "PrintSpooler",
-    "PrinterState",
-    "PrinterStatus",
-    "PrinterUri",
-    "QueueReceipt",
-    "Receipt",
-    "ReceiptPrinter",
-    "ReceiptRenderer",
-    "SimulatedDummy",
-    "WorkOrderReceipt",
-    "display_width",
-    "open_printer",
-    "parse_printer_uri",
-    "preview",
-    "render_receipt",
-    "wrap",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BACKENDS": "backends",
+    "PrinterUri": "backends",
+    "SimulatedDummy": "backends",
+    "parse_printer_uri": "backends",
+    "ReceiptRenderer": "layout",
+    "render_receipt": "layout",
+    "preview": "preview",
+    "DummyReceiptPrinter": "printer",
+    "EscposReceiptPrinter": "printer",
+    "ReceiptPrinter": "printer",
+    "open_printer": "printer",
+    "AnswerReceipt": "receipts",
+    "QueueReceipt": "receipts",
+    "Receipt": "receipts",
+    "WorkOrderReceipt": "receipts",
+    "JobState": "spooler",
+    "PrintJob": "spooler",
+    "PrintOutcome": "spooler",
+    "PrintSpooler": "spooler",
+    "PaperState": "status",
+    "PrinterState": "status",
+    "PrinterStatus": "status",
+    "PaperWidth": "text",
+    "display_width": "text",
+    "wrap": "text",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

@@ -14,10 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from escpos.escpos import Escpos
-from escpos.printer import Dummy
-
 from device_adapters.errors import DeviceConfigError
+from device_adapters.printer._escpos import Dummy, Escpos
 from device_adapters.printer.status import PaperState
 
 log = logging.getLogger(__name__)
@@ -114,7 +112,14 @@ class SimulatedDummy(Dummy):
         if query == 1:
             return bytes([0x12 | (0x08 if (out or self.cover_open or not self.online) else 0)])
         if query == 2:
-            return bytes([0x12 | (0x04 if self.cover_open else 0) | (0x20 if out else 0) | (0 if self.online else 0x40)])
+            return bytes(
+                [
+                    0x12
+                    | (0x04 if self.cover_open else 0)
+                    | (0x20 if out else 0)
+                    | (0 if self.online else 0x40)
+                ]
+            )
         if query == 4:
             near = 0x0C if self.paper is PaperState.NEAR_END else 0
             return bytes([0x12 | near | (0x60 if out else 0)])
@@ -186,7 +191,9 @@ def _usb(uri: PrinterUri, timeout: float) -> Escpos:
         in_ep = int(params.get("in_ep", "82"), 16)
         out_ep = int(params.get("out_ep", "01"), 16)
     except ValueError:
-        raise DeviceConfigError(f"USB printer must be usb:VID:PID in hex (e.g. usb:0416:5011), not usb:{uri.target}") from None
+        raise DeviceConfigError(
+            f"USB printer must be usb:VID:PID in hex (e.g. usb:0416:5011), not usb:{uri.target}"
+        ) from None
     usb_timeout = _number(params.get("timeout", str(int(timeout * 1000))), "timeout", int)
     return Usb(idVendor=vendor, idProduct=product, timeout=usb_timeout, in_ep=in_ep, out_ep=out_ep)
 
@@ -205,7 +212,9 @@ def check_python_escpos() -> None:
     try:
         importlib.metadata.distribution("python-escpos")
     except importlib.metadata.PackageNotFoundError:
-        raise DeviceConfigError("the installed 'escpos' module is not python-escpos; install python-escpos") from None
+        raise DeviceConfigError(
+            "the installed 'escpos' module is not python-escpos; install python-escpos"
+        ) from None
 
 
 def create_escpos(uri: str | PrinterUri, *, timeout: float = 3.0) -> Escpos:

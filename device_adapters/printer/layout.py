@@ -15,11 +15,9 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from escpos.exceptions import ImageWidthError
-from escpos.printer import Dummy
-
 from device_adapters.errors import DeviceConfigError, PrintJobError
 from device_adapters.masking import mask_phone
+from device_adapters.printer._escpos import Dummy, ImageWidthError
 from device_adapters.printer.receipts import AnswerReceipt, QueueReceipt, Receipt, WorkOrderReceipt
 from device_adapters.printer.text import PaperWidth, sanitize, wrap
 
@@ -201,5 +199,7 @@ class ReceiptRenderer:
             job.qr(r.status_url, r.status_hint)
 
 
-def render_receipt(receipt: Receipt, paper: PaperWidth | int | str = PaperWidth.MM58, **options: object) -> bytes:
+def render_receipt(
+    receipt: Receipt, paper: PaperWidth | int | str = PaperWidth.MM58, **options: object
+) -> bytes:
     return ReceiptRenderer(paper, **options).render(receipt)  # type: ignore[arg-type]

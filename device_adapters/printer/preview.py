@@ -33,7 +33,9 @@ def preview(data: bytes) -> Preview:
     n = len(data)
 
     def flush() -> None:
-        out.lines.extend(text.decode("gb18030", errors="replace").split("\n")[:-1] if text.endswith(b"\n") else [])
+        out.lines.extend(
+            text.decode("gb18030", errors="replace").split("\n")[:-1] if text.endswith(b"\n") else []
+        )
         text.clear()
 
     while i < n:

@@ -12,10 +12,9 @@ from collections.abc import Callable
 from typing import Any
 
 import serial
-from escpos.escpos import Escpos
-from escpos.exceptions import Error as EscposError
 
 from device_adapters.errors import PrinterConnectionError, PrinterNotReadyError
+from device_adapters.printer._escpos import Escpos, EscposError
 from device_adapters.printer.backends import SimulatedDummy, create_escpos, parse_printer_uri
 from device_adapters.printer.layout import ReceiptRenderer
 from device_adapters.printer.receipts import Receipt
@@ -67,7 +66,9 @@ class ReceiptPrinter(ABC):
         ``PrinterNotReadyError`` (carrying the status) when it answers but cannot print."""
         status = self.status()
         if status.state is PrinterState.UNREACHABLE:
-            raise PrinterConnectionError(status.detail or f"{self.name} unreachable", message_zh=status.message_zh)
+            raise PrinterConnectionError(
+                status.detail or f"{self.name} unreachable", message_zh=status.message_zh
+            )
         if not status.can_print:
             raise PrinterNotReadyError(status)
         self.send(data)
@@ -150,7 +151,9 @@ class EscposReceiptPrinter(ReceiptPrinter):
                 flush()
         except _CONNECTION_ERRORS as e:
             self._drop()
-            raise PrinterConnectionError(_one_line(f"sending to {self.name} failed: {type(e).__name__}: {e}")) from e
+            raise PrinterConnectionError(
+                _one_line(f"sending to {self.name} failed: {type(e).__name__}: {e}")
+            ) from e
 
     def close(self) -> None:
         self._drop()
@@ -159,7 +162,9 @@ class EscposReceiptPrinter(ReceiptPrinter):
 class DummyReceiptPrinter(EscposReceiptPrinter):
     """The shipped fake: python-escpos' Dummy with a simulated paper roll, cover and cable."""
 
-    def __init__(self, device: SimulatedDummy | None = None, *, renderer: ReceiptRenderer | None = None) -> None:
+    def __init__(
+        self, device: SimulatedDummy | None = None, *, renderer: ReceiptRenderer | None = None
+    ) -> None:
         self.device = device or SimulatedDummy()
         super().__init__(lambda: self.device, name="dummy:", renderer=renderer)
         self.jobs: list[bytes] = []

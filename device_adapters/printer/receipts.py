@@ -87,7 +87,9 @@ def sample_receipt(kind: str, community: str = "示例社区服务中心", now: 
             printed_at=now,
         )
     if kind == "queue":
-        return QueueReceipt(community, "A012", service="社保业务咨询", waiting_ahead=3, counter="2号窗口", printed_at=now)
+        return QueueReceipt(
+            community, "A012", service="社保业务咨询", waiting_ahead=3, counter="2号窗口", printed_at=now
+        )
     if kind == "work-order":
         return WorkOrderReceipt(
             community=community,

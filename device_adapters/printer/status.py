@@ -96,7 +96,9 @@ def paper_state(answer: bytes | None) -> PaperState:
     return PaperState.OK
 
 
-def decode_status(printer: bytes | None, paper: bytes | None, offline_cause: bytes | None = None) -> PrinterStatus:
+def decode_status(
+    printer: bytes | None, paper: bytes | None, offline_cause: bytes | None = None
+) -> PrinterStatus:
     """Combine the answers to ``DLE EOT 1``, ``4`` and (when offline) ``2`` into one status."""
     printer_byte = _status_byte(printer)
     paper_now = paper_state(paper)
@@ -106,7 +108,9 @@ def decode_status(printer: bytes | None, paper: bytes | None, offline_cause: byt
         return PrinterStatus.unknown("no status answer from the printer")
     online = not printer_byte & 0x08
     if paper_now is PaperState.OUT:
-        return PrinterStatus(PrinterState.PAPER_OUT, online=online, paper=paper_now, detail="paper sensor: out")
+        return PrinterStatus(
+            PrinterState.PAPER_OUT, online=online, paper=paper_now, detail="paper sensor: out"
+        )
     if not online:
         cause = _status_byte(offline_cause) or 0
         if cause & 0x04:
@@ -116,5 +120,7 @@ def decode_status(printer: bytes | None, paper: bytes | None, offline_cause: byt
         detail = "printer error" if cause & 0x40 else "printer offline"
         return PrinterStatus(PrinterState.OFFLINE, online=False, paper=paper_now, detail=detail)
     if paper_now is PaperState.NEAR_END:
-        return PrinterStatus(PrinterState.PAPER_NEAR_END, online=True, paper=paper_now, detail="paper near end")
+        return PrinterStatus(
+            PrinterState.PAPER_NEAR_END, online=True, paper=paper_now, detail="paper near end"
+        )
     return PrinterStatus(PrinterState.READY, online=True, paper=paper_now)

@@ -79,7 +79,9 @@ def test_printer_test_paper_near_end_prints_and_warns() -> None:
 
 
 def test_printer_test_unreachable_printer() -> None:
-    assert_one_line_error(run("printer", "test", "--printer", "file:/nonexistent-dir/lp0"), 1, "打印机没有连接")
+    assert_one_line_error(
+        run("printer", "test", "--printer", "file:/nonexistent-dir/lp0"), 1, "打印机没有连接"
+    )
 
 
 @pytest.mark.parametrize(
@@ -241,7 +243,9 @@ def test_simulator_process_and_reader_process() -> None:
         assert sim.stdout is not None
         port = sim.stdout.readline().strip()
         assert port.startswith("/dev/"), port
-        reader = shequ("--log-level", "WARNING", "devices", "idcard", "read", "--port", port, "--json", "--wait", "5")
+        reader = shequ(
+            "--log-level", "WARNING", "devices", "idcard", "read", "--port", port, "--json", "--wait", "5"
+        )
         out, err = reader.communicate(timeout=60)
         assert reader.returncode == 0, err
         assert json.loads(out)["card_type"] == "hmt_residence_permit"

@@ -62,7 +62,9 @@ class ScriptedPort:
         self.closed = True
 
 
-def reader_with(replies: list[bytes | BaseException], **options: object) -> tuple[SamSerialReader, ScriptedPort]:
+def reader_with(
+    replies: list[bytes | BaseException], **options: object
+) -> tuple[SamSerialReader, ScriptedPort]:
     port = ScriptedPort(replies)
     options.setdefault("timeout", 0.1)
     reader = SamSerialReader("/dev/fake", serial_factory=lambda *a, **k: port, **options)  # type: ignore[arg-type]
@@ -135,7 +137,11 @@ def test_a_stale_answer_from_an_earlier_command_is_discarded() -> None:
 
 @pytest.mark.parametrize(
     "error",
-    [serial.SerialException("device disconnected"), OSError(5, "Input/output error"), termios.error(5, "EIO")],
+    [
+        serial.SerialException("device disconnected"),
+        OSError(5, "Input/output error"),
+        termios.error(5, "EIO"),
+    ],
 )
 def test_an_unplugged_cable_is_a_connection_error_and_the_port_is_dropped(error: BaseException) -> None:
     reader, port = reader_with([error])
@@ -169,7 +175,12 @@ def test_sam_faults_and_appended_address() -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"port": ""}, {"port": "/dev/x", "baudrate": 12345}, {"port": "/dev/x", "timeout": 0}, {"port": "/dev/x", "retries": -1}],
+    [
+        {"port": ""},
+        {"port": "/dev/x", "baudrate": 12345},
+        {"port": "/dev/x", "timeout": 0},
+        {"port": "/dev/x", "retries": -1},
+    ],
 )
 def test_bad_reader_config_is_rejected_clearly(options: dict[str, object]) -> None:
     with pytest.raises(DeviceConfigError):

@@ -99,11 +99,15 @@ def test_creating_a_backend_does_not_connect() -> None:
         (b"\x1a\x12", b"\x1e\x12", None, PrinterState.READY),  # a stale answer before the fresh one
     ],
 )
-def test_dle_eot_answers_decode(printer: bytes, paper: bytes, cause: bytes | None, state: PrinterState) -> None:
+def test_dle_eot_answers_decode(
+    printer: bytes, paper: bytes, cause: bytes | None, state: PrinterState
+) -> None:
     status = decode_status(printer, paper, cause)
     assert status.state is state
     assert status.message_zh
-    assert status.can_print == (state in (PrinterState.READY, PrinterState.PAPER_NEAR_END, PrinterState.UNKNOWN))
+    assert status.can_print == (
+        state in (PrinterState.READY, PrinterState.PAPER_NEAR_END, PrinterState.UNKNOWN)
+    )
 
 
 def test_paper_sensor_bits() -> None:

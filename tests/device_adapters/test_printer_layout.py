@@ -28,7 +28,10 @@ def answer(**changes: object) -> AnswerReceipt:
     receipt = AnswerReceipt(
         community="东葛社区服务中心",
         topic="高龄津贴申领",
-        key_points=["年满80周岁、本地户籍的老年人可以申领高龄津贴，按月发放到本人社保卡。", "材料齐全的，社区当场受理。"],
+        key_points=[
+            "年满80周岁、本地户籍的老年人可以申领高龄津贴，按月发放到本人社保卡。",
+            "材料齐全的，社区当场受理。",
+        ],
         materials=["本人身份证原件", "户口簿", "本人社会保障卡（银行卡）"],
         contact="0771-5551234",
         online_url="https://zwfw.gxzf.gov.cn/eportal/ui?pageId=123",
@@ -40,7 +43,14 @@ def answer(**changes: object) -> AnswerReceipt:
 
 
 def queue() -> QueueReceipt:
-    return QueueReceipt("东葛社区服务中心", "A012", service="社保业务咨询", waiting_ahead=3, counter="2号窗口", printed_at=WHEN)
+    return QueueReceipt(
+        "东葛社区服务中心",
+        "A012",
+        service="社保业务咨询",
+        waiting_ahead=3,
+        counter="2号窗口",
+        printed_at=WHEN,
+    )
 
 
 def work_order() -> WorkOrderReceipt:

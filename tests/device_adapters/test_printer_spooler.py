@@ -54,7 +54,9 @@ def test_prints_at_once_when_ready(spooler: PrintSpooler, printer: DummyReceiptP
     assert reports == [outcome]
 
 
-def test_paper_out_holds_the_job_and_says_so(spooler: PrintSpooler, printer: DummyReceiptPrinter, reports) -> None:
+def test_paper_out_holds_the_job_and_says_so(
+    spooler: PrintSpooler, printer: DummyReceiptPrinter, reports
+) -> None:
     printer.set_paper(PaperState.OUT)
     outcome = spooler.submit(ticket("A002"))
     assert outcome.state is JobState.HELD
@@ -82,7 +84,9 @@ def test_unplugged_printer_holds_the_job(spooler: PrintSpooler, printer: DummyRe
     assert [o.state for o in spooler.retry_pending()] == [JobState.PRINTED]
 
 
-def test_retries_keep_order_and_stop_at_the_first_failure(spooler: PrintSpooler, printer: DummyReceiptPrinter) -> None:
+def test_retries_keep_order_and_stop_at_the_first_failure(
+    spooler: PrintSpooler, printer: DummyReceiptPrinter
+) -> None:
     printer.set_online(False)
     first, second = spooler.submit(ticket("A004")), spooler.submit(ticket("A005"))
     assert [o.state for o in spooler.retry_pending()] == [JobState.HELD]  # stopped after the first
@@ -165,7 +169,9 @@ def test_a_broken_report_callback_does_not_lose_the_job(printer: DummyReceiptPri
     assert len(spooler.pending()) == 1
 
 
-def test_pending_jobs_describe_themselves_for_staff(spooler: PrintSpooler, printer: DummyReceiptPrinter) -> None:
+def test_pending_jobs_describe_themselves_for_staff(
+    spooler: PrintSpooler, printer: DummyReceiptPrinter
+) -> None:
     printer.set_paper(PaperState.OUT)
     spooler.submit(sample_receipt("work-order"))
     [job] = spooler.pending()

@@ -20,7 +20,7 @@ from intents.entities import (
 )
 from intents.training_data import load_training_data
 
-from .conftest import TODAY
+TODAY = date(2026, 11, 25)  # a Wednesday
 
 
 def _id(prefix17: str) -> str:
@@ -102,7 +102,7 @@ def test_mask_personal_data_in_free_text() -> None:
     text = f"身份证{VALID_ID}，电话138 1234 5678，卡号6222021234567890123，工单GX20261120003，85岁"
     masked = mask_personal_data(text)
     assert VALID_ID not in masked and "4501**********" in masked
-    assert "138 ****5678" in masked and "1234" not in masked.split("电话")[1].split("，")[0]
+    assert "电话138 **** 5678" in masked
     assert "6222021234567890123" not in masked
     assert "GX20261120003" in masked and "85岁" in masked
     full_width = mask_personal_data("电话１３８１２３４５６７８")

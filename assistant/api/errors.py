@@ -1,0 +1,73 @@
+"""Error responses: every client mistake gets a 4xx with a message in Chinese and English."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def error_body(code: str, zh: str, en: str) -> dict[str, object]:
+    return {"error": {"code": code, "message": f"{zh} / {en}", "message_zh": zh, "message_en": en}}
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str, str, str]:
+    for error in exc.errors():
+        kind = error.get("type", "")
+        loc = [str(p) for p in error.get("loc", ())]
+        field = loc[-1] if loc else "body"
+        if kind in ("json_invalid", "value_error.jsondecode") or "json" in kind:
+            return 400, "malformed_json", "请求内容不是有效的 JSON", "the request body is not valid JSON"
+        if kind == "missing":
+            return 422, "missing_field", f"缺少字段 {field}", f"missing field '{field}'"
+        if field == "text" and kind == "string_too_long":
+            return 422, "text_too_long", "内容太长了，请不要超过500个字", "text is longer than 500 characters"
+        if field == "channel":
+            return (422, "invalid_channel", "channel 只能是 web、kiosk、api、wechat",
+                    "channel must be one of web, kiosk, api, wechat")
+        if kind.startswith("string") or kind in ("str_type",):
+            return 422, "wrong_type", f"字段 {field} 应该是文字", f"field '{field}' must be a string"
+        if kind in ("model_attributes_type", "dict_type"):
+            return 422, "wrong_type", "请求内容应该是一个 JSON 对象", "the request body must be a JSON object"
+    return 422, "invalid_request", "请求格式不正确", "the request is not valid"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, code, zh, en = _validation_message(exc)
+        return JSONResponse(error_body(code, zh, en), status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.detail, dict) and "error" in exc.detail:
+            return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        messages = {404: ("找不到这个地址", "not found"), 405: ("不支持这种请求方式", "method not allowed"),
+                    401: ("请先登录", "authentication required"), 403: ("没有权限", "forbidden"),
+                    413: ("请求内容太大", "request body too large"), 415: ("请用 JSON 格式", "use JSON")}
+        zh, en = messages.get(exc.status_code, ("请求有误", str(exc.detail)))
+        return JSONResponse(error_body(f"http_{exc.status_code}", zh, en), status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error: %s", type(exc).__name__)
+        return JSONResponse(error_body("internal_error", "系统出了点问题，请稍后再试或找工作人员",
+                                       "internal error, please try again later"), status_code=500)
+
+    @app.middleware("http")
+    async def _limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                return JSONResponse(error_body("bad_length", "请求长度不正确", "invalid Content-Length"), 400)
+            if int(length) > MAX_BODY_BYTES:
+                return JSONResponse(error_body("too_large", "请求内容太大", "request body too large"), 413)
+        return await call_next(request)

@@ -1,0 +1,54 @@
+"""The FastAPI application: wiring only (routers, error handlers, startup)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from assistant.api.errors import install_error_handlers
+from assistant.api.routes import chat, health, rasa_webhook, web
+from assistant.context import AppContext, create_context
+from assistant.dialogue.factory import build_engine
+from assistant.logging_setup import configure_logging
+from assistant.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
+    settings = settings or (context.settings if context else get_settings())
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = context is None
+        ctx = context or create_context(settings)
+        app.state.context = ctx
+        app.state.engine = build_engine(ctx)
+        # Warm up: load the index and train/load the intent model before the first resident waits.
+        app.state.engine.classifier.classify("你好")
+        log.info("ready: %d knowledge-base entries", len(ctx.kb.current().entries))
+        try:
+            yield
+        finally:
+            if owned:
+                ctx.close()
+
+    app = FastAPI(title="社区小助手 shequ", version="0.1.0", lifespan=lifespan,
+                  description="Community public-service assistant for Guangxi: chat API, web chat, staff console.")
+    install_error_handlers(app)
+    app.include_router(chat.router)
+    app.include_router(rasa_webhook.router)
+    app.include_router(health.router)
+    app.include_router(web.router)
+    app.mount("/static", StaticFiles(directory=str(web.WEB_DIR / "static")), name="static")
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for uvicorn/gunicorn workers (``--factory``): each worker builds its own app."""
+    return create_app()
