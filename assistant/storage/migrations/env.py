@@ -5,9 +5,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from assistant.storage.models import Base
+from assistant.storage.all_models import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata
 config = context.config
 
 

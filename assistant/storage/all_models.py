@@ -1,0 +1,18 @@
+"""Imports every module that declares tables, so ``Base.metadata`` is complete for migrations.
+
+Feature packages that add tables (console, handoff, channels) list their model module here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from assistant.storage import models  # noqa: F401 - registers the core tables
+from assistant.storage.models import Base
+
+FEATURE_MODEL_MODULES: list[str] = []
+
+for _module in FEATURE_MODEL_MODULES:
+    importlib.import_module(_module)
+
+metadata = Base.metadata
