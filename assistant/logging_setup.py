@@ -34,6 +34,11 @@ def configure_logging(level: str = "INFO") -> None:
     if getattr(root, "_shequ_configured", False):
         root.setLevel(level.upper())
         return
+    # A library that called logging.basicConfig() first (python-escpos does on import) left a handler
+    # without our filter: drop it so no line is printed unmasked.
+    for existing in list(root.handlers):
+        if not any(isinstance(f, PersonalDataFilter) for f in existing.filters):
+            root.removeHandler(existing)
     handler = logging.StreamHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(PersonalDataFilter())

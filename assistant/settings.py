@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -47,12 +47,70 @@ class Settings(BaseSettings):
     # --- handoff ---
     office_hours: str = "08:00-18:00"  # HH:MM-HH:MM, China time
     office_weekends: bool = True  # Guangxi community centres often open on Saturdays; staff set this
+    handoff_claim_timeout_seconds: int = 180  # queued this long with nobody claiming → leave a message instead
+
+    # --- work orders (assistant/handoff): routing, deadlines, delivery to department systems ---
+    orders_config: Path | None = None  # YAML: routing, deadlines, holidays; default assistant/handoff/orders.yaml
+    orders_near_due_hours: int = 24
+    ticket_sink: str = "none"  # none (orders stay in the console) | webhook | memory (tests)
+    ticket_webhook_url: str = ""
+    ticket_webhook_secret: str = ""  # HMAC-SHA256 key the receiver verifies
+    ticket_webhook_timeout_seconds: float = 10.0
+    outbox_max_attempts: int = 20  # then the message is parked as failed (kept, can be requeued)
+    outbox_backoff_seconds: float = 30.0  # first retry delay; doubles up to the maximum
+    outbox_backoff_max_seconds: float = 3600.0
+    outbox_drain_interval_seconds: float = 15.0  # the server's background drain; 0 disables it
+
+    # --- WeChat Official Account and WeCom callbacks (assistant/channels); empty token = channel off ---
+    wechat_token: SecretStr = SecretStr("")
+    wechat_aes_key: SecretStr = SecretStr("")  # EncodingAESKey (43 chars), needed for safe mode
+    wechat_app_id: str = ""
+    wechat_app_secret: SecretStr = SecretStr("")  # for the customer-service message API (late answers)
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    wecom_token: SecretStr = SecretStr("")
+    wecom_aes_key: SecretStr = SecretStr("")
+    wecom_corp_id: str = ""
+    wecom_agent_id: str = ""
+    wecom_secret: SecretStr = SecretStr("")  # the application's Secret, for message/send
+    wecom_api_base: str = "https://qyapi.weixin.qq.com"
+    channel_reply_budget_seconds: float = 4.0  # WeChat waits 5 s; later answers go through the API
+    channel_send_max_attempts: int = 6
 
     # --- security / personal data ---
     secret_key: str = Field(default="", description="signs sessions; generated into var_dir when empty")
     encryption_key: str = Field(default="", description="Fernet key for personal data at rest")
     retention_days_conversations: int = 180
     retention_days_tickets: int = 730
+
+    # --- staff console (assistant/auth, assistant/console) ---
+    staff_cookie_secure: bool = True  # set false only for plain-HTTP test installs
+    staff_session_hours: float = 8.0
+    staff_lockout_failures: int = 5
+    staff_lockout_minutes: float = 15.0
+    staff_login_rate_per_minute: int = 10
+    staff_upload_max_bytes: int = 10 * 1024 * 1024
+
+    # --- kiosk (kiosk_app, `shequ kiosk`) ---
+    kiosk_assistant_url: str = ""  # empty: the assistant runs inside the kiosk; else e.g. http://10.0.0.5:8000
+    kiosk_assistant_timeout_seconds: float = 8.0
+    kiosk_terminal_id: str = "kiosk"  # names this machine in logs and session ids
+    kiosk_printer: str = ""  # receipt printer URI (dummy:, file:…, tcp://…, serial:…, usb:VID:PID); empty = none
+    kiosk_printer_paper: int = 58  # mm: 58 or 80
+    kiosk_idcard_reader: str = "sam-serial"
+    kiosk_idcard_port: str = ""  # serial port of the ID-card reader (/dev/idcard); empty = no reader
+    kiosk_idcard_baud: int = 115200
+    kiosk_idle_seconds: int = 90  # untouched this long → the idle warning
+    kiosk_idle_warning_seconds: int = 30  # the spoken countdown before everything is cleared (≥ 20)
+    kiosk_tts: str = "pyttsx3"  # pyttsx3 | espeak | silent | fake
+    kiosk_voice: str = "sit/cmn-latn-pinyin"  # or sit/yue (Cantonese)
+    kiosk_audio_device: str = ""  # ALSA device for aplay -D; empty = default
+    kiosk_theme: str = "normal"  # normal | high_contrast
+    kiosk_larger_text: bool = False
+    kiosk_fullscreen: bool = False  # kiosk mode: fullscreen, no cursor, Escape does not exit
+    kiosk_touch_input: str = "mouse"  # the one input provider: mouse | mtdev | hidinput
+    kiosk_window_size: str = "1920x1080"  # when not fullscreen
+    kiosk_home_categories: str = "yanglao,shebao,yibao,jiuzhu,weijian"  # up to 5 tiles, KB category codes
+    kiosk_font_path: str = ""  # empty: WenQuanYi Micro Hei from fonts-wqy-microhei
 
     # --- server ---
     host: str = "127.0.0.1"

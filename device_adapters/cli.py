@@ -132,7 +132,8 @@ def idcard_read(
     port: str, baud: str, wait: float, timeout: float, as_json: bool, show_personal: bool
 ) -> None:
     """Wait for a card on the reader at PORT and print what it holds (masked unless --show-personal)."""
-    reader = SamSerialReader(port, int(baud), timeout=timeout, read_timeout=max(3.0, timeout * 3))
+    # Text and photo take ~0.1 s on the wire plus the SAM's own authentication: three command timeouts.
+    reader = SamSerialReader(port, int(baud), timeout=timeout, read_timeout=timeout * 3)
     poller = CardPoller(reader, interval=0.2, reconnect_interval=wait + 1)
     try:
         if sys.stderr.isatty():
@@ -221,7 +222,7 @@ def idcard_sim(
         simulator.stop()
         if link_path is not None and link_path.is_symlink() and os.readlink(link_path) == port:
             link_path.unlink()
-    click.echo(f"模拟读卡器已停止，共收到 {len(simulator.requests)} 条命令 / stopped", err=True)
+    click.echo(f"模拟读卡器已停止，共收到 {simulator.request_count} 条命令 / stopped", err=True)
 
 
 # --- printer --------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,14 @@ from intents.base import (
 )
 from intents.entities import extract_entities
 from intents.errors import ModelError, TrainingDataError
-from intents.features import FEATURE_VERSION, CompiledModel, ModelParams, build_pipeline, prepare
+from intents.features import (
+    FEATURE_VERSION,
+    CompiledModel,
+    ModelParams,
+    build_pipeline,
+    prepare,
+    prepare_normalized,
+)
 from intents.training_data import TrainingData, data_hash, load_training_data
 from knowledge_base.normalize import normalize
 
@@ -78,6 +86,7 @@ class SklearnIntentClassifier:
         self._compiled: CompiledModel | None = None
         self._pipeline: Pipeline | None = None
         self._hash = ""
+        self._train_lock = threading.Lock()
 
     # --- training -------------------------------------------------------------------------------
 
@@ -154,13 +163,16 @@ class SklearnIntentClassifier:
 
     def classify(self, text: str) -> IntentResult:
         if self._compiled is None:
-            self.train()
+            # Several request threads may arrive before the first training finishes; train once.
+            with self._train_lock:
+                if self._compiled is None:
+                    self.train()
         assert self._compiled is not None
         if not isinstance(text, str):
             return empty_result()
         normalized = normalize(text)
         entities = extract_entities(normalized, today=self._today(), normalized=True)
-        prepared = prepare(text)
+        prepared = prepare_normalized(normalized)
         if not prepared:
             return empty_result(entities=entities)
         probabilities = self._compiled.probabilities(prepared)

@@ -82,8 +82,9 @@ def strip_fillers(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
         word = match.group(0)
         if word in _LEADING_ONLY:
-            start = match.start()
-            if start > 0 and text[start - 1] not in " ,.，。!?！？、:：":
+            # Leading means: only other fillers (嗯, 你好 …) and punctuation come before it.
+            before = _FILLER_PATTERN.sub("", text[: match.start()]).rstrip()
+            if before and before[-1] not in ",.，。!?！？、:：":
                 return word
         return ""
 

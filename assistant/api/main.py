@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from assistant.api.errors import install_error_handlers
-from assistant.api.routes import chat, health, rasa_webhook, web
+from assistant.api.routes import channels, chat, health, rasa_webhook, web
+from assistant.console.wiring import install_console
 from assistant.context import AppContext, create_context
 from assistant.dialogue.factory import build_engine
 from assistant.logging_setup import configure_logging
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(rasa_webhook.router)
     app.include_router(health.router)
     app.include_router(web.router)
+    app.include_router(channels.router)  # WeChat / WeCom callbacks: /channels/...
+    install_console(app)  # staff console: /staff/...
     app.mount("/static", StaticFiles(directory=str(web.WEB_DIR / "static")), name="static")
     return app
 

@@ -84,7 +84,7 @@ class DialogueEngine:
         self.kb = kb
         self.classifier = classifier
         self.cipher = cipher
-        self.handoff = handoff or HandoffService(settings)
+        self.handoff = handoff or HandoffService(settings, cipher=cipher)
 
     # --- entry points ---
     def handle(self, request: ChatRequest) -> ChatResponse:
@@ -120,6 +120,10 @@ class DialogueEngine:
     def _respond(self, turn: _TurnContext) -> TurnOutcome:
         if not turn.normalized:
             return TurnOutcome("smalltalk", replies.make_reply(replies.EMPTY_INPUT))
+        # While a person (or a callback message) has the conversation, the resident talks to them, not the bot.
+        live = self.handoff.intercept(turn.db, turn.chat, turn.text, turn.channel)
+        if live is not None:
+            return TurnOutcome(live.action, replies.make_reply(live.text, live.buttons), ticket=live.ticket)
         payload = parse_payload(turn.text)
         if payload is not None:
             return self._payload(turn, payload.command, payload.argument)
@@ -338,6 +342,7 @@ class DialogueEngine:
             contact=form.contact, category=entry.category_name if entry else "一般诉求",
             department=entry.department if entry else "社区", topic_id=entry.id if entry else None,
             session_id=turn.chat.id, channel=turn.channel, transcript=form.transcript(),
+            policy=self.handoff.policy,
         )
         text = replies.REPORT_DONE.format(number=order.number, department=order.department)
         return TurnOutcome("ticket", replies.make_reply(text), intent,

@@ -1,27 +1,60 @@
-"""Live handoff to a person: queueing a conversation for the staff inbox.
+"""Live handoff to a person, resident side: queueing, forwarding messages, leaving a message for a callback.
 
-The queue row carries the conversation; staff claim it in the inbox. Outside office hours the resident
-is asked to leave a message and a callback number instead, which becomes a work order.
+``HandoffService.request`` puts the session in the queue with a daily queue number (A001 …) that the kiosk
+prints. While the conversation is queued or with an agent, ``intercept`` takes the resident's messages
+before the bot does, so they go to the person (the engine stores them as turns; the agent sees them).
+Outside office hours, or when nobody claims the conversation within the configured time, the resident is
+offered to leave a message and a callback number, which becomes a work order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.dialogue import replies
+from assistant.dialogue.rules import is_cancel, is_emergency, parse_payload
 from assistant.dialogue.schemas import Action, Button, TicketInfo
-from assistant.handoff.tickets import CHINA, next_queue_number
+from assistant.handoff import conversation, tickets
+from assistant.handoff.calendar import CHINA
+from assistant.handoff.policy import OrderPolicy, policy_from_settings
+from assistant.logging_setup import redact
+from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
 from assistant.storage.models import ChatSession, HandoffRequest
+from knowledge_base.normalize import normalize
 
 log = logging.getLogger(__name__)
 
-OPEN_STATUSES = ("排队中", "接待中")
+QUEUED, SERVING, MESSAGE = "排队中", "接待中", "留言"
+CONVERTED, CLOSED, CANCELLED = "已转工单", "已结束", "已取消"
+OPEN_STATUSES = (QUEUED, SERVING)
+ACTIVE_STATUSES = (QUEUED, SERVING, MESSAGE)
+
+SERVING_ALREADY = "工作人员正在为您服务，请直接说您的问题。"
+QUEUE_CANCELLED = "好的，已取消排队。还有什么可以帮您？"
+TIMEOUT_OFFER = ("现在工作人员都在忙，暂时没有人接待您。您可以留下问题和联系电话，工作人员会尽快给您回电。"
+                 "请直接说您的问题和电话号码。")
+MESSAGE_ASK_PHONE = "好的，已记下您的问题。请留一个电话号码，方便工作人员回电。不想留可以说“不留”。"
+MESSAGE_DONE = "已记下您的留言，工单号是{number}。工作人员会尽快打{phone}给您回电。"
+MESSAGE_DONE_NO_PHONE = "已记下您的留言，工单号是{number}。您可以随时问我“查工单{number}”看进度。"
+MESSAGE_CANCELLED = "好的，不留言了。还有什么可以帮您？"
+RESIDENT_ENDED = "好的，已结束人工服务。还有问题可以继续问我。"
+NO_MESSAGE_DESCRIPTION = "居民请求人工服务，没有留下具体问题，请回电了解。"
+CANCEL_BUTTON = Button(title="不用了", payload="/cancel")
+
+_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
+_DIGIT_RUN = re.compile(r"\d{5,}")
+_NO_CONTACT = re.compile(r"不留|不用留|不想留|不方便留|没有电话|没电话")
+_FILLER = re.compile(r"^[\s,，。.!！?？、]*(?:我的)?(?:电话|号码|手机|手机号)?(?:是|号码是)?[\s,，。.!！?？、:：]*$")
+MAX_MESSAGE = 1000
 
 
 @dataclass
@@ -32,31 +65,184 @@ class HandoffOutcome:
     ticket: TicketInfo | None = None
 
 
+def split_phone(text: str) -> tuple[str | None, str]:
+    """The first mobile or landline number in ``text`` and the text without it."""
+    match = _MOBILE.search(text) or _LANDLINE.search(text)
+    if match is None:
+        return None, text
+    return match.group(0), (text[: match.start()] + " " + text[match.end():]).strip()
+
+
+def utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 class HandoffService:
-    def __init__(self, settings: Settings, clock: callable | None = None) -> None:  # type: ignore[valid-type]
+    def __init__(self, settings: Settings, clock: Callable[[], dt.datetime] | None = None,
+                 cipher: PersonalDataCipher | None = None, policy: OrderPolicy | None = None) -> None:
         self.settings = settings
         self.clock = clock or (lambda: dt.datetime.now(CHINA))
+        self._cipher = cipher
+        self.policy = policy or policy_from_settings(settings)
 
-    def in_office_hours(self) -> bool:
-        now = self.clock().astimezone(CHINA)
-        if now.weekday() >= 5 and not self.settings.office_weekends:
+    @property
+    def cipher(self) -> PersonalDataCipher:
+        if self._cipher is None:
+            self._cipher = PersonalDataCipher.from_settings(self.settings.encryption_key, self.settings.var_dir)
+        return self._cipher
+
+    def now(self) -> dt.datetime:
+        return utc(self.clock())
+
+    # --- office hours ---
+    def in_office_hours(self, now: dt.datetime | None = None) -> bool:
+        local = (now or self.clock()).astimezone(CHINA)
+        calendar = self.policy.calendar
+        if calendar.is_statutory_holiday(local.date()):
             return False
-        start, end = self.settings.office_hours.split("-")
-        return start <= now.strftime("%H:%M") < end
+        if not calendar.is_workday(local.date()) and not self.settings.office_weekends:
+            return False
+        match = re.fullmatch(r"\s*(\d{1,2}:\d{2})\s*-\s*(\d{1,2}:\d{2})\s*", self.settings.office_hours or "")
+        if not match:
+            log.warning("office_hours %r is not HH:MM-HH:MM; treating the office as open", self.settings.office_hours)
+            return True
+        start, end = (value.zfill(5) for value in match.groups())
+        return start <= local.strftime("%H:%M") < end
+
+    # --- the queue ---
+    def active(self, db: Session, session_id: str) -> HandoffRequest | None:
+        return db.scalar(select(HandoffRequest).where(HandoffRequest.session_id == session_id,
+                                                      HandoffRequest.status.in_(ACTIVE_STATUSES))
+                         .order_by(HandoffRequest.id.desc()).limit(1))
 
     def request(self, db: Session, chat: ChatSession, channel: str, reason: str) -> HandoffOutcome:
-        existing = db.scalar(select(HandoffRequest).where(HandoffRequest.session_id == chat.id,
-                                                          HandoffRequest.status.in_(OPEN_STATUSES)))
-        if existing is not None:
-            text = replies.HANDOFF_QUEUED.format(number=existing.queue_number)
-            return HandoffOutcome("handoff", text, ticket=TicketInfo(number=existing.queue_number,
-                                                                     status=existing.status, department="社区"))
+        now = self.now()
+        self.sweep(db, now=now, session_id=chat.id)
+        existing = self.active(db, chat.id)
+        if existing is not None and existing.status in OPEN_STATUSES:
+            text = (SERVING_ALREADY if existing.status == SERVING
+                    else replies.HANDOFF_QUEUED.format(number=existing.queue_number))
+            return HandoffOutcome("handoff", text, ticket=_queue_ticket(existing))
+        if existing is not None:  # already leaving a message
+            return HandoffOutcome("handoff", replies.HANDOFF_OFFLINE, [CANCEL_BUTTON])
         if not self.in_office_hours():
-            chat.handoff_status = "留言"
-            return HandoffOutcome("handoff", replies.HANDOFF_OFFLINE)
-        number = next_queue_number(db)
-        db.add(HandoffRequest(session_id=chat.id, channel=channel, queue_number=number, reason=reason))
-        chat.handoff_status = "排队中"
+            db.add(HandoffRequest(session_id=chat.id, channel=channel, queue_number="", reason=reason[:40],
+                                  status=MESSAGE, created_at=now))
+            chat.handoff_status = MESSAGE
+            log.info("session %s asked for a person outside office hours", chat.id)
+            return HandoffOutcome("handoff", replies.HANDOFF_OFFLINE, [CANCEL_BUTTON])
+        number = tickets.next_queue_number(db, now.astimezone(CHINA).date())
+        request = HandoffRequest(session_id=chat.id, channel=channel, queue_number=number, reason=reason[:40],
+                                 status=QUEUED, created_at=now)
+        db.add(request)
+        chat.handoff_status = QUEUED
         log.info("session %s queued for a person as %s", chat.id, number)
-        return HandoffOutcome("handoff", replies.HANDOFF_QUEUED.format(number=number),
-                              ticket=TicketInfo(number=number, status="排队中", department="社区"))
+        return HandoffOutcome("handoff", replies.HANDOFF_QUEUED.format(number=number), [CANCEL_BUTTON],
+                              ticket=_queue_ticket(request))
+
+    def sweep(self, db: Session, *, now: dt.datetime | None = None, session_id: str | None = None) -> int:
+        """Offers a message and callback to everyone queued longer than the claim timeout."""
+        now = utc(now) if now else self.now()
+        cutoff = now - dt.timedelta(seconds=max(self.settings.handoff_claim_timeout_seconds, 0))
+        query = select(HandoffRequest).where(HandoffRequest.status == QUEUED, HandoffRequest.created_at < cutoff)
+        if session_id is not None:
+            query = query.where(HandoffRequest.session_id == session_id)
+        expired = list(db.scalars(query.limit(500)))
+        for request in expired:
+            request.status = MESSAGE
+            chat = db.get(ChatSession, request.session_id)
+            if chat is not None:
+                chat.handoff_status = MESSAGE
+                conversation.post(db, chat, "system", TIMEOUT_OFFER, now)
+            log.info("queue number %s was not claimed in time; offering a callback", request.queue_number)
+        return len(expired)
+
+    # --- the resident's messages while a person has the conversation ---
+    def intercept(self, db: Session, chat: ChatSession, text: str, channel: str) -> HandoffOutcome | None:
+        """The reply when a person (or a callback) has this conversation; None lets the bot answer."""
+        if chat.handoff_status not in ACTIVE_STATUSES:
+            return None
+        now = self.now()
+        self.sweep(db, now=now, session_id=chat.id)
+        request = self.active(db, chat.id)
+        if request is None:
+            chat.handoff_status = None
+            return None
+        normalized = normalize(text)
+        if is_emergency(normalized):
+            return None  # the engine raises the alert; the agent still sees the message in the transcript
+        payload = parse_payload(text)
+        if payload is not None and payload.command not in ("human", "cancel", "callback"):
+            return None  # a button from an earlier answer: the bot answers it
+        if request.status == MESSAGE:
+            return self._leave_message(db, chat, request, text, channel, now)
+        command = payload.command if payload else ""
+        if command == "human":
+            return self.request(db, chat, channel, "request_human")
+        if command == "cancel" or (request.status == QUEUED and is_cancel(normalized)):
+            return self._resident_ends(db, chat, request, now)
+        return HandoffOutcome("handoff", conversation.LIVE_FORWARDED, ticket=_queue_ticket(request))
+
+    def _resident_ends(self, db: Session, chat: ChatSession, request: HandoffRequest,
+                       now: dt.datetime) -> HandoffOutcome:
+        queued = request.status == QUEUED
+        request.status = CANCELLED if queued else CLOSED
+        request.closed_at = now
+        request.close_note = "居民取消排队" if queued else "居民结束对话"
+        chat.handoff_status = None
+        return HandoffOutcome("handoff", QUEUE_CANCELLED if queued else RESIDENT_ENDED)
+
+    def _leave_message(self, db: Session, chat: ChatSession, request: HandoffRequest, text: str, channel: str,
+                       now: dt.datetime) -> HandoffOutcome:
+        payload = parse_payload(text)
+        normalized = normalize(payload.argument if payload and payload.command == "callback" else text)
+        if (payload and payload.command == "cancel") or is_cancel(normalized):
+            request.status = CANCELLED
+            request.closed_at = now
+            request.close_note = "居民不留言"
+            chat.handoff_status = None
+            return HandoffOutcome("handoff", MESSAGE_CANCELLED)
+        phone, rest = split_phone(normalized)
+        declined = bool(_NO_CONTACT.search(rest))
+        if declined:
+            rest = _NO_CONTACT.sub(" ", rest)
+        rest = rest.strip(" ,，。.!！?？、")
+        if rest and not _FILLER.match(rest) and not (payload and payload.command == "callback"):
+            if _DIGIT_RUN.fullmatch(rest.replace(" ", "")) and phone is None:
+                return HandoffOutcome("handoff", replies.INVALID_PHONE, [CANCEL_BUTTON])
+            joined = f"{request.left_message}；{redact(rest)}" if request.left_message else redact(rest)
+            request.left_message = joined[:MAX_MESSAGE]
+        if phone is None and not declined:
+            if payload and payload.command == "callback":
+                return HandoffOutcome("handoff", replies.INVALID_PHONE, [CANCEL_BUTTON])
+            if request.left_message:
+                return HandoffOutcome("handoff", MESSAGE_ASK_PHONE, [CANCEL_BUTTON])
+            return HandoffOutcome("handoff", replies.HANDOFF_OFFLINE, [CANCEL_BUTTON])
+        order = tickets.create_work_order(
+            db, self.cipher, source="message", description=request.left_message or NO_MESSAGE_DESCRIPTION,
+            contact=phone, session_id=chat.id, channel=channel,
+            transcript=conversation.transcript(db, chat.id), policy=self.policy, now=now)
+        request.status = CONVERTED
+        request.work_order_number = order.number
+        request.closed_at = now
+        chat.handoff_status = None
+        log.info("message left in session %s became work order %s", chat.id, order.number)
+        text_out = (MESSAGE_DONE.format(number=order.number, phone=order.contact_masked) if phone
+                    else MESSAGE_DONE_NO_PHONE.format(number=order.number))
+        return HandoffOutcome("ticket", text_out,
+                              ticket=TicketInfo(number=order.number, status=order.status,
+                                                department=order.department))
+
+    # --- what the resident's page shows ---
+    def status_of(self, db: Session, session_id: str) -> dict[str, str] | None:
+        latest = db.scalar(select(HandoffRequest).where(HandoffRequest.session_id == session_id)
+                           .order_by(HandoffRequest.id.desc()).limit(1))
+        if latest is None:
+            return None
+        return {"status": latest.status, "queue_number": latest.queue_number or ""}
+
+
+def _queue_ticket(request: HandoffRequest) -> TicketInfo | None:
+    if not request.queue_number:
+        return None
+    return TicketInfo(number=request.queue_number, status=request.status, department="社区")

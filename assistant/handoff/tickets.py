@@ -11,19 +11,22 @@ import datetime as dt
 import logging
 import re
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from assistant.handoff import models as _handoff_columns  # noqa: F401 - the lifecycle columns
+from assistant.handoff.calendar import CHINA
+from assistant.handoff.outbox import enqueue
+from assistant.handoff.policy import OrderPolicy, default_policy
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.models import TicketCounter, WorkOrder, WorkOrderEvent
 
 log = logging.getLogger(__name__)
 
-CHINA = ZoneInfo("Asia/Shanghai")
 TICKET_NUMBER = re.compile(r"GX\d{8}\d{3,}", re.IGNORECASE)
+MAX_DESCRIPTION = 2000
 INITIAL_STATUS = "受理"
 
 
@@ -87,20 +90,38 @@ def create_work_order(
     description: str,
     location: str = "",
     contact: str | None = None,
-    category: str = "一般诉求",
-    department: str = "社区",
+    category: str | None = None,
+    department: str | None = None,
     topic_id: str | None = None,
     session_id: str | None = None,
     channel: str = "web",
     transcript: list[dict[str, str]] | None = None,
-    priority: str = "normal",
+    priority: str | None = None,
     due_at: dt.datetime | None = None,
     actor: str = "assistant",
+    policy: OrderPolicy | None = None,
+    route: bool = True,
+    now: dt.datetime | None = None,
 ) -> WorkOrder:
+    """Accepts (受理) a work order: routes it, sets its deadline in working days and records the first event.
+
+    With ``route`` (the default) the routing table may override ``department`` and the report's words may
+    set the category (安全隐患, 投诉); staff creating an order by hand pass ``route=False`` to keep theirs.
+    """
+    policy = policy or default_policy()
+    now = now or dt.datetime.now(dt.UTC)
+    if route:
+        decided = policy.route(description=description, category=category, topic_id=topic_id,
+                               suggested_department=department)
+        category, department = decided.category, decided.department
+        priority = priority or decided.priority
+    category = category or "一般诉求"
+    department = department or policy.default_department
+    days = policy.deadline_days(category)
     order = WorkOrder(
-        number=next_number(session),
+        number=next_number(session, now.astimezone(CHINA).date()),
         source=source,
-        description=description[:2000],
+        description=description[:MAX_DESCRIPTION],
         location=location[:500],
         contact_encrypted=cipher.encrypt(contact) if contact else None,
         contact_masked=mask_phone(contact) if contact else "",
@@ -110,14 +131,21 @@ def create_work_order(
         session_id=session_id,
         channel=channel,
         transcript=transcript or [],
-        priority=priority,
+        priority=priority or "normal",
         status=INITIAL_STATUS,
-        due_at=due_at,
+        due_at=due_at or policy.due_at(now, days),
+        created_at=now,
     )
+    order.deadline_days = days
+    order.reminders = 0
     session.add(order)
     session.flush()
-    session.add(WorkOrderEvent(order_id=order.id, actor=actor, from_status=None, to_status=INITIAL_STATUS,
-                               note=f"created from {source}"))
+    event = WorkOrderEvent(order_id=order.id, actor=actor, from_status=None, to_status=INITIAL_STATUS,
+                           note=f"created from {source}", at=now)
+    event.action = INITIAL_STATUS
+    session.add(event)
+    if policy.delivers_to(department):
+        enqueue(session, order, event)
     log.info("work order %s created from %s for %s", order.number, source, department)
     return order
 

@@ -10,7 +10,12 @@ import importlib
 from assistant.storage import models  # noqa: F401 - registers the core tables
 from assistant.storage.models import Base
 
-FEATURE_MODEL_MODULES: list[str] = []
+FEATURE_MODEL_MODULES: list[str] = [
+    "assistant.auth.models",
+    "assistant.console.models",
+    "assistant.handoff.models",
+    "assistant.channels.models",
+]
 
 for _module in FEATURE_MODEL_MODULES:
     importlib.import_module(_module)

@@ -63,7 +63,8 @@ class SamSimulator:
         self._halted = False
         self._responses = 0
         self.port: str = ""
-        self.requests: list[bytes] = []  # commands received (CMD PARA), for tests
+        self.requests: list[bytes] = []  # the latest commands received (CMD PARA), for tests
+        self.request_count = 0
 
     # --- lifecycle --------------------------------------------------------------------------------------
 
@@ -159,7 +160,11 @@ class SamSimulator:
                 self._answer(request)
 
     def _answer(self, request: Request) -> None:
+        self.request_count += 1
         self.requests.append(request.command)
+        if len(self.requests) > 10_000:
+            # A simulator left running all day must not grow without bound.
+            del self.requests[:5_000]
         scenario = self.config.scenario
         if scenario is Scenario.SLOW:
             self._stop.wait(self.config.delay)

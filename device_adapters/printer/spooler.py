@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from device_adapters.errors import PrinterConnectionError, PrinterNotReadyError
+from device_adapters.errors import PrinterConnectionError, PrinterNotReadyError, PrintJobError
 from device_adapters.printer.printer import ReceiptPrinter
 from device_adapters.printer.receipts import Receipt
 from device_adapters.printer.status import PaperState, PrinterState, PrinterStatus
@@ -109,10 +109,16 @@ class PrintSpooler:
 
     def submit(self, receipt: Receipt) -> PrintOutcome:
         """Print now if possible, else keep the job; the outcome says which, in words."""
-        data = self.printer.render(receipt)  # a layout bug raises here, before anything is promised
         with self._lock:
+            job_id = f"P{next(self._ids):05d}"
+            try:
+                data = self.printer.render(receipt)
+            except PrintJobError as e:
+                # Content that cannot be laid out (an over-long QR link): nothing to keep or retry.
+                log.error("print job %s (%s) cannot be rendered: %s", job_id, receipt.kind, e)
+                return self._report(PrintOutcome(job_id, JobState.FAILED, e.message_zh))
             job = PrintJob(
-                id=f"P{next(self._ids):05d}",
+                id=job_id,
                 kind=receipt.kind,
                 description=receipt.describe(),
                 data=data,

@@ -122,7 +122,7 @@ class HybridIndex:
             for text in entry.searchable_texts():
                 docs.append(text)
                 doc_entry.append(position)
-        analyzed = [analyzer.analyze(text) for text in docs]
+        analyzed = analyzer.analyze_many(docs)
         lexical = {
             "word": Bm25Signal([a.words for a in analyzed]),
             "char": Bm25Signal([a.chars for a in analyzed]),

@@ -179,3 +179,11 @@ def test_pending_jobs_describe_themselves_for_staff(
     assert info["description"] == "工单 GX20240501-0001"
     assert info["last_status"]["state"] == "paper_out"  # type: ignore[index]
     assert "13812345678" not in str(info)
+
+
+def test_a_receipt_that_cannot_be_laid_out_is_reported_not_raised(spooler: PrintSpooler, reports) -> None:
+    receipt = sample_receipt("answer")
+    receipt.online_url = "https://example.org/" + "x" * 1000  # type: ignore[union-attr]
+    outcome = spooler.submit(receipt)
+    assert outcome.state is JobState.FAILED and outcome.message_zh
+    assert reports == [outcome] and spooler.pending() == []

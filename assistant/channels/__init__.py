@@ -1,0 +1,54 @@
+"""WeChat Official Account (公众号) and WeCom (企业微信) callback channels.
+
+Residents message the community's Official Account, staff and grid workers its WeCom application; both post
+XML to a callback URL and wait at most 5 seconds for a passive reply, retrying three times. Every message
+goes through the same ``DialogueEngine`` as the web chat. Answers that are not ready in time are sent later
+through the customer-service message API from a database outbox.
+
+Modules: ``config`` (per-account settings), ``protocol`` (signatures, AES, XML through wechatpy),
+``formatting`` (buttons as numbered text, fixed replies), ``store`` (dedupe and button menus),
+``api_client`` (access-token cache, customer-service API), ``outbox`` (retries), ``service`` (a callback
+from request to reply).
+
+Exceptions (all ``ChannelError``)::
+
+    ChannelError
+    ├── ChannelNotConfigured      the channel has no token/keys in Settings (or they are invalid)
+    ├── SignatureError            signature or msg_signature does not match: nothing is processed
+    ├── MalformedMessage          body is not a WeChat XML message (or cannot be decrypted)
+    └── DeliveryError             the customer-service API did not take a message
+        ├── TransientDeliveryError    try again later (network, rate limit, system busy)
+        └── PermanentDeliveryError    never going to work (48-hour window closed, user left, no secret)
+"""
+
+from __future__ import annotations
+
+
+class ChannelError(Exception):
+    """Base of every error raised by ``assistant.channels``."""
+
+
+class ChannelNotConfigured(ChannelError):
+    pass
+
+
+class SignatureError(ChannelError):
+    pass
+
+
+class MalformedMessage(ChannelError):
+    pass
+
+
+class DeliveryError(ChannelError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientDeliveryError(DeliveryError):
+    pass
+
+
+class PermanentDeliveryError(DeliveryError):
+    pass

@@ -1,0 +1,76 @@
+"""Tables of the WeChat/WeCom channels (migration ``0005_channels``).
+
+No raw OpenID/UserID is stored in plain: sessions and menus are keyed by a keyed hash of it, and the
+outbox keeps the recipient Fernet-encrypted only until the message is sent or given up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Float, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from assistant.storage.models import Base, utcnow
+
+
+class ChannelInbound(Base):
+    """One received message, for dedupe: WeChat retries a callback three times when it gets no answer
+    within 5 seconds. ``reply_text`` lets a retry of an answered message get the same answer again."""
+
+    __tablename__ = "channel_inbound"
+    __table_args__ = (UniqueConstraint("channel", "dedupe_key", name="uq_channel_inbound_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    dedupe_key: Mapped[str] = mapped_column(String(64))  # SHA-256 of MsgId or sender + CreateTime
+    session_id: Mapped[str] = mapped_column(String(64))
+    msg_type: Mapped[str] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))  # processing | replied | queued | ignored
+    reply_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class ChannelOutbox(Base):
+    """A customer-service message waiting to be sent (an answer that missed the 5-second window)."""
+
+    __tablename__ = "channel_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    recipient_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)  # wiped when done
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Epoch seconds: compared with an injectable clock, and free of SQLite's naive datetimes.
+    next_attempt_at: Mapped[float] = mapped_column(Float, index=True)
+    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    inbound_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ChannelToken(Base):
+    """The access token of an account, shared by every worker: fetching a new one invalidates the old one
+    after a few minutes, so workers must not each keep their own. Stored encrypted."""
+
+    __tablename__ = "channel_tokens"
+
+    account: Mapped[str] = mapped_column(String(120), primary_key=True)  # "wechat:<AppID>", "wecom:<CorpID>:<AgentID>"
+    token_encrypted: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[float] = mapped_column(Float)
+    fetched_at: Mapped[float] = mapped_column(Float)
+
+
+class ChannelMenu(Base):
+    """The numbered options last shown to a session, so that "1" can mean the first button."""
+
+    __tablename__ = "channel_menus"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    payloads: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)

@@ -1,0 +1,199 @@
+"""One callback from request to reply: check, dedupe, answer in time or later through the outbox.
+
+WeChat waits 5 seconds for a passive reply and then retries (three times in all). The dialogue runs in a
+thread; the request waits for it up to ``channel_reply_budget_seconds``. A reply ready by then is
+returned passively; otherwise the request answers "success" (empty) at once and the reply, when it comes,
+goes to the outbox. Which of the two happens is decided under one lock, so a reply is never sent both
+ways nor lost between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import weakref
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from assistant.channels import ChannelNotConfigured, protocol, store
+from assistant.channels import formatting as fmt
+from assistant.channels.api_client import CustomerServiceSender
+from assistant.channels.config import AccountConfig, load_accounts
+from assistant.channels.outbox import Outbox, OutboxWorker
+from assistant.context import AppContext
+from assistant.dialogue.engine import DialogueEngine
+from assistant.dialogue.schemas import MAX_TEXT_CHARS, ChatRequest
+from assistant.security.crypto import PersonalDataCipher
+
+log = logging.getLogger(__name__)
+
+DIALOGUE_THREADS = 8
+
+
+class _PendingReply:
+    """The hand-over between the dialogue thread and the waiting request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._text: str | None = None
+        self._late = False
+
+    def finish(self, text: str) -> bool:
+        """Offers the reply; ``True`` when the request has stopped waiting (send it later instead)."""
+        with self._lock:
+            if self._late:
+                return True
+            self._text = text
+            return False
+
+    def take(self) -> str | None:
+        """The reply if ready; otherwise closes the passive window and returns ``None``."""
+        with self._lock:
+            if self._text is None:
+                self._late = True
+            return self._text
+
+
+class ChannelService:
+    def __init__(self, context: AppContext, *, http: httpx.Client | None = None, start_worker: bool = True,
+                 worker_interval: float = 2.0) -> None:
+        self.context = context
+        settings = context.settings
+        self.accounts, self.disabled = load_accounts(settings)
+        self.budget = max(0.0, settings.channel_reply_budget_seconds)
+        cipher = PersonalDataCipher.from_settings(settings.encryption_key, settings.var_dir)
+        self._http = http or httpx.Client()
+        self._owns_http = http is None
+        self.senders = {kind: CustomerServiceSender(account, context.sessions, cipher, self._http)
+                        for kind, account in self.accounts.items()}
+        self.outbox = Outbox(context.sessions, cipher, self.senders, max_attempts=settings.channel_send_max_attempts)
+        self.worker = OutboxWorker(self.outbox, worker_interval,
+                                   housekeeping=lambda: store.prune_inbound(context.sessions))
+        self._executor = ThreadPoolExecutor(DIALOGUE_THREADS, thread_name_prefix="channel-dialogue")
+        self._session_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
+        self._locks_guard = threading.Lock()
+        for kind, reason in self.disabled.items():
+            log.info("channel %s is off: %s", kind, reason)
+        for kind, account in self.accounts.items():
+            if not account.can_send:
+                log.warning("channel %s: no secret/agent id, answers later than %.1f s cannot be delivered",
+                            kind, self.budget)
+        if self.accounts and start_worker:
+            self.worker.start()
+
+    def close(self) -> None:
+        self.worker.stop()
+        self._executor.shutdown(wait=True, cancel_futures=False)
+        if self._owns_http:
+            self._http.close()
+
+    def account(self, kind: str) -> AccountConfig:
+        account = self.accounts.get(kind)
+        if account is None:
+            raise ChannelNotConfigured(self.disabled.get(kind, f"{kind} is not configured"))
+        return account
+
+    # --- the two callbacks ---
+    def verify(self, kind: str, query: Mapping[str, str]) -> str:
+        return protocol.verify_url(self.account(kind), query)
+
+    async def handle(self, kind: str, query: Mapping[str, str], body: bytes, engine: DialogueEngine) -> str:
+        """The response body for one POSTed message. Raises ``ChannelError`` before any processing."""
+        account = self.account(kind)
+        inbound, reply_context = protocol.open_message(account, query, body)
+        if account.kind == "wecom" and account.agent_id is not None and inbound.agent_id not in (None,
+                                                                                                  account.agent_id):
+            log.info("wecom: message for another agent ignored")
+            return protocol.empty_reply(account)
+        session_id = store.session_id_for(account, inbound.sender)
+        claim = await asyncio.to_thread(store.claim_inbound, self.context.sessions, kind, inbound.dedupe_key,
+                                        session_id, inbound.msg_type)
+        if not claim.new:
+            log.info("%s: retried %s message answered once", kind, inbound.msg_type)
+            if claim.status == "replied" and claim.reply_text:
+                return protocol.render_reply(account, inbound, claim.reply_text, reply_context)
+            return protocol.empty_reply(account)
+
+        text = self._text_for_dialogue(inbound)
+        if text is None:
+            fixed = self._fixed_reply(inbound)
+            await asyncio.to_thread(store.finish_inbound, self.context.sessions, claim.inbound_id,
+                                    "replied" if fixed else "ignored", fixed)
+            return protocol.render_reply(account, inbound, fixed, reply_context) if fixed \
+                else protocol.empty_reply(account)
+
+        pending = _PendingReply()
+        future = self._executor.submit(self._converse, account, inbound.sender, session_id, text, engine, pending,
+                                       claim.inbound_id)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.budget)
+        reply = pending.take()
+        if reply is None:
+            log.info("%s: answer not ready in %.1f s, it will go through the customer-service API", kind,
+                     self.budget)
+            return protocol.empty_reply(account)
+        return protocol.render_reply(account, inbound, reply, reply_context)
+
+    # --- what to say ---
+    @staticmethod
+    def _text_for_dialogue(inbound: protocol.Inbound) -> str | None:
+        if inbound.kind == "text" or (inbound.kind == "voice" and inbound.text):
+            return inbound.text or ""
+        return None
+
+    @staticmethod
+    def _fixed_reply(inbound: protocol.Inbound) -> str | None:
+        if inbound.kind == "voice":
+            return fmt.VOICE_UNCLEAR
+        if inbound.kind == "event":
+            if inbound.event in fmt.SUBSCRIBE_EVENTS:
+                return fmt.WELCOME
+            if inbound.event in fmt.SILENT_EVENTS:
+                return None
+        return fmt.UNSUPPORTED
+
+    def _session_lock(self, session_id: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._session_locks.get(session_id)
+            if lock is None:
+                lock = threading.Lock()
+                self._session_locks[session_id] = lock
+            return lock
+
+    def _converse(self, account: AccountConfig, user_id: str, session_id: str, text: str, engine: DialogueEngine,
+                  pending: _PendingReply, inbound_id: int) -> None:
+        """In a dialogue thread: one turn, then the reply passively or through the outbox."""
+        reply = self._turn(account, session_id, text, engine)
+        sessions = self.context.sessions
+        try:
+            if pending.finish(reply):
+                self.outbox.enqueue(account.kind, user_id, session_id, reply, inbound_id)
+                store.finish_inbound(sessions, inbound_id, "queued")
+                self.worker.wake()
+            else:
+                store.finish_inbound(sessions, inbound_id, "replied", reply)
+        except Exception as e:
+            log.error("%s: could not record the reply: %s", account.kind, type(e).__name__)
+
+    def _turn(self, account: AccountConfig, session_id: str, text: str, engine: DialogueEngine) -> str:
+        stripped = text.strip()
+        if not stripped:
+            return fmt.EMPTY_TEXT
+        if len(stripped) > MAX_TEXT_CHARS:
+            return fmt.TOO_LONG
+        # One turn at a time per resident, so a quick second message sees the first one's state.
+        with self._session_lock(session_id):
+            try:
+                payloads = store.load_menu(self.context.sessions, session_id)
+                message = fmt.pick_payload(stripped, payloads) or stripped
+                response = engine.handle(ChatRequest(session_id=session_id, text=message, channel=account.kind))
+                reply, new_payloads = fmt.format_reply(response)
+                store.save_menu(self.context.sessions, session_id, account.kind, new_payloads)
+                return reply or fmt.BUSY
+            except Exception as e:  # the resident gets a polite answer, never a silent drop
+                log.error("%s: the dialogue failed: %s", account.kind, type(e).__name__)
+                return fmt.BUSY

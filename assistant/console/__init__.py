@@ -1,0 +1,32 @@
+"""The staff and administrator console: knowledge-base workflow, unanswered questions, dashboard, exports.
+
+Exceptions::
+
+    ConsoleError
+    ├── WorkflowError      a draft cannot move that way (wrong state, same person approving own work)
+    └── FormInvalid        field-level validation messages for a form (``errors``: field → message)
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+
+class ConsoleError(Exception):
+    """Base of every error of the console package."""
+
+
+class WorkflowError(ConsoleError):
+    pass
+
+
+class FormInvalid(ConsoleError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def routers() -> list[APIRouter]:
+    from assistant.console import auth_routes, pages
+
+    return [auth_routes.router, pages.router]

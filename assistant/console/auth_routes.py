@@ -1,0 +1,118 @@
+"""Sign-in and sign-out pages of the staff console."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from assistant.auth import AccountLocked, InvalidCredentials, RateLimited
+from assistant.auth.deps import (
+    SESSION_COOKIE,
+    clear_session_cookie,
+    current_user,
+    set_session_cookie,
+    verify_csrf,
+)
+from assistant.auth.secret import server_secret
+from assistant.auth.service import (
+    LockoutPolicy,
+    LoginRateLimiter,
+    authenticate,
+    close_session,
+    open_session,
+    unsign,
+)
+from assistant.console.templating import render
+from assistant.storage.db import session_scope
+from assistant.storage.models import AuditLog
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+
+
+def _limiter(request: Request) -> LoginRateLimiter:
+    limiter = getattr(request.app.state, "login_limiter", None)
+    if limiter is None:
+        limiter = LoginRateLimiter(request.app.state.context.settings.staff_login_rate_per_minute, 60.0)
+        request.app.state.login_limiter = limiter
+    return limiter
+
+
+def safe_next(target: str | None) -> str:
+    """Only local console paths: an open redirect would let a phishing link borrow our sign-in page."""
+    if not target:
+        return "/staff/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/staff") or "\\" in target:
+        return "/staff/"
+    return target
+
+
+def _home_for(role: str) -> str:
+    return "/staff/" if role in ("admin", "staff", "approver") else "/staff/welcome"
+
+
+@router.get("/login")
+def login_page(request: Request, next: str = "/staff/") -> Response:
+    if current_user(request) is not None:
+        return RedirectResponse(safe_next(next), status_code=303)
+    return render(request, "staff/login.html", {"next": safe_next(next), "error": "", "username": ""})
+
+
+@router.post("/login", dependencies=[Depends(verify_csrf)])
+def login_submit(request: Request, username: Annotated[str, Form(max_length=80)] = "",
+                 password: Annotated[str, Form(max_length=300)] = "",
+                 next: Annotated[str, Form(max_length=500)] = "/staff/") -> Response:
+    context = request.app.state.context
+    settings = context.settings
+    client = request.client.host if request.client else "unknown"
+    error = ""
+    status = 200
+    token = ""
+    role = ""
+    try:
+        _limiter(request).hit(client)
+        with session_scope(context.sessions) as session:
+            account = authenticate(session, username.strip(), password,
+                                   LockoutPolicy(settings.staff_lockout_failures, settings.staff_lockout_minutes),
+                                   client)
+            token = open_session(session, account, settings.staff_session_hours)
+            role = account.role
+    except RateLimited as exc:
+        error, status = f"尝试次数太多，请 {int(exc.retry_after) + 1} 秒后再试。", 429
+    except AccountLocked as exc:
+        error, status = f"连续输错密码，账号已锁定到 {exc.until.astimezone().strftime('%H:%M')}，请稍后再试或联系管理员。", 423
+    except InvalidCredentials:
+        error, status = "用户名或密码不对。", 401
+    if error:
+        response = render(request, "staff/login.html",
+                          {"next": safe_next(next), "error": error, "username": username[:40]}, status_code=status)
+        if status == 429:
+            response.headers["Retry-After"] = "60"
+        return response
+    target = safe_next(next)
+    if target == "/staff/":
+        target = _home_for(role)
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, token)
+    return response
+
+
+@router.post("/logout", dependencies=[Depends(verify_csrf)])
+def logout(request: Request) -> Response:
+    context = request.app.state.context
+    token = unsign(server_secret(context.settings), "session", request.cookies.get(SESSION_COOKIE))
+    user = current_user(request)
+    if token:
+        with session_scope(context.sessions) as session:
+            close_session(session, token)
+            if user:
+                session.add(AuditLog(actor=user.username, action="auth.logout"))
+    response = RedirectResponse("/staff/login", status_code=303)
+    clear_session_cookie(response)
+    return response

@@ -1,0 +1,58 @@
+"""The message stream of a conversation, as the resident's polling and the staff inbox see it.
+
+Every message lives in the ``turns`` table: a resident turn holds the resident's (masked) text and the
+bot's reply; an agent or system message is a turn with ``sender`` ``agent``/``system`` and only a reply.
+Message ids are derived from turn ids (``2·id`` for the resident's text, ``2·id+1`` for the reply), so
+they grow with time and ``after=<last id>`` never misses or repeats one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assistant.handoff.calendar import CHINA
+from assistant.storage.models import ChatSession, Turn
+
+# The bot's acknowledgement of a message forwarded to a person: the POST reply shows it, the stream does not.
+LIVE_FORWARDED = "已转给工作人员，请稍等回复。"
+MAX_MESSAGES = 200
+
+
+def _iso(value: dt.datetime) -> str:
+    value = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return value.astimezone(CHINA).isoformat(timespec="seconds")
+
+
+def post(db: Session, chat: ChatSession, sender: str, text: str, now: dt.datetime) -> Turn:
+    """Adds an agent or system message to the conversation."""
+    turn = Turn(session_id=chat.id, channel=chat.channel, user_text="", action=sender, reply_text=text,
+                candidates=[], latency_ms=0.0, sender=sender, created_at=now)
+    db.add(turn)
+    chat.updated_at = now
+    return turn
+
+
+def messages(db: Session, session_id: str, after: int = 0, limit: int = MAX_MESSAGES) -> list[dict[str, Any]]:
+    first_turn = max(after, 0) // 2  # the turn holding message ``after`` may still have its reply to show
+    turns = db.scalars(select(Turn).where(Turn.session_id == session_id, Turn.id >= first_turn)
+                       .order_by(Turn.id).limit(limit))
+    result: list[dict[str, Any]] = []
+    for turn in turns:
+        at = _iso(turn.created_at)
+        if turn.user_text and 2 * turn.id > after:
+            result.append({"id": 2 * turn.id, "from": "resident", "text": turn.user_text, "at": at})
+        forwarded_ack = turn.sender == "bot" and turn.action == "handoff" and turn.reply_text == LIVE_FORWARDED
+        if turn.reply_text and not forwarded_ack and 2 * turn.id + 1 > after:
+            sender = turn.sender if turn.sender in ("agent", "system") else "bot"
+            result.append({"id": 2 * turn.id + 1, "from": sender, "text": turn.reply_text, "at": at})
+    return result
+
+
+def transcript(db: Session, session_id: str, limit: int = 60) -> list[dict[str, str]]:
+    """The last messages of a conversation for a work order (resident text is already masked)."""
+    rows = messages(db, session_id, 0, limit=10_000)[-limit:]
+    return [{"from": m["from"], "text": m["text"], "at": m["at"]} for m in rows]

@@ -1,0 +1,206 @@
+"""The seam between the kiosk and the assistant: in this process, or the central server over HTTP.
+
+``create_client(config, settings)`` picks one: an empty ``SHEQU_KIOSK_ASSISTANT_URL`` runs the dialogue
+engine in-process (one kiosk, its own SQLite database), a URL sends every turn to ``POST /api/v1/chat`` of the
+central server (many kiosks, one database, staff see everything in one console). Both return the
+``ChatResponse`` of the chat API contract and raise :class:`AssistantUnavailableError` (with a sentence for
+the resident) instead of anything else. Calls block: the controller runs them off the UI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from assistant.dialogue.schemas import MAX_TEXT_CHARS, ChatRequest, ChatResponse
+from kiosk_app.catalog import Catalog
+from kiosk_app.config import KioskConfig
+from kiosk_app.errors import AssistantUnavailableError, CallbackUnavailableError
+
+if TYPE_CHECKING:
+    from assistant.context import AppContext
+    from assistant.dialogue.engine import DialogueEngine
+    from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "kiosk"
+CALLBACK_DESCRIPTION = "居民在自助机上留下电话，请工作人员回电。"
+_PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}\d{7,8})$")
+
+
+def valid_callback_phone(digits: str) -> bool:
+    """A mainland mobile number (11 digits) or a landline with its area code."""
+    return bool(_PHONE.match(digits))
+
+
+class AssistantClient(ABC):
+    @abstractmethod
+    def chat(self, session_id: str | None, text: str) -> ChatResponse:
+        """One turn; raises ``AssistantUnavailableError``."""
+
+    @abstractmethod
+    def catalog(self) -> Catalog:
+        """Categories and questions for the tiles (cached; cheap after the first call)."""
+
+    def request_callback(self, session_id: str | None, phone: str, topic: str | None = None) -> str:
+        """Register a callback number with staff; returns the work-order number."""
+        raise CallbackUnavailableError("this assistant client cannot take callback numbers")
+
+    def warm_up(self) -> None:  # noqa: B027 - optional for clients with nothing to load
+        """Load models and indexes now so that the first resident does not wait."""
+
+    def close(self) -> None:  # noqa: B027
+        pass
+
+
+def _check_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise AssistantUnavailableError("empty text", message_zh="请点一个问题。")
+    return text[:MAX_TEXT_CHARS]
+
+
+class InProcessAssistantClient(AssistantClient):
+    """The dialogue engine in this process; the application context is built on first use."""
+
+    def __init__(self, settings: Settings, home_codes: tuple[str, ...] = (), context: AppContext | None = None):
+        self.settings = settings
+        self.home_codes = home_codes
+        self._context = context
+        self._owns_context = context is None
+        self._engine: DialogueEngine | None = None
+        self._catalog: Catalog | None = None
+        self._catalog_revision: int | None = None
+        self._lock = threading.RLock()
+
+    def _ready(self) -> DialogueEngine:
+        with self._lock:
+            if self._engine is None:
+                from assistant.context import create_context
+                from assistant.dialogue.factory import build_engine
+
+                try:
+                    if self._context is None:
+                        self._context = create_context(self.settings)
+                    self._engine = build_engine(self._context)
+                except Exception as e:
+                    log.exception("the in-process assistant could not start")
+                    raise AssistantUnavailableError(f"assistant start-up failed: {type(e).__name__}") from e
+            return self._engine
+
+    @property
+    def context(self) -> AppContext:
+        self._ready()
+        assert self._context is not None
+        return self._context
+
+    def warm_up(self) -> None:
+        engine = self._ready()
+        engine.classifier.classify("你好")  # trains or loads the intent model
+        self.catalog()
+
+    def chat(self, session_id: str | None, text: str) -> ChatResponse:
+        engine = self._ready()
+        request = ChatRequest(session_id=session_id, text=_check_text(text), channel=CHANNEL)
+        try:
+            return engine.handle(request)
+        except Exception as e:
+            # A bug or a database problem must leave the resident with a sentence, not a frozen screen.
+            log.exception("the assistant failed on a kiosk turn")
+            raise AssistantUnavailableError(f"engine error: {type(e).__name__}") from e
+
+    def catalog(self) -> Catalog:
+        knowledge = self.context.kb.current()
+        with self._lock:
+            if self._catalog is None or self._catalog_revision != knowledge.revision:
+                self._catalog = Catalog(knowledge.entries.values(), knowledge.profile, home_codes=self.home_codes)
+                self._catalog_revision = knowledge.revision
+            return self._catalog
+
+    def request_callback(self, session_id: str | None, phone: str, topic: str | None = None) -> str:
+        if not valid_callback_phone(phone):
+            raise CallbackUnavailableError("invalid phone", message_zh="号码位数不对，请再输入一次。")
+        from assistant.handoff import tickets
+        from assistant.security.crypto import PersonalDataCipher
+        from assistant.storage.db import session_scope
+
+        context = self.context
+        cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir)
+        description = CALLBACK_DESCRIPTION + (f"（问的是：{topic}）" if topic else "")
+        try:
+            with session_scope(context.sessions) as db:
+                order = tickets.create_work_order(
+                    db, cipher, source="kiosk_callback", description=description, contact=phone,
+                    category="一般诉求", department="社区", session_id=session_id, channel=CHANNEL,
+                )
+                number = order.number
+        except Exception as e:
+            log.exception("a kiosk callback could not be stored")
+            raise CallbackUnavailableError(f"storing the callback failed: {type(e).__name__}") from e
+        log.info("callback requested from the kiosk as work order %s", number)
+        return number
+
+    def close(self) -> None:
+        if self._owns_context and self._context is not None:
+            self._context.close()
+            self._context = None
+            self._engine = None
+
+
+class HttpAssistantClient(AssistantClient):
+    """``POST {url}/api/v1/chat`` with httpx; the catalog comes from the KB files shipped with this install."""
+
+    def __init__(self, base_url: str, settings: Settings, *, timeout: float = 8.0,
+                 home_codes: tuple[str, ...] = (), transport: Any = None) -> None:
+        import httpx
+
+        self.base_url = base_url.rstrip("/")
+        self.settings = settings
+        self.home_codes = home_codes
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
+                                  headers={"User-Agent": "shequ-kiosk"})
+        self._catalog: Catalog | None = None
+        self._lock = threading.Lock()
+
+    def chat(self, session_id: str | None, text: str) -> ChatResponse:
+        import httpx
+
+        body = {"session_id": session_id, "text": _check_text(text), "channel": CHANNEL}
+        try:
+            response = self._http.post("/api/v1/chat", json=body)
+        except httpx.HTTPError as e:
+            log.warning("assistant server %s unreachable: %s", self.base_url, type(e).__name__)
+            raise AssistantUnavailableError(f"server unreachable: {type(e).__name__}") from e
+        if response.status_code != 200:
+            log.warning("assistant server answered HTTP %d", response.status_code)
+            raise AssistantUnavailableError(f"server answered HTTP {response.status_code}")
+        try:
+            return ChatResponse.model_validate(response.json())
+        except (ValueError, ValidationError) as e:
+            raise AssistantUnavailableError("server sent a reply the kiosk cannot read") from e
+
+    def catalog(self) -> Catalog:
+        with self._lock:
+            if self._catalog is None:
+                self._catalog = Catalog.from_directory(self.settings.kb_data_dir, self.settings.community_profile,
+                                                       home_codes=self.home_codes)
+            return self._catalog
+
+    def warm_up(self) -> None:
+        self.catalog()
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def create_client(config: KioskConfig, settings: Settings) -> AssistantClient:
+    if config.in_process:
+        return InProcessAssistantClient(settings, config.home_categories)
+    return HttpAssistantClient(config.assistant_url, settings, timeout=config.assistant_timeout,
+                               home_codes=config.home_categories)

@@ -1,0 +1,427 @@
+"""The kiosk's behaviour: what each tap does, what is shown and said, and what is forgotten.
+
+No Kivy here. The controller gets its services injected (assistant client, speech, devices, a runner for slow
+work) and talks to the screens through :class:`UiPort`; screens call :meth:`KioskController.perform` with
+the :class:`~kiosk_app.views.Action` of the button that was tapped, or one of the named methods.
+
+Rules that matter to an 82-year-old:
+- every screen speaks when it appears, and the previous speech stops first;
+- 返回, 首页 and a way to a person are on every screen; nothing needs typing (tiles, buttons, a keypad);
+- a slow or broken assistant, printer or reader ends in a sentence and a way on, never a frozen screen;
+- the ID card holder's data lives only in :attr:`visitor`; sign-out and idle clear it from every screen.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from accessibility import SpeechRate
+from assistant.dialogue.schemas import ChatResponse
+from kiosk_app import texts
+from kiosk_app.catalog import Catalog, page_of
+from kiosk_app.client import AssistantClient
+from kiosk_app.config import KioskConfig
+from kiosk_app.devices import KioskDevices
+from kiosk_app.errors import KioskError
+from kiosk_app.flows import CardFlow, KeypadFlow, PrintFlow
+from kiosk_app.idle import IdleEvent, IdleTracker
+from kiosk_app.runner import InlineRunner, Runner
+from kiosk_app.speech import KioskSpeech
+from kiosk_app.views import (
+    ANSWER,
+    CLARIFY,
+    HANDOFF,
+    HOME,
+    IDLE,
+    LIST,
+    NOTICE,
+    Action,
+    AnswerView,
+    ClarifyView,
+    HandoffView,
+    HomeView,
+    IdleView,
+    ListView,
+    NoticeView,
+    Style,
+)
+from knowledge_base.models import CATEGORIES
+
+log = logging.getLogger(__name__)
+
+MAX_HISTORY = 20
+
+
+class UiPort(Protocol):
+    """What the controller needs of the screens (the Kivy app, or a recorder in tests)."""
+
+    def show(self, screen: str, view: Any) -> None: ...
+    def set_busy(self, busy: bool) -> None: ...
+    def flash(self, text: str) -> None: ...
+    def apply_theme(self, theme_name: str, larger_text: bool) -> None: ...
+    def clear_screens(self) -> None: ...
+
+
+class KioskController:
+    def __init__(
+        self,
+        config: KioskConfig,
+        client: AssistantClient,
+        speech: KioskSpeech,
+        devices: KioskDevices,
+        ui: UiPort,
+        *,
+        runner: Runner | None = None,
+        clock: Callable[[], float] | None = None,
+        today: Callable[[], dt.date] = dt.date.today,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.speech = speech
+        self.devices = devices
+        self.ui = ui
+        self.runner: Runner = runner or InlineRunner()
+        self.idle = IdleTracker(config.idle_seconds, config.idle_warning_seconds, *([clock] if clock else []))
+        self.today = today
+        self.theme_name = config.theme
+        self.larger_text = config.larger_text
+        self.session_id: str | None = None
+        self.current: tuple[str, Any] | None = None
+        self.device_notices: dict[str, str] = {}  # "printer" / "reader" → the problem in words
+        self._history: list[tuple[str, Any, str]] = []
+        self._before_idle: tuple[str, Any] | None = None
+        self._visit = 0  # bumped when a visit ends: late results of the old visit are dropped
+        self._busy = False
+        self.topic: tuple[str, str] | None = None  # (entry id, title) of the answer on screen
+        self.answer: AnswerView | None = None
+        self.queue_number: str | None = None
+        self.cards = CardFlow(self)
+        self.keypad = KeypadFlow(self)
+        self.printing = PrintFlow(self)
+        self._commands: dict[str, Callable[[str], None]] = {
+            "category": lambda code: self.open_category(code),
+            "common": lambda _: self.open_common(),
+            "more": lambda _: self.open_more(),
+            "page": self._page,
+            "ask": self.ask_topic,
+            "payload": self.send,
+            "aspect": lambda name: self.send(f"/aspect {name}"),
+            "human": lambda _: self.call_staff(),
+            "home": lambda _: self.go_home(),
+            "back": lambda _: self.back(),
+            "replay": lambda _: self.replay(),
+            "slower": lambda _: self.replay(slow=True),
+            "print": lambda _: self.printing.print_current(),
+            "callback": lambda _: self.keypad.open(),
+            "idcard": lambda _: self.cards.open(),
+            "signout": lambda _: self.cards.sign_out(),
+            "continue": lambda _: self.continue_use(),
+            "end": lambda _: self.end_visit(),
+        }
+
+    # --- the visitor's data ---
+    @property
+    def visitor(self):  # noqa: ANN201 - Visitor | None, kept on the card flow
+        return self.cards.visitor
+
+    @property
+    def device_notice(self) -> str:
+        return "".join(text for text in self.device_notices.values() if text)
+
+    def set_device_notice(self, device: str, text: str) -> None:
+        self.device_notices[device] = text
+
+    # --- start, navigation ---
+    def start(self) -> None:
+        self.ui.apply_theme(self.theme_name, self.larger_text)
+        self._show(HOME, self.home_view())
+        # Build the engine and its indexes while the home screen waits for the first touch.
+        self.runner.submit(self.client.warm_up, lambda _: log.info("assistant ready"),
+                           lambda e: log.error("assistant warm-up failed: %s", e))
+
+    def perform(self, action: Action) -> None:
+        handler = self._commands.get(action.command)
+        if handler is None:
+            log.error("unknown kiosk command %r", action.command)
+            return
+        handler(action.argument)
+
+    def home_view(self) -> HomeView:
+        tiles = [Action(CATEGORIES[c], "category", c) for c in self.config.home_categories]
+        tiles += [Action(texts.COMMON_TITLE, "common"), Action(texts.MORE_TITLE, "more")]
+        visitor = self.visitor
+        return HomeView(tiles=tuple(tiles), reader_available=self.devices.has_reader,
+                        greeting=visitor.greeting if visitor else "", notice=self.device_notice)
+
+    def go_home(self) -> None:
+        self._history.clear()
+        self._show(HOME, self.home_view(), display_speech=texts.HOME_SPEECH if self.idle.active else None)
+
+    def back(self) -> None:
+        if not self._history:
+            self.go_home()
+            return
+        screen, view, speech = self._history.pop()
+        self._show(screen, view, push=False)
+        # Not spoken again on the way back, but 再听一遍 repeats what belongs to this screen.
+        self.speech.last_text = speech
+
+    def navigate(self, screen: str, view: Any, *, speech: str | None = None, display_speech: str | None = None,
+                 rate: int = SpeechRate.NORMAL) -> None:
+        self._show(screen, view, speech=speech, display_speech=display_speech, rate=rate)
+
+    def _show(self, screen: str, view: Any, *, speech: str | None = None, display_speech: str | None = None,
+              rate: int = SpeechRate.NORMAL, push: bool = True) -> None:
+        if push and self.current is not None and self.current[0] not in (HOME, IDLE) and screen != HOME:
+            self._history.append((*self.current, self.speech.last_text))
+            del self._history[:-MAX_HISTORY]
+        self.speech.stop()
+        self.current = (screen, view)
+        self.ui.show(screen, view)
+        if speech:
+            self.speech.say(speech, rate)
+        elif display_speech:
+            self.speech.say_display(display_speech, rate)
+
+    @property
+    def screen(self) -> str | None:
+        return self.current[0] if self.current else None
+
+    # --- lists of questions ---
+    def open_category(self, code: str, page: int = 0) -> None:
+        self._with_catalog(lambda catalog: self._show_category(catalog, code, page))
+
+    def _show_category(self, catalog: Catalog, code: str, page: int) -> None:
+        category = catalog.category(code)
+        if category is None:
+            self.notice(texts.NOTHING_HERE_TITLE, texts.NOTHING_HERE)
+            return
+        items, page, pages = page_of(category.questions, page)
+        view = ListView(category.name, texts.CATEGORY_PROMPT,
+                        tuple(Action(q.title, "ask", q.entry_id) for q in items), page, pages, "category", code)
+        self._show(LIST, view, display_speech=f"{category.name}。{texts.CATEGORY_PROMPT}" if page == 0 else None,
+                   push=not self._same_list(view))
+
+    def open_common(self, page: int = 0) -> None:
+        def show(catalog: Catalog) -> None:
+            items, shown, pages = page_of(catalog.common_questions(), page)
+            view = ListView(texts.COMMON_TITLE, texts.COMMON_PROMPT,
+                            tuple(Action(q.title, "ask", q.entry_id) for q in items), shown, pages, "common")
+            self._show(LIST, view, display_speech=texts.COMMON_PROMPT if shown == 0 else None,
+                       push=not self._same_list(view))
+
+        self._with_catalog(show)
+
+    def open_more(self, page: int = 0) -> None:
+        def show(catalog: Catalog) -> None:
+            items, shown, pages = page_of(catalog.other_categories(), page)
+            view = ListView(texts.MORE_TITLE, texts.MORE_PROMPT,
+                            tuple(Action(c.name, "category", c.code) for c in items), shown, pages, "more")
+            self._show(LIST, view, display_speech=texts.MORE_PROMPT if shown == 0 else None,
+                       push=not self._same_list(view))
+
+        self._with_catalog(show)
+
+    def _same_list(self, view: ListView) -> bool:
+        # Paging within one list is not a step 返回 should undo one page at a time.
+        current = self.current[1] if self.current else None
+        return isinstance(current, ListView) and (current.kind, current.key) == (view.kind, view.key)
+
+    def _page(self, argument: str) -> None:
+        kind, _, rest = argument.partition(":")
+        key, _, page_text = rest.rpartition(":")
+        page = int(page_text) if page_text.lstrip("-").isdigit() else 0
+        if kind == "category":
+            self.open_category(key, page)
+        elif kind == "common":
+            self.open_common(page)
+        else:
+            self.open_more(page)
+
+    def _with_catalog(self, then: Callable[[Catalog], None]) -> None:
+        self.run(self.client.catalog, then)
+
+    # --- asking the assistant ---
+    def ask_topic(self, entry_id: str) -> None:
+        def ask(catalog: Catalog) -> None:
+            question = catalog.question(entry_id)
+            # The title is sent again if the server does not know the id (its KB differs from this one).
+            self.send(f"/topic {entry_id}", retry_text=question.title if question else None)
+
+        self._with_catalog(ask)
+
+    def send(self, text: str, *, retry_text: str | None = None) -> None:
+        session = self.session_id
+        self.run(lambda: self.client.chat(session, text), lambda r: self._on_reply(r, retry_text))
+
+    def call_staff(self) -> None:
+        self.send("/human")
+
+    def _on_reply(self, response: ChatResponse, retry_text: str | None) -> None:
+        self.session_id = response.session_id
+        if retry_text and response.action != "answer":
+            self.send(retry_text)
+            return
+        log.info("kiosk turn: %s %s", response.action, response.topic.id if response.topic else "-")
+        rate = SpeechRate.from_name(response.reply.speech_rate)
+        speech = response.reply.speech or None
+        display = None if speech else response.reply.text
+        if response.action == "answer":
+            self._show_answer(response, speech, display, rate)
+        elif response.action == "clarify":
+            choices = tuple(Action(b.title, "payload", b.payload) for b in response.reply.buttons)
+            self._show(CLARIFY, ClarifyView(texts.CLARIFY_PROMPT, choices), speech=speech,
+                       display_speech=display, rate=rate)
+        elif response.action == "handoff":
+            self._show_handoff(response, rate)
+        else:
+            urgent = response.action == "emergency"
+            actions = tuple(Action(texts.STAFF_BUTTON if b.payload == "/human" else b.title, "payload", b.payload,
+                                   Style.DANGER if b.payload == "/human" else Style.BUTTON)
+                            for b in response.reply.buttons)
+            title = texts.EMERGENCY_TITLE if urgent else texts.MESSAGE_TITLE
+            self._show(NOTICE, NoticeView(title, response.reply.text, actions, urgent=urgent), speech=speech,
+                       display_speech=display, rate=rate)
+
+    def _show_answer(self, response: ChatResponse, speech: str | None, display: str | None, rate: int) -> None:
+        topic = response.topic
+        title = topic.title if topic else texts.ANSWER_TITLE
+        offered = {b.payload.split(" ", 1)[1] for b in response.reply.buttons if b.payload.startswith("/aspect ")}
+        if response.aspect:
+            offered.add(response.aspect)
+            title = f"{title} · {texts.ASPECT_LABELS.get(response.aspect, texts.ASPECT_FALLBACK)}"
+        aspects = tuple(
+            Action(label, "aspect", name, Style.PRIMARY if name == response.aspect else Style.BUTTON)
+            for name, label in texts.ASPECT_LABELS.items() if name in offered
+        )
+        view = AnswerView(title, response.reply.text, aspects, can_print=self.devices.has_printer,
+                          topic_id=topic.id if topic else None, aspect=response.aspect)
+        self.topic = (topic.id, topic.title) if topic else None
+        self.answer = view
+        self._show(ANSWER, view, speech=speech, display_speech=display, rate=rate)
+
+    def _show_handoff(self, response: ChatResponse, rate: int) -> None:
+        ticket = response.ticket
+        if ticket is not None:
+            self.queue_number = ticket.number
+            text = texts.QUEUED.format(number=ticket.number)
+            view = HandoffView(text, ticket.number, can_print=self.devices.has_printer)
+        else:
+            # Nobody on duty: the engine asks for a spoken message; here a keypad takes a callback number.
+            view = HandoffView(texts.STAFF_AWAY, None, can_callback=True)
+            text = texts.STAFF_AWAY
+        self._show(HANDOFF, view, display_speech=text, rate=rate)
+
+    def replay(self, slow: bool = False) -> None:
+        if not self.speech.replay(slow=slow):
+            self.ui.flash(texts.NOTHING_TO_REPEAT)
+
+    # --- running slow work ---
+    def run(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
+        """``work`` off the UI thread, ``then`` back on it, unless the visit ended meanwhile."""
+        if self._busy:
+            log.debug("tap ignored: still busy")
+            return
+        visit = self._visit
+        self._set_busy(True)
+
+        def done(result: Any) -> None:
+            if visit != self._visit:
+                return
+            self._set_busy(False)
+            then(result)
+
+        def failed(error: BaseException) -> None:
+            if visit != self._visit:
+                return
+            self._set_busy(False)
+            self.fail(error)
+
+        self.runner.submit(work, done, failed)
+
+    def fail(self, error: BaseException) -> None:
+        if isinstance(error, KioskError):
+            message = error.message_zh
+        else:
+            log.error("kiosk action failed: %s: %s", type(error).__name__, error)
+            message = texts.GENERIC_PROBLEM
+        self.notice(texts.PROBLEM_TITLE, message, urgent=True)
+
+    def notice(self, title: str, text: str, *, urgent: bool = False) -> None:
+        actions = (Action(texts.STAFF_BUTTON, "human", style=Style.DANGER),)
+        self._show(NOTICE, NoticeView(title, text, actions, urgent=urgent), display_speech=text)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.ui.set_busy(busy)
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    # --- display settings ---
+    def toggle_high_contrast(self) -> None:
+        self.theme_name = "normal" if self.theme_name == "high_contrast" else "high_contrast"
+        self.ui.apply_theme(self.theme_name, self.larger_text)
+        self.speech.say_display(texts.HIGH_CONTRAST_ON if self.theme_name == "high_contrast" else texts.NORMAL_ON)
+
+    def toggle_larger_text(self) -> None:
+        self.larger_text = not self.larger_text
+        self.ui.apply_theme(self.theme_name, self.larger_text)
+        self.speech.say_display(texts.LARGER_ON if self.larger_text else texts.LARGER_OFF)
+
+    # --- idle ---
+    def touched(self) -> None:
+        """Any touch on the screen (the idle screen's own buttons decide there)."""
+        if self.screen != IDLE:
+            self.idle.touch()
+
+    def tick_idle(self) -> None:
+        step = self.idle.tick()
+        if step is None:
+            return
+        if step.event is IdleEvent.TIMEOUT:
+            log.info("visit ended after the idle countdown")
+            self.end_visit()
+            return
+        view = IdleView(step.seconds_left, texts.IDLE_QUESTION)
+        if step.event is IdleEvent.WARN:
+            if self.current is not None and self.screen != IDLE:
+                self._before_idle = self.current
+            self._show(IDLE, view, display_speech=texts.IDLE_SPEECH.format(seconds=step.seconds_left), push=False)
+            return
+        self.current = (IDLE, view)
+        self.ui.show(IDLE, view)
+        if step.speak:
+            self.speech.say_display(texts.IDLE_COUNTDOWN.format(seconds=step.seconds_left))
+
+    def continue_use(self) -> None:
+        self.idle.touch()
+        screen, view = self._before_idle or (HOME, self.home_view())
+        self._before_idle = None
+        self._show(screen, view, push=False)
+
+    def end_visit(self) -> None:
+        """Forget the visit: the card holder, the conversation, the answers, the number typed, the settings."""
+        self._visit += 1
+        self._busy = False
+        self.ui.set_busy(False)
+        self.speech.forget()
+        self.cards.forget()
+        self.keypad.forget()
+        self.session_id = None
+        self.topic = None
+        self.answer = None
+        self.queue_number = None
+        self._history.clear()
+        self._before_idle = None
+        if (self.theme_name, self.larger_text) != (self.config.theme, self.config.larger_text):
+            self.theme_name, self.larger_text = self.config.theme, self.config.larger_text
+            self.ui.apply_theme(self.theme_name, self.larger_text)
+        self.ui.clear_screens()
+        self.idle.reset()
+        self.current = None
+        self._show(HOME, self.home_view())

@@ -1,0 +1,193 @@
+"""The three multi-step flows of the kiosk: ID-card sign-in, a callback number on the keypad, printing.
+
+Each flow belongs to a :class:`~kiosk_app.controller.KioskController` and uses its navigation, runner and
+speech. Personal data stays inside the flow object and is dropped by ``forget``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from device_adapters.idcard import CardEvent, CardEventKind
+from device_adapters.masking import mask_phone
+from kiosk_app import texts
+from kiosk_app.client import valid_callback_phone
+from kiosk_app.receipts import answer_receipt, queue_receipt
+from kiosk_app.views import (
+    IDCARD,
+    KEYPAD,
+    NOTICE,
+    Action,
+    CardState,
+    IdCardView,
+    KeypadView,
+    NoticeView,
+    Style,
+)
+from kiosk_app.visitor import Visitor, visitor_from_record
+
+if TYPE_CHECKING:
+    from device_adapters.printer.receipts import Receipt
+    from kiosk_app.controller import KioskController
+    from kiosk_app.devices import PrintResult
+
+log = logging.getLogger(__name__)
+
+MAX_PHONE_DIGITS = 12
+
+
+class CardFlow:
+    """Place the card → reading → greeting and suggestions; or why it did not work, in words."""
+
+    def __init__(self, controller: KioskController) -> None:
+        self.c = controller
+        self.visitor: Visitor | None = None
+        self.reader_ok: bool | None = None
+
+    def open(self) -> None:
+        if self.visitor is not None:
+            self._show_visitor(speak=False)
+            return
+        if not self.c.devices.has_reader or self.reader_ok is False:
+            self.c.navigate(IDCARD, IdCardView(CardState.UNAVAILABLE, texts.CARD_UNAVAILABLE),
+                            display_speech=texts.CARD_UNAVAILABLE)
+            return
+        self.c.navigate(IDCARD, IdCardView(CardState.WAITING, texts.CARD_WAITING),
+                        display_speech=texts.CARD_WAITING_SPEECH)
+
+    def on_event(self, event: CardEvent) -> None:
+        """A reader event, on the UI thread."""
+        kind = event.kind
+        if kind is CardEventKind.READER_CONNECTED:
+            self.reader_ok = True
+            self.c.set_device_notice("reader", "")
+            if self._on_card_screen(CardState.UNAVAILABLE):
+                self.open()
+        elif kind is CardEventKind.READER_DISCONNECTED:
+            self.reader_ok = False
+            self.c.set_device_notice("reader", texts.READER_PROBLEM_NOTICE)
+            if self._on_card_screen(CardState.WAITING, CardState.READING, CardState.UNAVAILABLE):
+                self.c.navigate(IDCARD, IdCardView(CardState.UNAVAILABLE, event.message_zh),
+                                display_speech=event.message_zh)
+        elif kind is CardEventKind.CARD_PLACED:
+            self.c.idle.touch()
+            self.c.navigate(IDCARD, IdCardView(CardState.READING, texts.CARD_READING),
+                            display_speech=event.message_zh)
+        elif kind is CardEventKind.CARD_READ and event.record is not None:
+            record = event.record
+            self.c.run(self.c.client.catalog, lambda catalog: self._signed_in(visitor_from_record(
+                record, catalog, self.c.today())))
+        elif kind is CardEventKind.READ_FAILED:
+            self.c.navigate(IDCARD, IdCardView(CardState.FAILED, event.message_zh), display_speech=event.message_zh)
+
+    def _signed_in(self, visitor: Visitor) -> None:
+        self.visitor = visitor
+        self.c.idle.touch()
+        log.info("visitor signed in with %d suggestions", len(visitor.suggestions))
+        self._show_visitor(speak=True)
+
+    def _show_visitor(self, *, speak: bool) -> None:
+        visitor = self.visitor
+        assert visitor is not None
+        actions = tuple(Action(s.question.title, "ask", s.question.entry_id, hint=s.reason)
+                        for s in visitor.suggestions)
+        view = IdCardView(CardState.SIGNED_IN, "" if actions else texts.NO_SUGGESTION, visitor.greeting,
+                          visitor.masked_name, actions)
+        # Only a fixed sentence is spoken: no name, no age, no topic that would reveal them to the room.
+        self.c.navigate(IDCARD, view, display_speech=visitor.speech if speak else None)
+
+    def sign_out(self) -> None:
+        self.c.end_visit()
+        self.c.speech.say_display(texts.SIGNED_OUT)
+
+    def forget(self) -> None:
+        self.visitor = None
+
+    def _on_card_screen(self, *states: CardState) -> bool:
+        current = self.c.current
+        return current is not None and current[0] == IDCARD and current[1].state in states
+
+
+class KeypadFlow:
+    """A callback number typed on big digit keys; shown in full while typing, masked once registered."""
+
+    def __init__(self, controller: KioskController) -> None:
+        self.c = controller
+        self.digits = ""
+
+    def open(self) -> None:
+        self.digits = ""
+        self.c.navigate(KEYPAD, KeypadView(texts.KEYPAD_PROMPT), display_speech=texts.KEYPAD_SPEECH)
+
+    def press(self, key: str) -> None:
+        if key.isdigit() and len(key) == 1 and len(self.digits) < MAX_PHONE_DIGITS:
+            self.digits += key
+        self._refresh()
+
+    def delete(self) -> None:
+        self.digits = self.digits[:-1]
+        self._refresh()
+
+    def _refresh(self, error: str = "") -> None:
+        # Updated in place: a key press is not a new screen, and the digits are never spoken.
+        view = KeypadView(texts.KEYPAD_PROMPT, self.digits, error)
+        self.c.current = (KEYPAD, view)
+        self.c.ui.show(KEYPAD, view)
+
+    def confirm(self) -> None:
+        if not valid_callback_phone(self.digits):
+            error = texts.KEYPAD_EMPTY if not self.digits else texts.KEYPAD_BAD_NUMBER
+            self._refresh(error)
+            self.c.speech.say_display(error)
+            return
+        phone, session = self.digits, self.c.session_id
+        topic = self.c.topic[1] if self.c.topic else None
+        self.c.run(lambda: self.c.client.request_callback(session, phone, topic), lambda _number: self._done(phone))
+
+    def _done(self, phone: str) -> None:
+        self.digits = ""
+        text = texts.CALLBACK_DONE.format(masked=mask_phone(phone))
+        actions = (Action(texts.HOME, "home", style=Style.PRIMARY),)
+        self.c.navigate(NOTICE, NoticeView(texts.CALLBACK_DONE_TITLE, text, actions),
+                        display_speech=texts.CALLBACK_DONE_SPEECH)
+
+    def forget(self) -> None:
+        self.digits = ""
+
+
+class PrintFlow:
+    """打印 on the answer screen and 打印排队号 on the handoff screen."""
+
+    def __init__(self, controller: KioskController) -> None:
+        self.c = controller
+
+    def print_current(self) -> None:
+        if self.c.screen == "handoff" and self.c.queue_number:
+            number, topic = self.c.queue_number, self.c.topic[1] if self.c.topic else None
+            self._print(lambda catalog: queue_receipt(catalog, number, topic))
+            return
+        answer = self.c.answer
+        if answer is None:
+            return
+        self._print(lambda catalog: answer_receipt(catalog, answer.topic_id, answer.title, answer.text))
+
+    def _print(self, build) -> None:  # noqa: ANN001 - Callable[[Catalog], Receipt]
+        def work() -> PrintResult:
+            receipt: Receipt = build(self.c.client.catalog())
+            return self.c.devices.print_receipt(receipt)
+
+        self.c.run(work, self._printed)
+
+    def _printed(self, result: PrintResult) -> None:
+        if result.printed:
+            self.c.set_device_notice("printer", "")
+            self.c.ui.flash(result.message_zh)
+            self.c.speech.say_display(result.message_zh)
+            return
+        # Paper out, printer offline or none at all: say so plainly and offer a person.
+        if result.problem:
+            self.c.set_device_notice("printer", result.message_zh)
+        actions = (Action(texts.BACK, "back"), Action(texts.STAFF_BUTTON, "human", style=Style.DANGER))
+        self.c.navigate(NOTICE, NoticeView(texts.DEVICE_PROBLEM_TITLE, result.message_zh, actions, urgent=True),
+                        display_speech=result.message_zh)

@@ -1,0 +1,75 @@
+"""What the kiosk says: one place that speaks, repeats, slows down and forgets.
+
+Every screen speaks when it appears; the previous screen's speech is cut first (``stop``), so the resident
+never hears an answer to a question they have left. The engine runs on its own thread (``TtsEngine.speak``
+returns at once). Only speech text reaches the engine: display text goes through ``to_speech_text``, which
+drops ID numbers and URLs and reads numbers the Mandarin voice can say.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from accessibility import SpeechRate, TtsEngine, to_speech_text
+from accessibility.errors import TtsError
+
+log = logging.getLogger(__name__)
+
+MAX_SPEECH_CHARS = 400  # a long aspect is still read to the end of a sentence, then "请看屏幕"
+
+
+class KioskSpeech:
+    def __init__(self, engine: TtsEngine, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.engine = engine
+        self._clock = clock
+        self.last_text = ""
+        self.last_rate: int = SpeechRate.NORMAL
+        self.last_spoken_at: float | None = None
+
+    def say(self, speech_text: str, rate: int = SpeechRate.NORMAL) -> None:
+        """Speak text that is already speech text (a reply's ``speech``)."""
+        text = speech_text.strip()
+        if not text:
+            return
+        self.last_text, self.last_rate = text, int(rate)
+        self._speak(text, int(rate))
+
+    def say_display(self, display_text: str, rate: int = SpeechRate.NORMAL) -> None:
+        """Speak text written for the screen."""
+        self.say(to_speech_text(display_text, max_chars=MAX_SPEECH_CHARS, truncation_hint="详细内容请看屏幕。"),
+                 rate)
+
+    def replay(self, slow: bool = False) -> bool:
+        """再听一遍 / 慢一点; False when there is nothing to repeat."""
+        if not self.last_text:
+            return False
+        if slow:
+            self.last_rate = SpeechRate.SLOW
+        self._speak(self.last_text, self.last_rate)
+        return True
+
+    def stop(self) -> None:
+        try:
+            self.engine.stop()
+        except TtsError as e:
+            log.warning("stopping speech failed: %s", e)
+
+    def forget(self) -> None:
+        """The visit ended: nothing of it may be repeated to the next person."""
+        self.stop()
+        self.last_text = ""
+        self.last_rate = SpeechRate.NORMAL
+
+    def close(self) -> None:
+        self.forget()
+        self.engine.close()
+
+    def _speak(self, text: str, rate: int) -> None:
+        self.last_spoken_at = self._clock()
+        try:
+            self.engine.speak(text, rate)
+        except TtsError as e:
+            # Speech is a help, not a gate: the screen still shows everything.
+            log.warning("speech failed (%d characters): %s", len(text), e)

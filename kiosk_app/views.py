@@ -1,0 +1,123 @@
+"""What each screen shows, as plain data: the controller builds these, the Kivy screens display them.
+
+Keeping views free of Kivy lets the controller (every rule about what the resident sees and hears) be tested
+without a display, and lets ``--screenshots`` fill every screen with sample content the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Style(Enum):
+    BUTTON = "button"  # ordinary choice: dark blue
+    PRIMARY = "primary"  # the one main action of a screen (继续使用, 确认)
+    DANGER = "danger"  # 呼叫工作人员
+
+
+@dataclass(frozen=True)
+class Action:
+    """A button: ``label`` on screen, ``command``/``argument`` for ``KioskController.perform``."""
+
+    label: str
+    command: str
+    argument: str = ""
+    style: Style = Style.BUTTON
+    hint: str = ""  # a second, smaller line under the label (why it is suggested)
+
+
+# Screen names (also the ScreenManager names and the screenshot file names).
+HOME = "home"
+LIST = "list"  # a category's questions, the common questions, more categories
+ANSWER = "answer"
+CLARIFY = "clarify"
+HANDOFF = "handoff"
+KEYPAD = "keypad"
+IDCARD = "idcard"
+IDLE = "idle"
+NOTICE = "notice"
+SCREENS = (HOME, LIST, ANSWER, CLARIFY, HANDOFF, KEYPAD, IDCARD, IDLE, NOTICE)
+
+
+@dataclass(frozen=True)
+class HomeView:
+    title: str = "社区小助手"
+    prompt: str = "您好！请点您要办的事"
+    tiles: tuple[Action, ...] = ()
+    reader_available: bool = False
+    greeting: str = ""  # the signed-in visitor's greeting, else empty
+    notice: str = ""  # a device problem in plain words, else empty
+
+
+@dataclass(frozen=True)
+class ListView:
+    title: str
+    prompt: str
+    items: tuple[Action, ...]
+    page: int = 0
+    pages: int = 1
+    kind: str = "category"  # category | common | more
+    key: str = ""  # the category code, for paging
+
+
+@dataclass(frozen=True)
+class AnswerView:
+    title: str
+    text: str
+    aspects: tuple[Action, ...] = ()
+    can_print: bool = True
+    topic_id: str | None = None
+    aspect: str | None = None
+
+
+@dataclass(frozen=True)
+class ClarifyView:
+    prompt: str
+    choices: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class HandoffView:
+    text: str
+    number: str | None = None  # queue number when someone will come
+    can_print: bool = False
+    can_callback: bool = False
+
+
+@dataclass(frozen=True)
+class KeypadView:
+    prompt: str = "请输入您的电话号码"
+    digits: str = ""
+    error: str = ""
+
+
+class CardState(Enum):
+    WAITING = "waiting"
+    READING = "reading"
+    SIGNED_IN = "signed_in"
+    FAILED = "failed"
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class IdCardView:
+    state: CardState = CardState.WAITING
+    text: str = "请把身份证放在读卡区"
+    greeting: str = ""
+    masked_name: str = ""
+    suggestions: tuple[Action, ...] = ()
+
+
+@dataclass(frozen=True)
+class IdleView:
+    seconds_left: int
+    text: str = "您还在使用吗？"
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    title: str
+    text: str
+    actions: tuple[Action, ...] = field(default_factory=tuple)
+    urgent: bool = False  # emergencies and device faults: shown on the danger colour
