@@ -16,6 +16,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("assistant.commands.evaluate", "eval_command"),
     ("assistant.commands.bench", "bench"),
     ("assistant.commands.users", "users"),
+    ("assistant.commands.orders", "orders"),
     ("assistant.commands.kiosk", "kiosk"),
     ("intents.cli", "intents"),
     ("device_adapters.cli", "devices"),

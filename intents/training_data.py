@@ -20,6 +20,7 @@ import yaml
 
 from intents.base import DATA_DIR, INTENTS
 from intents.errors import TrainingDataError
+from knowledge_base.normalize import normalize
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +68,30 @@ class TrainingData:
         return {intent: len(texts) for intent, texts in self.examples.items()}
 
     def with_extra(self, extra: Mapping[str, Sequence[str]] | None) -> TrainingData:
-        """A copy with ``extra`` examples appended (blank and duplicate texts skipped)."""
+        """A copy with ``extra`` examples appended.
+
+        Blank and duplicate texts are skipped, and so is any text that the curated files already
+        put under another intent: bulk extras (the knowledge base's questions) must not overrule
+        a deliberate decision such as 你能帮我做什么 → bot_capabilities.
+        """
         if not extra:
             return self
         merged = {intent: list(texts) for intent, texts in self.examples.items()}
+        owner = {normalize(t): intent for intent, texts in self.examples.items() for t in texts}
+        skipped = 0
         for intent, texts in extra.items():
             bucket = merged.setdefault(intent, [])
-            seen = set(bucket)
             for text in texts:
-                if isinstance(text, str) and text.strip() and text not in seen:
+                if not isinstance(text, str) or not text.strip():
+                    continue
+                key = normalize(text)
+                if owner.setdefault(key, intent) != intent:
+                    skipped += 1
+                    continue
+                if text.strip() not in bucket:
                     bucket.append(text.strip())
-                    seen.add(text)
+        if skipped:
+            log.info("%d extra examples skipped: the training files give them another intent", skipped)
         return TrainingData(merged, self.annotations, self.synonyms, self.regexes, self.lookups,
                             self.source_hash)
 

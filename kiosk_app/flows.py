@@ -187,7 +187,7 @@ class PrintFlow:
             return
         # Paper out, printer offline or none at all: say so plainly and offer a person.
         if result.problem:
-            self.c.set_device_notice("printer", result.message_zh)
+            self.c.set_device_notice("printer", texts.PRINTER_PROBLEM_NOTICE)
         actions = (Action(texts.BACK, "back"), Action(texts.STAFF_BUTTON, "human", style=Style.DANGER))
         self.c.navigate(NOTICE, NoticeView(texts.DEVICE_PROBLEM_TITLE, result.message_zh, actions, urgent=True),
                         display_speech=result.message_zh)

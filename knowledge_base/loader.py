@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 
 from knowledge_base.errors import Problem, ValidationFailed
-from knowledge_base.models import KbEntry, check_publishable
+from knowledge_base.models import KbEntry, publish_problems
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,10 @@ def _locate(node: yaml.Node) -> _Located:
     if isinstance(node, yaml.MappingNode):
         children = {}
         for key_node, value_node in node.value:
-            children[key_node.value] = _locate(value_node)
+            child = _locate(value_node)
+            # A field is where its key is: a block list or mapping value starts on the next line.
+            child.line = key_node.start_mark.line + 1
+            children[key_node.value] = child
         return _Located(None, line, children)
     if isinstance(node, yaml.SequenceNode):
         return _Located(None, line, {i: _locate(child) for i, child in enumerate(node.value)})
@@ -79,6 +82,12 @@ def _format_pydantic_error(error: dict[str, Any]) -> str:
 
 
 def load_entry_file(path: Path) -> tuple[list[KbEntry], list[Problem]]:
+    located_entries, problems = _load_located_entries(path)
+    return [entry for entry, _ in located_entries], problems
+
+
+def _load_located_entries(path: Path) -> tuple[list[tuple[KbEntry, int]], list[Problem]]:
+    """The file's valid entries, each with the line of its ``id``, and the problems found."""
     data, located = parse_yaml_file(path)
     problems: list[Problem] = []
     if not isinstance(data, dict) or not isinstance(data.get("entries"), list):
@@ -86,7 +95,7 @@ def load_entry_file(path: Path) -> tuple[list[KbEntry], list[Problem]]:
     assert located is not None
     file_category = data.get("category")
     entries_loc = located.children["entries"]
-    entries: list[KbEntry] = []
+    entries: list[tuple[KbEntry, int]] = []
     for index, raw in enumerate(data["entries"]):
         entry_loc = entries_loc.children.get(index, entries_loc)
         where = f"{path}:{entry_loc.line}"
@@ -103,9 +112,10 @@ def load_entry_file(path: Path) -> tuple[list[KbEntry], list[Problem]]:
                 problems.append(Problem(f"{path}:{line}", f"{raw.get('id', '?')}: {_format_pydantic_error(error)}"))
             continue
         if entry.status == "published":
-            for message in check_publishable(entry):
-                problems.append(Problem(where, f"{entry.id}: {message}"))
-        entries.append(entry)
+            for field_name, message in publish_problems(entry):
+                line = _line_for(entry_loc, (field_name,))
+                problems.append(Problem(f"{path}:{line}", f"{entry.id}: {message}"))
+        entries.append((entry, _line_for(entry_loc, ("id",))))
     return entries, problems
 
 
@@ -127,16 +137,16 @@ def collect_entries(data_dir: Path) -> tuple[list[KbEntry], list[Problem]]:
     first_seen: dict[str, str] = {}
     for path in files:
         try:
-            file_entries, file_problems = load_entry_file(path)
+            file_entries, file_problems = _load_located_entries(path)
         except ValidationFailed as exc:
             problems.extend(exc.problems)
             continue
         problems.extend(file_problems)
-        for entry in file_entries:
+        for entry, line in file_entries:
             if entry.id in first_seen:
-                problems.append(Problem(str(path), f"duplicate id {entry.id!r} (first in {first_seen[entry.id]})"))
+                problems.append(Problem(f"{path}:{line}", f"duplicate id {entry.id!r} (first in {first_seen[entry.id]})"))
                 continue
-            first_seen[entry.id] = str(path)
+            first_seen[entry.id] = f"{path}:{line}"
             entries.append(entry)
     return entries, problems
 

@@ -152,11 +152,16 @@ class KbEntry(BaseModel):
         return [self.title, *self.questions]
 
 
-def check_publishable(entry: KbEntry) -> list[str]:
-    """Rules for entries residents see (drafts may be incomplete)."""
+def publish_problems(entry: KbEntry) -> list[tuple[str, str]]:
+    """Rules for entries residents see (drafts may be incomplete), as (offending field, message)."""
     problems = []
     if len(entry.questions) < MIN_QUESTIONS:
-        problems.append(f"needs at least {MIN_QUESTIONS} similar questions (has {len(entry.questions)})")
+        problems.append(("questions", f"needs at least {MIN_QUESTIONS} similar questions (has {len(entry.questions)})"))
     if entry.review_by and entry.effective_from and entry.review_by < entry.effective_from:
-        problems.append("review_by is before effective_from")
+        problems.append(("review_by", "review_by is before effective_from"))
     return problems
+
+
+def check_publishable(entry: KbEntry) -> list[str]:
+    """Rules for entries residents see (drafts may be incomplete)."""
+    return [message for _, message in publish_problems(entry)]

@@ -12,6 +12,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+# Staff console forms are larger (a whole synonym dictionary); its spreadsheet upload larger still.
+STAFF_BODY_BYTES = 1024 * 1024
+STAFF_UPLOAD_BYTES = {"/staff/kb/import": 10 * 1024 * 1024}
 
 
 def error_body(code: str, zh: str, en: str) -> dict[str, object]:
@@ -68,6 +71,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if length is not None:
             if not length.isdigit():
                 return JSONResponse(error_body("bad_length", "请求长度不正确", "invalid Content-Length"), 400)
-            if int(length) > MAX_BODY_BYTES:
+            path = request.url.path
+            limit = STAFF_UPLOAD_BYTES.get(path) or (STAFF_BODY_BYTES if path.startswith("/staff/") else MAX_BODY_BYTES)
+            if int(length) > limit:
                 return JSONResponse(error_body("too_large", "请求内容太大", "request body too large"), 413)
         return await call_next(request)

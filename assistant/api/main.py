@@ -11,9 +11,12 @@ from fastapi.staticfiles import StaticFiles
 
 from assistant.api.errors import install_error_handlers
 from assistant.api.routes import channels, chat, health, rasa_webhook, web
+from assistant.api.routes import handoff as handoff_routes
+from assistant.api.routes import orders as order_routes
 from assistant.console.wiring import install_console
 from assistant.context import AppContext, create_context
 from assistant.dialogue.factory import build_engine
+from assistant.handoff import worker as handoff_worker
 from assistant.logging_setup import configure_logging
 from assistant.settings import Settings, get_settings
 
@@ -47,6 +50,9 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(health.router)
     app.include_router(web.router)
     app.include_router(channels.router)  # WeChat / WeCom callbacks: /channels/...
+    for router in (*handoff_routes.routers, *order_routes.routers):  # live handoff, work orders
+        app.include_router(router)
+    app.include_router(handoff_worker.router)  # outbox drain and handoff timeouts in the background
     install_console(app)  # staff console: /staff/...
     app.mount("/static", StaticFiles(directory=str(web.WEB_DIR / "static")), name="static")
     return app

@@ -169,17 +169,24 @@ def _parse(account: AccountConfig, xml: str, parser: Any) -> Inbound:
         if not msg_type or not isinstance(sender, str) or not sender:
             raise MalformedMessage("MsgType or FromUserName is missing")
         msg_id = message._data.get("MsgId")
-        create_time = str(message._data.get("CreateTime") or "")
+        create_time = message._data.get("CreateTime")
+        if not _is_number(create_time) or (msg_id is not None and not _is_number(msg_id)):
+            raise MalformedMessage("CreateTime or MsgId is not a number")
         agent_id = int(message._data["AgentID"]) if message._data.get("AgentID") else None
         kind, text, event = _classify(message, msg_type)
     except MalformedMessage:
         raise
     except _DECODE_ERRORS as e:
         raise MalformedMessage("not a WeChat message") from e
-    # MsgId identifies a message; events have none, so FromUserName + CreateTime (+ the event) does.
-    identity = f"msg:{msg_id}" if msg_id else f"event:{sender}:{create_time}:{event or msg_type}"
+    # MsgId identifies a message (the sender is added for safety); events have none, so FromUserName +
+    # CreateTime (+ the event) does.
+    identity = f"msg:{sender}:{msg_id}" if msg_id else f"event:{sender}:{create_time}:{event or msg_type}"
     dedupe_key = hashlib.sha256(f"{account.kind}:{account.app_id}:{identity}".encode()).hexdigest()
     return Inbound(kind, msg_type, sender, text, event, agent_id, dedupe_key, message)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 20
 
 
 def _classify(message: BaseMessage, msg_type: str) -> tuple[Kind, str | None, str | None]:

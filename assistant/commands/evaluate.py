@@ -18,7 +18,8 @@ from knowledge_base.retrieval.fusion import Decision
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @click.option("--mode", type=click.Choice(["dialogue", "retrieval"]), default="dialogue", show_default=True,
               help="the whole chat pipeline, or the knowledge-base retrieval alone")
-def eval_command(path: Path, as_json: bool, mode: str) -> None:
+@click.option("--ablation", is_flag=True, help="also print the retrieval ablation table (slow: refits each row)")
+def eval_command(path: Path, as_json: bool, mode: str, ablation: bool) -> None:
     """Top-1 topic accuracy, out-of-scope rejection, intents, per category, misses."""
     if not path.exists():
         raise UserError(f"no such file: {path}")
@@ -49,3 +50,10 @@ def eval_command(path: Path, as_json: bool, mode: str) -> None:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
     else:
         click.echo(report.format_text())
+    if ablation:
+        from assistant.kb_runtime import retrieval_config
+        from knowledge_base.ablation import format_rows, run_ablation
+
+        summary = report.as_dict()
+        rows = run_ablation(context.settings.kb_data_dir, path, retrieval_config(context.settings).thresholds)
+        click.echo(format_rows(rows, (summary["topic_accuracy"], summary["out_of_scope_rejection"])))

@@ -27,6 +27,15 @@ class FormInvalid(ConsoleError):
 
 
 def routers() -> list[APIRouter]:
-    from assistant.console import auth_routes, pages
+    from assistant.console import (
+        admin_routes,
+        auth_routes,
+        dashboard_routes,
+        kb_routes,
+        pages,
+        transfer_routes,
+        unanswered_routes,
+    )
 
-    return [auth_routes.router, pages.router]
+    return [auth_routes.router, pages.router, dashboard_routes.router, kb_routes.router, transfer_routes.router,
+            unanswered_routes.router, admin_routes.router]

@@ -240,7 +240,7 @@ class DialogueEngine:
         return outcome
 
     def _choice(self, turn: _TurnContext, result: IntentResult) -> TurnOutcome | None:
-        entity = result.first("choice") or extract_choice(turn.text)
+        entity = result.first("choice") or extract_choice(turn.normalized)
         if result.name == "deny":
             turn.state.pending_choices = []
             return TurnOutcome("smalltalk", replies.make_reply(replies.CLARIFY_NONE, [replies.HUMAN_BUTTON]),

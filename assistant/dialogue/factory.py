@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from assistant.context import AppContext
 from assistant.dialogue.engine import DialogueEngine
@@ -11,30 +12,58 @@ from assistant.kb_runtime import KnowledgeBaseProvider
 from assistant.security.crypto import PersonalDataCipher
 from intents.base import IntentClassifier, IntentResult
 from intents.registry import IntentConfig, create_classifier
+from knowledge_base.engine import KnowledgeBase
 
 log = logging.getLogger(__name__)
 
 
 class KbAwareClassifier:
-    """Trains the intent classifier with the knowledge base's questions as extra ``ask_service`` data,
-    and retrains when staff publish a new KB revision (the trained model is cached by data hash)."""
+    """Trains the intent classifier with the knowledge base's questions as extra ``ask_service`` data.
 
-    def __init__(self, inner: IntentClassifier, kb: KnowledgeBaseProvider) -> None:
-        self.inner = inner
+    The first training happens before the first answer. When staff publish a new KB revision, a fresh
+    classifier trains in a background thread while residents keep being answered by the current one, and
+    is swapped in when ready (the trained model is cached on disk by data hash, so other workers load it).
+    """
+
+    def __init__(self, factory: Callable[[], IntentClassifier], kb: KnowledgeBaseProvider) -> None:
+        self.factory = factory
+        self.inner = factory()
         self.kb = kb
         self._revision: int | None = None
+        self._training_revision: int | None = None
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _examples(knowledge: KnowledgeBase) -> dict[str, list[str]]:
+        return {"ask_service": [t for entry in knowledge.entries.values() for t in entry.searchable_texts()]}
 
     def _ensure_trained(self) -> None:
         knowledge = self.kb.current()
         if self._revision == knowledge.revision:
             return
         with self._lock:
-            if self._revision == knowledge.revision:
+            if self._revision is None:
+                self.inner.train(self._examples(knowledge))
+                self._revision = knowledge.revision
                 return
-            examples = [text for entry in knowledge.entries.values() for text in entry.searchable_texts()]
-            self.inner.train({"ask_service": examples})
+            if self._training_revision == knowledge.revision:
+                return
+            self._training_revision = knowledge.revision
+        threading.Thread(target=self._retrain, args=(knowledge,), name="intent-retrain", daemon=True).start()
+
+    def _retrain(self, knowledge: KnowledgeBase) -> None:
+        try:
+            fresh = self.factory()
+            fresh.train(self._examples(knowledge))
+        except Exception:
+            log.exception("retraining the intent classifier failed; keeping the current model")
+            with self._lock:
+                self._training_revision = None
+            return
+        with self._lock:
+            self.inner = fresh
             self._revision = knowledge.revision
+        log.info("intent classifier retrained for knowledge-base revision %d", knowledge.revision)
 
     def train(self, extra_examples=None):
         return self.inner.train(extra_examples)
@@ -56,6 +85,7 @@ def intent_config(context: AppContext) -> IntentConfig:
 
 
 def build_engine(context: AppContext) -> DialogueEngine:
-    classifier = KbAwareClassifier(create_classifier(intent_config(context)), context.kb)
+    config = intent_config(context)
+    classifier = KbAwareClassifier(lambda: create_classifier(config), context.kb)
     cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir)
     return DialogueEngine(context.settings, context.sessions, context.kb, classifier, cipher)

@@ -125,7 +125,7 @@ def transition(db: Session, order: WorkOrder, action: str, actor: Actor, policy:
                satisfied: bool | None = None, now: dt.datetime | None = None) -> WorkOrderEvent:
     """Applies one action; raises ``IllegalTransition``, ``NotAllowed`` or ``InvalidInput`` without changing
     anything when it may not happen."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)  # stored as UTC (SQLite keeps no zone)
     rule = RULES.get(action)
     if rule is None:
         raise InvalidInput(f"没有“{action}”这个操作")

@@ -104,7 +104,7 @@ def drain(factory: sessionmaker[Session], sink: TicketSink, *, backoff: Backoff 
           cipher: PersonalDataCipher | None = None, now: dt.datetime | None = None,
           limit: int = 100) -> DrainReport:
     backoff = backoff or Backoff()
-    now = now or dt.datetime.now(dt.UTC)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     report = DrainReport()
     with session_scope(factory) as db:
         pending = db.execute(select(OutboxMessage.id, OutboxMessage.order_id, OutboxMessage.next_attempt_at)

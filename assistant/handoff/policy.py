@@ -62,7 +62,8 @@ class OrderPolicy:
                      self.deadline_days(final_category))
 
     def due_at(self, start: dt.datetime, days: int) -> dt.datetime:
-        return self.calendar.add_working_days(start, days)
+        # In UTC: SQLite stores datetimes without their zone, and every stored time is read back as UTC.
+        return self.calendar.add_working_days(start, days).astimezone(dt.UTC)
 
     def delivers_to(self, department: str) -> bool:
         return self.deliver and department not in self.local_departments

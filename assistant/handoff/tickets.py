@@ -109,7 +109,7 @@ def create_work_order(
     set the category (安全隐患, 投诉); staff creating an order by hand pass ``route=False`` to keep theirs.
     """
     policy = policy or default_policy()
-    now = now or dt.datetime.now(dt.UTC)
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)  # stored as UTC (SQLite keeps no zone)
     if route:
         decided = policy.route(description=description, category=category, topic_id=topic_id,
                                suggested_department=department)

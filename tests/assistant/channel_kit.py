@@ -6,17 +6,22 @@ Imported by ``test_channels_*.py`` (pytest puts this directory on ``sys.path``).
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import pytest
 import xmltodict
+import yaml
 from pydantic import SecretStr
 from wechatpy import events, messages
 from wechatpy.crypto import WeChatCrypto
@@ -25,6 +30,8 @@ from wechatpy.utils import WeChatSigner
 from wechatpy.work import events as work_events
 from wechatpy.work import messages as work_messages
 from wechatpy.work.crypto import WeChatCrypto as WorkCrypto
+
+from assistant.settings import Settings
 
 WECHAT_TOKEN = "shequ-test-token"
 WECHAT_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -42,6 +49,31 @@ SubscribeEvent = events.SubscribeEvent
 UnsubscribeEvent = events.UnsubscribeEvent
 WorkTextMessage = work_messages.TextMessage
 WorkSubscribeEvent = work_events.SubscribeEvent
+
+
+def write_tiny_kb(directory: Path, data: dict[str, Any]) -> Path:
+    """The shared ``tiny_kb_data`` as files (what the ``write_kb`` fixture does, usable at module scope)."""
+    def dump(content: Any, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(content, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    for name, content in data["entries"].items():
+        dump(content, directory / "entries" / name)
+    dump({"synonyms": data["synonyms"]}, directory / "synonyms.yaml")
+    dump(data["profile"], directory / "community_profile.example.yaml")
+    return directory
+
+
+@contextmanager
+def module_settings(base: Path, kb_data: dict[str, Any], **update: Any) -> Iterator[Settings]:
+    """Settings like the ``settings`` fixture (no SHEQU_* from the environment), for module-scoped apps."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("SHEQU_") and name != "SHEQU_TEST_DATABASE_URL":
+                patch.delenv(name)
+        settings = Settings(_env_file=None, var_dir=base, database_url=f"sqlite:///{(base / 'shequ.db').as_posix()}",
+                            kb_data_dir=write_tiny_kb(base / "kb", kb_data), index_dir=base / "index")
+        yield channel_settings(settings, **update)
 
 
 def channel_settings(settings: Any, **update: Any) -> Any:
@@ -69,6 +101,9 @@ def message_xml(cls: type, **values: Any) -> str:
     return "<xml>" + "".join(nodes) + "</xml>"
 
 
+_MSG_IDS = itertools.count(6_000_000_000_000_000_001)
+
+
 def _signature(*parts: str) -> str:
     signer = WeChatSigner()
     signer.add_data(*parts)
@@ -83,7 +118,6 @@ class WeChatServer:
     user: str = "oUser-resident-0001"
     encrypted: bool = False
     path: str = "/channels/wechat"
-    _msg_id: int = 5_000_000_000
     timestamp: str = field(default_factory=lambda: str(int(time.time())))
 
     @property
@@ -91,8 +125,7 @@ class WeChatServer:
         return WeChatCrypto(WECHAT_TOKEN, WECHAT_AES_KEY, WECHAT_APP_ID)
 
     def next_id(self) -> int:
-        self._msg_id += 1
-        return self._msg_id
+        return next(_MSG_IDS)
 
     def text_xml(self, content: str, msg_id: int | None = None) -> str:
         return message_xml(TextMessage, target=OFFICIAL_ACCOUNT, source=self.user, time=int(self.timestamp),
@@ -140,7 +173,6 @@ class WeComServer:
     user: str = "zhangsan"
     path: str = "/channels/wecom"
     agent_id: int = WECOM_AGENT_ID
-    _msg_id: int = 7_000_000_000
     timestamp: str = field(default_factory=lambda: str(int(time.time())))
 
     @property
@@ -159,11 +191,12 @@ class WeComServer:
         query = {"msg_signature": envelope["MsgSignature"], "timestamp": self.timestamp, "nonce": nonce}
         return self.client.post(self.path, params=query, content=body.encode("utf-8"))
 
+    def text_xml(self, content: str, msg_id: int | None = None) -> str:
+        return message_xml(WorkTextMessage, target=WECOM_CORP_ID, source=self.user, time=int(self.timestamp),
+                           content=content, id=msg_id or next(_MSG_IDS), agent=self.agent_id)
+
     def say(self, content: str) -> tuple[Any, str]:
-        self._msg_id += 1
-        xml = message_xml(WorkTextMessage, target=WECOM_CORP_ID, source=self.user, time=int(self.timestamp),
-                          content=content, id=self._msg_id, agent=self.agent_id)
-        response = self.post_xml(xml)
+        response = self.post_xml(self.text_xml(content))
         return response, self.reply_text(response)
 
     def reply_text(self, response: Any) -> str:

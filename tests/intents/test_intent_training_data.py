@@ -168,3 +168,11 @@ def test_with_extra_skips_blank_and_duplicate(data: TrainingData) -> None:
     assert merged.examples["ask_service"] == [*data.examples["ask_service"], "新问题"]
     assert merged.examples["new_intent"] == ["x"]
     assert data.with_extra(None) is data
+
+
+def test_with_extra_never_overrules_the_training_files(data: TrainingData) -> None:
+    capability = data.examples["bot_capabilities"][0]
+    merged = data.with_extra({"ask_service": [capability, capability.upper() + " ", "低保怎么申请呀"]})
+    assert capability not in merged.examples["ask_service"]
+    assert merged.examples["ask_service"][-1] == "低保怎么申请呀"
+    assert merged.examples["bot_capabilities"] == data.examples["bot_capabilities"]

@@ -1,0 +1,255 @@
+"""Live handoff over HTTP.
+
+- ``GET /api/v1/sessions/{session_id}/messages?after=<last id>``: the resident's chat polls this for agent and
+  system messages (the contract: ``{"messages": [...], "handoff": {"status", "queue_number"} | null}``).
+- ``/staff/api/handoffs…``: the inbox as JSON for scripts and the inbox page's polling (staff role, CSRF
+  header on every POST).
+- ``/staff/inbox…``: the inbox pages (queue, conversation, reply, close with a note, convert to a work order).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from assistant.api.deps import ContextDep, EngineDep
+from assistant.api.errors import error_body
+from assistant.auth.deps import StaffUser, require_roles, verify_csrf
+from assistant.handoff import (
+    HandoffError,
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    conversation,
+    inbox,
+)
+from assistant.handoff.live import ACTIVE_STATUSES, SERVING
+from assistant.handoff.queries import china_time
+from assistant.storage.db import session_scope
+from assistant.storage.models import ChatSession
+
+public = APIRouter(prefix="/api/v1", tags=["handoff"])
+staff_api = APIRouter(prefix="/staff/api/handoffs", include_in_schema=False, dependencies=[Depends(verify_csrf)])
+pages = APIRouter(prefix="/staff/inbox", include_in_schema=False, dependencies=[Depends(verify_csrf)])
+
+AgentDep = Annotated[StaffUser, Depends(require_roles("staff"))]
+_STATUS = {NotFound: (404, "not_found", "not found"), NotAllowed: (403, "not_allowed", "not allowed"),
+           IllegalTransition: (409, "conflict", "not possible in the current state"),
+           InvalidInput: (422, "invalid_input", "invalid input")}
+
+
+def http_error(exc: HandoffError) -> HTTPException:
+    status, code, en = _STATUS.get(type(exc), (400, "handoff_error", "request refused"))
+    return HTTPException(status, error_body(code, str(exc), en))
+
+
+# ---------------------------------------------------------------- the resident's polling
+
+@public.get("/sessions/{session_id}/messages")
+def session_messages(session_id: str, context: ContextDep, engine: EngineDep,
+                     after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> dict[str, Any]:
+    """Messages of the conversation after ``after`` (agent replies arrive here) and the handoff status."""
+    if not session_id or len(session_id) > 64:
+        raise HTTPException(404, error_body("no_session", "没有找到这个对话", "no such session"))
+    with session_scope(context.sessions) as db:
+        if db.get(ChatSession, session_id) is None:
+            raise HTTPException(404, error_body("no_session", "没有找到这个对话", "no such session"))
+        engine.handoff.sweep(db, session_id=session_id)
+        return {"messages": conversation.messages(db, session_id, after),
+                "handoff": engine.handoff.status_of(db, session_id)}
+
+
+# ---------------------------------------------------------------- staff JSON API
+
+class ReplyBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    text: StrictStr = Field(max_length=inbox.MAX_REPLY)
+
+
+class CloseBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    note: StrictStr = Field(max_length=inbox.MAX_REPLY)
+
+
+class ConvertBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    description: StrictStr = Field(default="", max_length=2000)
+    category: StrictStr = Field(default="", max_length=40)
+    department: StrictStr = Field(default="", max_length=40)
+    location: StrictStr = Field(default="", max_length=500)
+    contact: StrictStr = Field(default="", max_length=40)
+
+
+def _item(item: inbox.QueueItem) -> dict[str, Any]:
+    return {"id": item.id, "session_id": item.session_id, "channel": item.channel,
+            "queue_number": item.queue_number, "status": item.status, "agent": item.agent,
+            "created_at": item.created_at.isoformat(), "waited_minutes": item.waited_minutes,
+            "preview": item.preview}
+
+
+@staff_api.get("")
+def api_queue(user: AgentDep, context: ContextDep, engine: EngineDep) -> dict[str, Any]:
+    with session_scope(context.sessions) as db:
+        return {"items": [_item(i) for i in inbox.queue(db, engine.handoff)]}
+
+
+@staff_api.post("/{handoff_id}/claim")
+def api_claim(handoff_id: int, user: AgentDep, context: ContextDep, engine: EngineDep) -> dict[str, Any]:
+    try:
+        with session_scope(context.sessions) as db:
+            request = inbox.claim(db, engine.handoff, handoff_id, user.username)
+            return {"id": request.id, "status": request.status, "agent": request.agent}
+    except HandoffError as exc:
+        raise http_error(exc) from exc
+
+
+@staff_api.get("/{handoff_id}/messages")
+def api_messages(handoff_id: int, user: AgentDep, context: ContextDep,
+                 after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> dict[str, Any]:
+    try:
+        with session_scope(context.sessions) as db:
+            request = inbox.get(db, handoff_id)
+            return {"messages": conversation.messages(db, request.session_id, after),
+                    "status": request.status, "agent": request.agent}
+    except HandoffError as exc:
+        raise http_error(exc) from exc
+
+
+@staff_api.post("/{handoff_id}/messages", status_code=201)
+def api_reply(handoff_id: int, body: ReplyBody, user: AgentDep, context: ContextDep,
+              engine: EngineDep) -> dict[str, Any]:
+    try:
+        with session_scope(context.sessions) as db:
+            turn = inbox.reply(db, engine.handoff, handoff_id, user.username, user.role, body.text)
+            db.flush()
+            return {"id": 2 * turn.id + 1}
+    except HandoffError as exc:
+        raise http_error(exc) from exc
+
+
+@staff_api.post("/{handoff_id}/close", status_code=204)
+def api_close(handoff_id: int, body: CloseBody, user: AgentDep, context: ContextDep, engine: EngineDep) -> None:
+    try:
+        with session_scope(context.sessions) as db:
+            inbox.close(db, engine.handoff, handoff_id, user.username, user.role, body.note)
+    except HandoffError as exc:
+        raise http_error(exc) from exc
+
+
+@staff_api.post("/{handoff_id}/convert", status_code=201)
+def api_convert(handoff_id: int, body: ConvertBody, user: AgentDep, context: ContextDep,
+                engine: EngineDep) -> dict[str, Any]:
+    try:
+        with session_scope(context.sessions) as db:
+            order = inbox.convert(db, engine.handoff, handoff_id, user.username, user.role,
+                                  **body.model_dump())
+            return {"number": order.number, "status": order.status, "department": order.department}
+    except HandoffError as exc:
+        raise http_error(exc) from exc
+
+
+# ---------------------------------------------------------------- staff pages
+
+def _render(request: Request, name: str, values: dict[str, Any], status_code: int = 200) -> Response:
+    from assistant.console.templating import render, templates
+
+    templates.env.filters.setdefault("china_time", china_time)
+    return render(request, name, values, status_code=status_code)
+
+
+_FLASH = {"claimed": "已接待，请回复居民。", "closed": "会话已结束。", "sent": ""}
+
+
+@pages.get("")
+def inbox_page(request: Request, user: AgentDep, context: ContextDep, engine: EngineDep) -> Response:
+    with session_scope(context.sessions) as db:
+        items = inbox.queue(db, engine.handoff)
+    return _render(request, "staff/inbox.html", {"items": items, "in_hours": engine.handoff.in_office_hours()})
+
+
+def _conversation_page(request: Request, handoff_id: int, user: StaffUser, context: Any, engine: Any,
+                       error: str = "", status_code: int = 200, form: dict[str, str] | None = None) -> Response:
+    with session_scope(context.sessions) as db:
+        try:
+            item = inbox.get(db, handoff_id)
+        except NotFound:
+            return _render(request, "staff/inbox_missing.html", {}, status_code=404)
+        messages = conversation.messages(db, item.session_id, 0, limit=1000)
+        last_id = messages[-1]["id"] if messages else 0
+        mine = item.status == SERVING and (item.agent == user.username or user.role == "admin")
+        values = {"item": item, "messages": messages, "last_id": last_id, "mine": mine,
+                  "active": item.status in ACTIVE_STATUSES, "error": error,
+                  "notice": _FLASH.get(request.query_params.get("done", ""), ""),
+                  "form": form or {"description": item.left_message or "", "category": "", "department": "",
+                                   "location": "", "contact": ""}}
+    return _render(request, "staff/inbox_conversation.html", values, status_code=status_code)
+
+
+@pages.get("/{handoff_id}")
+def conversation_page(handoff_id: int, request: Request, user: AgentDep, context: ContextDep,
+                      engine: EngineDep) -> Response:
+    return _conversation_page(request, handoff_id, user, context, engine)
+
+
+def _act(request: Request, handoff_id: int, user: StaffUser, context: Any, engine: Any, done: str, action: Any,
+         form: dict[str, str] | None = None) -> Response:
+    try:
+        with session_scope(context.sessions) as db:
+            result = action(db)
+    except HandoffError as exc:
+        status = _STATUS.get(type(exc), (400,))[0]
+        return _conversation_page(request, handoff_id, user, context, engine, error=str(exc),
+                                  status_code=status, form=form)
+    if isinstance(result, str):  # a new work order's number
+        return RedirectResponse(f"/staff/orders/{result}?msg=order_created", status_code=303)
+    return RedirectResponse(f"/staff/inbox/{handoff_id}?done={done}", status_code=303)
+
+
+@pages.post("/{handoff_id}/claim")
+def claim_submit(handoff_id: int, request: Request, user: AgentDep, context: ContextDep,
+                 engine: EngineDep) -> Response:
+    def action(db: Any) -> None:
+        inbox.claim(db, engine.handoff, handoff_id, user.username)
+
+    return _act(request, handoff_id, user, context, engine, "claimed", action)
+
+
+@pages.post("/{handoff_id}/reply")
+def reply_submit(handoff_id: int, request: Request, user: AgentDep, context: ContextDep, engine: EngineDep,
+                 text: Annotated[str, Form(max_length=inbox.MAX_REPLY)] = "") -> Response:
+    def action(db: Any) -> None:
+        inbox.reply(db, engine.handoff, handoff_id, user.username, user.role, text)
+
+    return _act(request, handoff_id, user, context, engine, "sent", action)
+
+
+@pages.post("/{handoff_id}/close")
+def close_submit(handoff_id: int, request: Request, user: AgentDep, context: ContextDep, engine: EngineDep,
+                 note: Annotated[str, Form(max_length=inbox.MAX_REPLY)] = "") -> Response:
+    return _act(request, handoff_id, user, context, engine, "closed",
+                lambda db: inbox.close(db, engine.handoff, handoff_id, user.username, user.role, note))
+
+
+@pages.post("/{handoff_id}/convert")
+def convert_submit(handoff_id: int, request: Request, user: AgentDep, context: ContextDep, engine: EngineDep,
+                   description: Annotated[str, Form(max_length=2000)] = "",
+                   category: Annotated[str, Form(max_length=40)] = "",
+                   department: Annotated[str, Form(max_length=40)] = "",
+                   location: Annotated[str, Form(max_length=500)] = "",
+                   contact: Annotated[str, Form(max_length=40)] = "") -> Response:
+    form = {"description": description, "category": category, "department": department, "location": location,
+            "contact": ""}  # a typed phone number is never echoed back into the page
+
+    def action(db: Any) -> str:
+        return inbox.convert(db, engine.handoff, handoff_id, user.username, user.role, description=description,
+                             category=category, department=department, location=location,
+                             contact=contact).number
+
+    return _act(request, handoff_id, user, context, engine, "converted", action, form)
+
+
+routers = [public, staff_api, pages]

@@ -1,0 +1,153 @@
+"""Groups unanswered questions by the need behind them, so fifty phrasings of one gap show as one row.
+
+Texts are normalised (the KB's synonym dictionary maps 退休金→养老金 and so on, punctuation dropped),
+identical texts are counted once with their frequency, then character 1–3-gram TF-IDF vectors are grouped
+by agglomerative clustering with average linkage on cosine distance, cut at ``distance_threshold``.
+Chinese has no spaces, so character n-grams carry both words and the typos residents make.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from assistant.storage.models import UnansweredQuery
+from knowledge_base.engine import KnowledgeBase
+from knowledge_base.synonyms import SynonymDictionary
+
+log = logging.getLogger(__name__)
+
+DISTANCE_THRESHOLD = 0.8
+MAX_UNIQUE_TEXTS = 2000  # agglomerative clustering is quadratic in memory; rarer texts join the nearest group
+MAX_ROWS = 20_000
+_PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
+# Politeness and question frames say nothing about the need; without them the content words decide.
+_FILLER = re.compile(
+    r"(请问|你好|您好|我想问|想问|想了解|了解|一下|谢谢|麻烦|怎么办理|怎样办理|如何办理|怎么办|怎么弄|怎么申请|"
+    r"如何申请|怎么|如何|怎样|在哪里办|在哪办|去哪里办|去哪里|去哪|在哪里|在哪|哪里|要钱吗|要多少钱|多少钱|"
+    r"需要什么|要什么|有没有|能不能|可不可以|可以吗|是什么|吗|呢|啊|呀|吧|嘛|的|了)")
+_SAME_WORD = (("老年人", "老人"), ("老人家", "老人"), ("长者", "老人"), ("公交车", "公交"), ("乘车", "坐车"))
+REASON_LABELS = {"fallback": "答不上来", "low_confidence": "把握不大", "thumbs_down": "居民点了👎"}
+
+
+@dataclass
+class Cluster:
+    key: str
+    ids: list[int]
+    phrasings: list[tuple[str, int]]  # (text as typed, how many times), most frequent first
+    channels: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    representative: str = ""
+    suggestions: list[tuple[str, str, float]] = field(default_factory=list)  # (entry id, title, score)
+
+    @property
+    def count(self) -> int:
+        return len(self.ids)
+
+
+def normalise(text: str, synonyms: SynonymDictionary | None = None) -> str:
+    text = text.lower()
+    if synonyms is not None:
+        text = synonyms.apply(text)
+    text = _PUNCT.sub("", text)
+    for variant, word in _SAME_WORD:
+        text = text.replace(variant, word)
+    return _FILLER.sub("", text) or text
+
+
+def load_open(session: Session, start: dt.date | None = None, end: dt.date | None = None,
+              channel: str = "", reason: str = "") -> list[UnansweredQuery]:
+    query = select(UnansweredQuery).where(UnansweredQuery.status == "open")
+    if start:
+        query = query.where(UnansweredQuery.created_at >= dt.datetime.combine(start, dt.time(), dt.UTC))
+    if end:
+        query = query.where(UnansweredQuery.created_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(),
+                                                                                dt.UTC))
+    if channel:
+        query = query.where(UnansweredQuery.channel == channel)
+    if reason:
+        query = query.where(UnansweredQuery.reason == reason)
+    return list(session.scalars(query.order_by(UnansweredQuery.created_at.desc()).limit(MAX_ROWS)))
+
+
+def _labels(texts: list[str], threshold: float) -> np.ndarray:
+    if len(texts) == 1:
+        return np.zeros(1, dtype=int)
+    vectors = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit_transform(texts)
+    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+                                    distance_threshold=threshold)
+    return model.fit_predict(vectors.toarray())
+
+
+def cluster_queries(rows: list[UnansweredQuery], synonyms: SynonymDictionary | None = None,
+                    threshold: float = DISTANCE_THRESHOLD) -> list[Cluster]:
+    """Clusters, largest first; every row belongs to exactly one."""
+    if not rows:
+        return []
+    by_text: dict[str, list[UnansweredQuery]] = {}
+    for row in rows:
+        key = normalise(row.query, synonyms) or row.query
+        by_text.setdefault(key, []).append(row)
+    texts = sorted(by_text, key=lambda t: -len(by_text[t]))
+    head, tail = texts[:MAX_UNIQUE_TEXTS], texts[MAX_UNIQUE_TEXTS:]
+    labels = list(_labels(head, threshold))
+    if tail:
+        labels += list(_nearest(head, labels, tail, threshold))
+    groups: dict[int, list[str]] = {}
+    for text, label in zip(head + tail, labels, strict=True):
+        groups.setdefault(int(label), []).append(text)
+    clusters = [_make_cluster([r for t in members for r in by_text[t]]) for members in groups.values()]
+    clusters.sort(key=lambda c: (-c.count, c.representative))
+    return clusters
+
+
+def _nearest(head: list[str], labels: list[int], tail: list[str], threshold: float) -> list[int]:
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit(head + tail)
+    similarity = (vectorizer.transform(tail) @ vectorizer.transform(head).T).toarray()
+    next_label = max(labels) + 1
+    result = []
+    for row in similarity:
+        best = int(row.argmax())
+        if 1.0 - row[best] <= threshold:
+            result.append(labels[best])
+        else:
+            result.append(next_label)
+            next_label += 1
+    return result
+
+
+def _make_cluster(rows: list[UnansweredQuery]) -> Cluster:
+    phrasings = Counter(r.query for r in rows).most_common()
+    ids = sorted(r.id for r in rows)
+    key = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:12]
+    times = [r.created_at for r in rows if r.created_at is not None]
+    return Cluster(key=key, ids=ids, phrasings=phrasings, channels=Counter(r.channel for r in rows),
+                   reasons=Counter(r.reason for r in rows), first=min(times) if times else None,
+                   last=max(times) if times else None, representative=phrasings[0][0])
+
+
+def suggest_entries(kb: KnowledgeBase, cluster: Cluster, k: int = 3, probes: int = 3) -> list[tuple[str, str, float]]:
+    """Likely entries for a cluster: KB search of its most frequent phrasings, scores summed per entry."""
+    totals: dict[str, float] = {}
+    titles: dict[str, str] = {}
+    for text, _count in cluster.phrasings[:probes]:
+        for candidate in kb.search(text[:200], k).candidates:
+            if candidate.score <= 0:
+                continue
+            totals[candidate.entry_id] = totals.get(candidate.entry_id, 0.0) + candidate.score
+            titles[candidate.entry_id] = candidate.title
+    probes_used = max(1, min(probes, len(cluster.phrasings)))
+    ranked = sorted(totals.items(), key=lambda item: -item[1])[:k]
+    return [(entry_id, titles[entry_id], score / probes_used) for entry_id, score in ranked]

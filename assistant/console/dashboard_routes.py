@@ -1,0 +1,79 @@
+"""The dashboard (charts as server-rendered SVG) and the CSV/Excel exports."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import Response
+
+from assistant.auth.personal import may_reveal
+from assistant.console import exports
+from assistant.console.charts import columns, hbar
+from assistant.console.clustering import cluster_queries, load_open
+from assistant.console.stats import CHANNEL_LABELS, compute
+from assistant.console.templating import render
+from assistant.console.unanswered_routes import parse_period
+from assistant.console.web import Reader, app_context
+from assistant.security.crypto import PersonalDataCipher
+from assistant.storage.db import session_scope
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+_MEDIA = {"csv": "text/csv; charset=utf-8",
+          "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@router.get("/")
+def dashboard(request: Request, user: Reader, start: str = "", end: str = "", channel: str = "") -> Response:
+    period, error = parse_period(start[:10], end[:10], channel[:20])
+    context = app_context(request)
+    kb = context.kb.current()
+    titles = {e.id: e.title for e in kb.entries.values()}
+    with session_scope(context.sessions) as session:
+        board = compute(session, period, titles)
+        open_rows = load_open(session, period.start, period.end, period.channel)
+    clusters = cluster_queries(open_rows, kb.synonyms)[:8]
+    charts = {
+        "weekly": columns(board.weeks, {"会话数": board.weekly["会话数"]}, title="每周会话数"),
+        "rates": columns(board.weeks, {"回答率": board.weekly["回答率"], "兜底率": board.weekly["兜底率"]},
+                         title="每周回答率与兜底率", percent=True),
+        "topics": hbar(board.top_topics, title="热门问题"),
+        "clusters": hbar([(c.representative, c.count) for c in clusters], title="未答问题最多的需求"),
+        "orders": hbar(board.orders_by_status, title="工单状态"),
+        "channels": hbar([(CHANNEL_LABELS.get(ch, ch), f["answer_rate"]) for ch, f in board.per_channel.items()],
+                         title="各渠道回答率", percent=True),
+    }
+    return render(request, "staff/dashboard.html", {"board": board, "charts": charts, "period": period,
+                                                    "error": error, "channels": CHANNEL_LABELS})
+
+
+@router.get("/export/{name}.{fmt}")
+def export(request: Request, name: str, fmt: str, user: Reader, start: str = "", end: str = "",
+           channel: str = "", reveal: int = 0) -> Response:
+    if fmt not in _MEDIA or name not in ("unanswered", "work_orders", "summary"):
+        raise HTTPException(404)
+    period, _ = parse_period(start[:10], end[:10], channel[:20], days=90)
+    context = app_context(request)
+    with session_scope(context.sessions) as session:
+        if name == "unanswered":
+            header, rows = exports.unanswered_rows(session, period.since, period.until, period.channel)
+        elif name == "work_orders":
+            wants = bool(reveal)
+            if wants and not may_reveal(user):
+                raise HTTPException(403)
+            cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir) \
+                if wants else None
+            header, rows = exports.work_order_rows(session, period.since, period.until, user, cipher, wants,
+                                                   period.channel)
+        else:
+            titles = {e.id: e.title for e in context.kb.current().entries.values()}
+            header, rows = exports.summary_rows(compute(session, period, titles))
+    sheet = {"unanswered": "未答问题", "work_orders": "工单", "summary": "统计"}[name]
+    body = exports.to_csv(header, rows) if fmt == "csv" else exports.to_xlsx(sheet, header, rows)
+    filename = f"{name}-{period.start:%Y%m%d}-{period.end:%Y%m%d}{'-unmasked' if reveal else ''}.{fmt}"
+    log.info("export %s by %s (%d rows)", filename, user.role, len(rows))
+    return Response(body, media_type=_MEDIA[fmt], headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff"})

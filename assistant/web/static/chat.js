@@ -1,0 +1,441 @@
+/* 社区小助手 web chat.
+ *
+ * Plain JavaScript, no framework and no CDN, so the page works on a community LAN without internet.
+ * Every text from the resident, the bot or an agent is inserted with textContent: resident text is
+ * untrusted and must never be parsed as HTML.
+ */
+(() => {
+  "use strict";
+
+  const API = "/api/v1";
+  const MAX_CHARS = 500;
+  const NEAR_LIMIT = 450;
+  const REQUEST_TIMEOUT_MS = 20000;
+  const POLL_MS = 4000;
+  const POLL_MAX_MS = 15000;
+  const LARGE_TEXT_KEY = "shequ.largeText";
+  const OPEN_HANDOFF = ["排队中", "接待中"];
+
+  const TEXT = {
+    you: "您说：",
+    bot: "小助手说：",
+    agent: "工作人员",
+    agentSays: "工作人员说：",
+    system: "系统消息：",
+    thinking: "小助手正在查找答案…",
+    networkTyped: "网络连接不上。您输入的内容还在输入框里，请稍后再点“发送”。",
+    networkButton: "网络连接不上，请稍后再点一次。",
+    serverError: "系统出了点问题，请稍后再试，或者找社区工作人员。",
+    requestError: "没有发送成功，请再试一次。",
+    useful: "有用",
+    useless: "没用",
+    usefulLabel: "这个回答有用",
+    uselessLabel: "这个回答没用",
+    thanks: "谢谢您的评价！",
+    thanksDown: "谢谢，我们会改进这个回答。",
+    speak: "朗读",
+    speakLabel: "朗读这条回答",
+    remaining: (n) => `还可以输入${n}个字`,
+    over: (n) => `超出了${n}个字，请删掉一些`,
+    queued: (number) => `您的排队号是 ${number}，请稍等，工作人员会在这里回复您。`,
+    serving: "工作人员正在为您服务，请在下面输入。",
+    handoffClosed: "人工服务已结束。还有问题可以继续问我。",
+  };
+
+  const state = {
+    sessionId: null,
+    busy: false,
+    poll: { active: false, timer: null, after: 0, delay: POLL_MS, seen: new Set() },
+  };
+
+  const $ = (id) => document.getElementById(id);
+  const els = {
+    messages: $("messages"),
+    conversation: $("conversation"),
+    form: $("chat-form"),
+    input: $("chat-input"),
+    send: $("send-button"),
+    count: $("char-count"),
+    error: $("error"),
+    largeText: $("large-text"),
+    human: $("human-button"),
+    handoff: $("handoff-status"),
+  };
+
+  // ------------------------------------------------------------------ helpers
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function hidden(text) {
+    return el("span", "visually-hidden", text);
+  }
+
+  // Inline SVG icons: emoji need a colour-emoji font that many offline PCs and phones lack.
+  const ICONS = {
+    up: "M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.31l.95-4.57.03-.32c0-.41-.17-.79-.44-1.06L14.17 1 "
+      + "7.59 7.59C7.22 7.95 7 8.45 7 9v10c0 1.1.9 2 2 2h9c.83 0 1.54-.5 1.84-1.22l3.02-7.05c.09-.23"
+      + ".14-.47.14-.73v-2z",
+    speaker: "M3 9v6h4l5 5V4L7 9H3zm13.5 3c0-1.77-1.02-3.29-2.5-4.03v8.05c1.48-.73 2.5-2.25 2.5-4.02zM14 "
+      + "3.23v2.06c2.89.86 5 3.54 5 6.71s-2.11 5.85-5 6.71v2.06c4.01-.91 7-4.49 7-8.77s-2.99-7.86-7-8.77z",
+  };
+
+  function icon(name, flip) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("class", "icon");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", ICONS[name]);
+    if (flip) path.setAttribute("transform", "rotate(180 12 12)");
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function scrollToMessage(node) {
+    const box = els.conversation;
+    const top = node.offsetTop - box.offsetTop - 8;
+    // A long answer is shown from its first line; a short one just scrolls the log to the end.
+    box.scrollTop = node.offsetHeight > box.clientHeight * 0.7 ? top : box.scrollHeight;
+  }
+
+  function showError(message) {
+    els.error.textContent = message;
+    els.error.hidden = false;
+  }
+
+  function clearError() {
+    els.error.hidden = true;
+    els.error.textContent = "";
+  }
+
+  function errorMessage(status, data) {
+    const zh = data && data.error && typeof data.error.message_zh === "string" ? data.error.message_zh : "";
+    if (zh) return zh;
+    return status >= 500 ? TEXT.serverError : TEXT.requestError;
+  }
+
+  async function request(method, path, body) {
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    try {
+      const response = await fetch(API + path, {
+        method,
+        headers: body === undefined ? { Accept: "application/json" }
+          : { "Content-Type": "application/json", Accept: "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: "no-store",
+        signal: controller.signal,
+      });
+      let data = null;
+      if (response.status !== 204) {
+        try { data = await response.json(); } catch (e) { data = null; }
+      }
+      return { ok: response.ok, status: response.status, data };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  // ------------------------------------------------------------------ messages
+
+  function addMessage(kind, text, options = {}) {
+    const message = el("div", `msg msg-${kind}`);
+    if (options.className) message.classList.add(options.className);
+    if (kind === "agent") message.appendChild(el("span", "sender", TEXT.agent));
+    const bubble = el("div", "bubble");
+    const label = { user: TEXT.you, bot: TEXT.bot, agent: TEXT.agentSays, system: TEXT.system }[kind];
+    bubble.appendChild(hidden(label));
+    bubble.appendChild(el("p", "bubble-text", text));
+    bubble.tabIndex = -1;
+    message.appendChild(bubble);
+    els.messages.appendChild(message);
+    scrollToMessage(message);
+    return message;
+  }
+
+  function retireOldControls(keepFeedback) {
+    // Follow-up and choice buttons act on the conversation's current topic: once a newer reply exists
+    // they would answer about the wrong topic, so they go. Feedback always rates the latest answer.
+    els.messages.querySelectorAll(".reply-buttons[data-contextual]").forEach((group) => group.remove());
+    if (!keepFeedback) {
+      els.messages.querySelectorAll(".feedback:not([data-rated])").forEach((group) => group.remove());
+    }
+  }
+
+  function buttonGroup(buttons) {
+    const group = el("div", "reply-buttons");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "可以点选");
+    for (const item of buttons) {
+      if (!item || typeof item.title !== "string" || typeof item.payload !== "string") continue;
+      const isChoice = item.payload.startsWith("/choose");
+      const button = el("button", isChoice ? "choice-button" : "reply-button", item.title);
+      button.type = "button";
+      if (item.payload === "/human") button.classList.add("human");
+      if (item.payload.startsWith("/")) group.dataset.contextual = "";
+      button.dataset.payload = item.payload;
+      button.dataset.title = item.title;
+      group.appendChild(button);
+    }
+    return group.childElementCount ? group : null;
+  }
+
+  function feedbackGroup() {
+    const group = el("div", "feedback");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "这个回答对您有帮助吗");
+    const make = (rating, text, label) => {
+      const button = el("button", "tool-button");
+      button.type = "button";
+      button.dataset.rating = String(rating);
+      button.setAttribute("aria-label", label);
+      button.setAttribute("aria-pressed", "false");
+      button.append(icon("up", rating < 0), el("span", "", text));
+      return button;
+    };
+    // 👍 / 👎
+    group.append(make(1, TEXT.useful, TEXT.usefulLabel), make(-1, TEXT.useless, TEXT.uselessLabel));
+    return group;
+  }
+
+  function speakButton(reply) {
+    if (!("speechSynthesis" in window) || typeof window.SpeechSynthesisUtterance !== "function") return null;
+    const button = el("button", "tool-button speak-button");
+    button.type = "button";
+    button.setAttribute("aria-label", TEXT.speakLabel);
+    button.append(icon("speaker"), el("span", "", TEXT.speak));
+    button.addEventListener("click", () => {
+      const utterance = new SpeechSynthesisUtterance(reply.speech || reply.text);
+      utterance.lang = "zh-CN";
+      utterance.rate = reply.speech_rate === "slow" ? 0.7 : 0.95;
+      window.speechSynthesis.cancel();
+      window.speechSynthesis.speak(utterance);
+    });
+    return button;
+  }
+
+  function renderReply(data) {
+    const reply = data.reply || { text: "", buttons: [] };
+    const rated = ["answer", "clarify", "fallback"].includes(data.action);
+    const focusWasLost = () => document.activeElement === document.body || !document.activeElement;
+    const hadFocusInOld = els.messages.contains(document.activeElement)
+      && document.activeElement.closest(".reply-buttons[data-contextual], .feedback:not([data-rated])");
+    retireOldControls(!rated);
+
+    const message = addMessage("bot", reply.text, {
+      className: data.action === "emergency" ? "msg-emergency" : "",
+    });
+    message.dataset.action = data.action || "";
+    if (data.topic && typeof data.topic.id === "string") message.dataset.topic = data.topic.id;
+    if (data.aspect) message.dataset.aspect = data.aspect;
+
+    const buttons = buttonGroup(Array.isArray(reply.buttons) ? reply.buttons : []);
+    if (buttons) message.appendChild(buttons);
+
+    const tools = el("div", "answer-tools");
+    const speak = speakButton(reply);
+    if (speak) tools.appendChild(speak);
+    if (data.action === "answer") tools.appendChild(feedbackGroup());
+    if (tools.childElementCount) message.appendChild(tools);
+    scrollToMessage(message);
+
+    if (hadFocusInOld || focusWasLost()) message.querySelector(".bubble").focus({ preventScroll: true });
+    return message;
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  function setBusy(busy) {
+    state.busy = busy;
+    els.send.disabled = busy;
+    els.messages.setAttribute("aria-busy", busy ? "true" : "false");
+  }
+
+  async function send(text, shownText) {
+    if (state.busy) return;
+    clearError();
+    const typed = shownText === undefined;
+    const shown = typed ? text : shownText;
+    const mine = text.trim() ? addMessage("user", shown, { className: "pending" }) : null;
+    const thinking = text.trim() ? addMessage("bot", TEXT.thinking, { className: "pending" }) : null;
+    setBusy(true);
+    try {
+      const result = await request("POST", "/chat", { session_id: state.sessionId, text, channel: "web" });
+      if (!result.ok || !result.data || typeof result.data.session_id !== "string") {
+        if (mine) mine.remove();
+        showError(errorMessage(result.status, result.data));
+        return;
+      }
+      state.sessionId = result.data.session_id;
+      if (mine) mine.classList.remove("pending");
+      if (typed) {
+        els.input.value = "";
+        updateCount();
+      }
+      if (thinking) thinking.remove();
+      renderReply(result.data);
+      if (result.data.action === "handoff") onHandoff(result.data);
+    } catch (error) {
+      // Nothing typed is lost: the input is cleared only after the server has the message.
+      if (mine) mine.remove();
+      showError(typed ? TEXT.networkTyped : TEXT.networkButton);
+    } finally {
+      if (thinking) thinking.remove();
+      setBusy(false);
+    }
+  }
+
+  function updateCount() {
+    const length = els.input.value.length;
+    const left = MAX_CHARS - length;
+    els.count.textContent = left >= 0 ? TEXT.remaining(left) : TEXT.over(-left);
+    els.count.classList.toggle("near-limit", length >= NEAR_LIMIT);
+  }
+
+  async function sendFeedback(button) {
+    const group = button.closest(".feedback");
+    if (!group || group.dataset.rated !== undefined || !state.sessionId) return;
+    clearError();
+    const rating = Number(button.dataset.rating);
+    try {
+      const result = await request("POST", "/feedback", { session_id: state.sessionId, rating });
+      if (!result.ok) {
+        showError(errorMessage(result.status, result.data));
+        return;
+      }
+    } catch (error) {
+      showError(TEXT.networkButton);
+      return;
+    }
+    group.dataset.rated = String(rating);
+    group.querySelectorAll("button").forEach((b) => {
+      b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      b.disabled = true;
+    });
+    const note = el("span", "tool-note", rating > 0 ? TEXT.thanks : TEXT.thanksDown);
+    note.setAttribute("role", "status");
+    group.appendChild(note);
+  }
+
+  // ------------------------------------------------------------------ live handoff
+
+  function showHandoffStatus(text) {
+    els.handoff.textContent = text;
+    els.handoff.hidden = !text;
+  }
+
+  function onHandoff(data) {
+    // Only a queued conversation has a person who will answer here; outside office hours there is none.
+    if (!data.ticket || data.ticket.status !== "排队中") return;
+    showHandoffStatus(TEXT.queued(data.ticket.number));
+    startPolling();
+  }
+
+  function startPolling() {
+    const poll = state.poll;
+    if (poll.active) return;
+    poll.active = true;
+    poll.delay = POLL_MS;
+    schedulePoll();
+  }
+
+  function stopPolling() {
+    const poll = state.poll;
+    poll.active = false;
+    clearTimeout(poll.timer);
+  }
+
+  function schedulePoll() {
+    clearTimeout(state.poll.timer);
+    state.poll.timer = setTimeout(pollOnce, state.poll.delay);
+  }
+
+  async function pollOnce() {
+    const poll = state.poll;
+    if (!poll.active || !state.sessionId) return;
+    const path = `/sessions/${encodeURIComponent(state.sessionId)}/messages?after=${encodeURIComponent(poll.after)}`;
+    try {
+      const result = await request("GET", path);
+      if (!result.ok || !result.data) {
+        // 404 until the messages endpoint (or the session's queue entry) exists: keep trying, more slowly.
+        poll.delay = Math.min(Math.round(poll.delay * 1.5), POLL_MAX_MS);
+        return;
+      }
+      poll.delay = POLL_MS;
+      const messages = Array.isArray(result.data.messages) ? result.data.messages : [];
+      for (const item of messages) {
+        if (!item || item.id === undefined || poll.seen.has(String(item.id))) continue;
+        poll.seen.add(String(item.id));
+        poll.after = item.id;
+        if (typeof item.text !== "string") continue;
+        // Resident and bot turns are already on screen; only what a person or the system adds is new.
+        if (item.from === "agent") addMessage("agent", item.text);
+        else if (item.from === "system") addMessage("system", item.text);
+      }
+      const handoff = result.data.handoff;
+      if (handoff && OPEN_HANDOFF.includes(handoff.status)) {
+        showHandoffStatus(handoff.status === "接待中" ? TEXT.serving : TEXT.queued(handoff.queue_number || ""));
+      } else {
+        showHandoffStatus(TEXT.handoffClosed);
+        stopPolling();
+      }
+    } catch (error) {
+      poll.delay = Math.min(Math.round(poll.delay * 1.5), POLL_MAX_MS);
+    } finally {
+      if (poll.active) schedulePoll();
+    }
+  }
+
+  // ------------------------------------------------------------------ large text
+
+  function setLargeText(on, remember) {
+    document.documentElement.classList.toggle("large-text", on);
+    els.largeText.setAttribute("aria-checked", on ? "true" : "false");
+    if (remember) {
+      try { localStorage.setItem(LARGE_TEXT_KEY, on ? "1" : "0"); } catch (e) { /* private mode */ }
+    }
+  }
+
+  // ------------------------------------------------------------------ wiring
+
+  els.form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    send(els.input.value);
+  });
+
+  els.input.addEventListener("keydown", (event) => {
+    // Enter sends; Shift+Enter is a new line; Enter that confirms a Chinese IME candidate does nothing.
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      send(els.input.value);
+    }
+  });
+
+  els.input.addEventListener("input", updateCount);
+
+  els.messages.addEventListener("click", (event) => {
+    const target = event.target instanceof Element ? event.target.closest("button") : null;
+    if (!target) return;
+    if (target.dataset.payload !== undefined) {
+      send(target.dataset.payload, target.dataset.title || target.textContent);
+    } else if (target.dataset.rating !== undefined) {
+      sendFeedback(target);
+    }
+  });
+
+  els.human.addEventListener("click", () => send(els.human.dataset.payload, els.human.dataset.title));
+
+  els.largeText.addEventListener("click", () => {
+    setLargeText(!document.documentElement.classList.contains("large-text"), true);
+  });
+
+  setLargeText(document.documentElement.classList.contains("large-text"), false);
+  updateCount();
+})();

@@ -1,0 +1,220 @@
+"""The Kivy application: screens in a ScreenManager, a banner for short messages, the controller wired in.
+
+Import this module only after :func:`kiosk_app.kivy_setup.prepare_environment` and
+:func:`~kiosk_app.kivy_setup.configure_kivy` (``kiosk_app.main`` does it in the right order).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.config import ConfigParser
+from kivy.core.window import Window
+from kivy.properties import ObjectProperty
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from accessibility import TtsEngine, create_tts_engine
+from kiosk_app.client import AssistantClient, create_client
+from kiosk_app.config import KioskConfig
+from kiosk_app.controller import KioskController
+from kiosk_app.devices import KioskDevices
+from kiosk_app.runner import Runner, ThreadRunner
+from kiosk_app.screens import KioskScreen, build_screens
+from kiosk_app.speech import KioskSpeech
+from kiosk_app.theme import THEME
+from kiosk_app.views import SCREENS
+from kiosk_app.widgets import KioskLabel, Panel
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FLASH_SECONDS = 5.0
+BUSY_DELAY_SECONDS = 0.4  # a quick answer should not make a "please wait" flicker
+BUSY_TEXT = "正在查找，请稍等……"
+
+
+class Banner(Panel):
+    """A strip at the top for "请稍等" and confirmations such as "凭条已打印，请取走。"."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.label = KioskLabel(halign="center")
+        self.add_widget(self.label)
+        self.size_hint = (1, None)
+        self.pos_hint = {"top": 1}
+        self.hide()
+        THEME.bind(primary=lambda *_: self._colour())
+
+    def _colour(self) -> None:
+        self.bg_color = THEME.primary
+        self.label.color = THEME.primary_text
+
+    def say(self, text: str) -> None:
+        self._colour()
+        self.label.text = text
+        self.padding = (THEME.pad, THEME.pad * 0.5)
+        self.height = max(THEME.touch, self.label.font_size * 2.2)
+        self.opacity = 1
+
+    def hide(self) -> None:
+        self.label.text = ""
+        self.height = 0
+        self.opacity = 0
+
+    @property
+    def text(self) -> str:
+        return self.label.text
+
+
+class KivyUi:
+    """The controller's ``UiPort`` on Kivy widgets; every method runs on the Kivy thread."""
+
+    def __init__(self, manager: ScreenManager, banner: Banner) -> None:
+        self.manager = manager
+        self.banner = banner
+        self._busy_event: Any = None
+        self._flash_event: Any = None
+
+    def screen(self, name: str) -> KioskScreen:
+        return self.manager.get_screen(name)  # type: ignore[return-value]
+
+    def show(self, screen: str, view: Any) -> None:
+        self.screen(screen).show(view)
+        if self.manager.current != screen:
+            self.manager.current = screen
+
+    def set_busy(self, busy: bool) -> None:
+        if self._busy_event is not None:
+            self._busy_event.cancel()
+            self._busy_event = None
+        if busy:
+            self._busy_event = Clock.schedule_once(lambda _dt: self.banner.say(BUSY_TEXT), BUSY_DELAY_SECONDS)
+        elif self.banner.text == BUSY_TEXT:
+            self.banner.hide()
+
+    def flash(self, text: str) -> None:
+        self.banner.say(text)
+        if self._flash_event is not None:
+            self._flash_event.cancel()
+        self._flash_event = Clock.schedule_once(lambda _dt: self._end_flash(text), FLASH_SECONDS)
+
+    def _end_flash(self, text: str) -> None:
+        if self.banner.text == text:
+            self.banner.hide()
+
+    def apply_theme(self, theme_name: str, larger_text: bool) -> None:
+        THEME.use(theme_name, larger_text)
+
+    def clear_screens(self) -> None:
+        self.banner.hide()
+        for name in SCREENS:
+            self.screen(name).clear()
+
+
+class KioskApp(App):
+    """``KioskApp(config, settings).run()``; services can be injected (tests, the screenshot mode)."""
+
+    controller = ObjectProperty(None, allownone=True)
+    use_kivy_settings = False  # F1 must not open Kivy's settings panel on a public kiosk
+    title = "社区小助手"
+
+    def __init__(
+        self,
+        kiosk_config: KioskConfig,
+        settings: Settings,
+        *,
+        client: AssistantClient | None = None,
+        tts: TtsEngine | None = None,
+        devices: KioskDevices | None = None,
+        runner: Runner | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.kiosk_config = kiosk_config
+        self.settings = settings
+        self._client = client
+        self._tts = tts
+        self._devices = devices
+        self._runner = runner
+        self.ui: KivyUi | None = None
+        self._idle_event: Any = None
+
+    # Kivy would otherwise read and write an .ini next to this module.
+    def load_config(self) -> ConfigParser:
+        self.config = ConfigParser(name=f"shequ-kiosk-{id(self)}")
+        return self.config
+
+    def open_settings(self, *largs: Any) -> bool:
+        return False
+
+    def build(self) -> FloatLayout:
+        config = self.kiosk_config
+        client = self._client or create_client(config, self.settings)
+        tts = self._tts or create_tts_engine(config.tts, voice=config.voice, fallback_to_silent=True,
+                                             **({"audio_device": config.audio_device} if config.audio_device else {}))
+        devices = self._devices or KioskDevices.from_config(config)
+        runner = self._runner or ThreadRunner(lambda fn: Clock.schedule_once(lambda _dt: fn(), 0))
+
+        root = FloatLayout()
+        manager = ScreenManager(transition=NoTransition())
+        screens = build_screens()
+        for screen in screens:
+            manager.add_widget(screen)
+        banner = Banner()
+        root.add_widget(manager)
+        root.add_widget(banner)
+        self.ui = KivyUi(manager, banner)
+        self.controller = KioskController(config, client, KioskSpeech(tts), devices, self.ui, runner=runner)
+        for screen in screens:
+            screen.controller = self.controller
+        Window.bind(on_touch_down=self._touched, on_request_close=self._request_close,
+                    on_keyboard=self._keyboard)
+        return root
+
+    def on_start(self) -> None:
+        controller = self.controller
+        controller.start()
+        self._idle_event = Clock.schedule_interval(lambda _dt: controller.tick_idle(), 1.0)
+        # Reader events arrive on the poller's thread; the controller runs on Kivy's.
+        controller.devices.start(lambda event: Clock.schedule_once(lambda _dt: controller.cards.on_event(event), 0))
+
+    def on_stop(self) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        if self._idle_event is not None:
+            self._idle_event.cancel()
+            self._idle_event = None
+        Window.unbind(on_touch_down=self._touched, on_request_close=self._request_close,
+                      on_keyboard=self._keyboard)
+        controller = self.controller
+        if controller is None:
+            return
+        controller.devices.stop()
+        controller.runner.shutdown()
+        controller.speech.close()
+        controller.client.close()
+        self.controller = None
+
+    def _touched(self, _window: Any, _touch: Any) -> bool:
+        if self.controller is not None:
+            self.controller.touched()
+        return False  # never swallow the touch: the widgets below must get it
+
+    def _request_close(self, *_args: Any) -> bool:
+        # In kiosk mode a stray Alt+F4 or window-manager close must not leave a desktop on screen.
+        return self.kiosk_config.fullscreen
+
+    def _keyboard(self, _window: Any, key: int, _scancode: int, _codepoint: str, modifiers: list[str]) -> bool:
+        # Staff with a keyboard can quit with Ctrl+Alt+Q; residents have no keyboard.
+        if key == ord("q") and "ctrl" in modifiers and "alt" in modifiers:
+            log.info("kiosk closed by Ctrl+Alt+Q")
+            self.stop()
+            return True
+        return False

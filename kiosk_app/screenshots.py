@@ -1,0 +1,133 @@
+"""``shequ kiosk --screenshots DIR``: every screen with sample content, as PNG, plus the audit of each.
+
+The visit is scripted through the real controller and the in-process assistant (on a throw-away database, so
+no sample turn or queue number lands in the real one), the Dummy printer and a fake ID-card reader holding the
+fictional sample card. ``DIR/audit.txt`` lists what the accessibility audit found on each screen.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from accessibility import create_tts_engine
+from device_adapters.idcard import FakeIdCardReader
+from device_adapters.idcard.samples import sample_text_block
+from device_adapters.printer import DummyReceiptPrinter
+from device_adapters.printer.status import PaperState
+from kiosk_app import texts
+from kiosk_app.app import KioskApp
+from kiosk_app.audit import Finding, audit_screen
+from kiosk_app.client import InProcessAssistantClient
+from kiosk_app.config import KioskConfig
+from kiosk_app.devices import KioskDevices
+from kiosk_app.harness import KioskHarness
+from kiosk_app.runner import InlineRunner
+from kiosk_app.views import CLARIFY, HANDOFF, IDLE, Action, ClarifyView, HandoffView, IdleView
+
+if TYPE_CHECKING:
+    from assistant.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SAMPLE_TOPIC = "senior-age-allowance"
+SAMPLE_PHONE_DIGITS = "1380771"  # half typed: a keypad in use, not anyone's number
+
+
+class _Recorder:
+    def __init__(self, harness: KioskHarness, directory: Path) -> None:
+        self.h = harness
+        self.directory = directory
+        self.paths: list[Path] = []
+        self.findings: list[Finding] = []
+
+    def shot(self, name: str) -> None:
+        self.h.settle()
+        path = self.h.screenshot(self.directory / f"{len(self.paths) + 1:02d}-{name}.png")
+        self.paths.append(path)
+        self.findings += audit_screen(self.h.screen, name)
+        log.info("screenshot %s", path.name)
+
+
+def render_all(config: KioskConfig, settings: Settings, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="shequ-kiosk-shots-") as tmp:
+        shot_settings = settings.model_copy(update={
+            "database_url": f"sqlite:///{Path(tmp, 'screenshots.db').as_posix()}",
+            "index_dir": settings.resolved_index_dir(),
+            "office_hours": "00:00-24:00",  # so that 呼叫工作人员 shows a queue number at any hour
+            "office_weekends": True,
+        })
+        client = InProcessAssistantClient(shot_settings, config.home_categories)
+        reader = FakeIdCardReader()
+        printer = DummyReceiptPrinter()
+        devices = KioskDevices(printer=printer, reader=reader, poll_interval=0.05)
+        app = KioskApp(config, shot_settings, client=client, tts=create_tts_engine("silent"), devices=devices,
+                       runner=InlineRunner())
+        harness = KioskHarness(app)
+        try:
+            recorder = _Recorder(harness, directory)
+            _script(recorder, app, reader, printer)
+        finally:
+            harness.close()
+    report = "\n".join(map(str, recorder.findings)) or "no findings on any screen"
+    (directory / "audit.txt").write_text(report + "\n", encoding="utf-8")
+    return recorder.paths
+
+
+def _script(r: _Recorder, app: KioskApp, reader: FakeIdCardReader, printer: DummyReceiptPrinter) -> None:
+    h, c = r.h, app.controller
+    h.wait_until(lambda: c.cards.reader_ok is True, what="the reader to report in")
+    c.idle.touch()
+    r.shot("home")
+    catalog = c.client.catalog()
+    first = catalog.home_categories()[0]
+    h.tap(first.name)
+    r.shot("category")
+    topic = SAMPLE_TOPIC if catalog.question(SAMPLE_TOPIC) else first.questions[0].entry_id
+    c.ask_topic(topic)
+    r.shot("answer")
+    if texts.ASPECT_LABELS["materials"] in [b.text for b in h.buttons()]:
+        h.tap(texts.ASPECT_LABELS["materials"])
+        r.shot("answer-materials")
+    questions = [q for category in catalog.home_categories() for q in category.questions][:3]
+    choices = tuple(Action(f"{i}. {q.title}", "payload", f"/choose {i}") for i, q in enumerate(questions, 1))
+    c.navigate(CLARIFY, ClarifyView(texts.CLARIFY_PROMPT, (*choices, Action("都不是", "payload", "/choose 0"))))
+    r.shot("clarify")
+    c.call_staff()
+    r.shot("handoff")
+    c.navigate(HANDOFF, HandoffView(texts.STAFF_AWAY, None, can_callback=True))
+    r.shot("handoff-staff-away")
+    h.tap(texts.CALLBACK_BUTTON)
+    for digit in SAMPLE_PHONE_DIGITS:
+        c.keypad.press(digit)
+    r.shot("keypad")
+    c.go_home()
+    c.cards.open()
+    r.shot("idcard-waiting")
+    reader.place_card(sample_text_block("resident"))
+    h.wait_until(lambda: c.visitor is not None, what="the sample card to be read")
+    r.shot("idcard-signed-in")
+    c.ask_topic(topic)
+    h.settle()
+    printer.set_paper(PaperState.OUT)
+    h.tap(texts.PRINT_BUTTON)
+    r.shot("printer-out-of-paper")
+    printer.set_paper(PaperState.OK)
+    reader.unplug()
+    h.wait_until(lambda: c.cards.reader_ok is False, what="the reader to be missed")
+    c.go_home()
+    c.cards.open()
+    r.shot("reader-unplugged")
+    reader.plug()
+    c.navigate(IDLE, IdleView(25, texts.IDLE_QUESTION))
+    r.shot("idle-warning")
+    c.end_visit()
+    c.idle.touch()
+    c.toggle_high_contrast()
+    r.shot("home-high-contrast")
+    c.toggle_larger_text()
+    c.ask_topic(topic)
+    r.shot("answer-high-contrast-larger-text")
