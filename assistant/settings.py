@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     kiosk_fullscreen: bool = False  # kiosk mode: fullscreen, no cursor, Escape does not exit
     kiosk_touch_input: str = "mouse"  # the one input provider: mouse | mtdev | hidinput
     kiosk_window_size: str = "1920x1080"  # when not fullscreen
-    kiosk_home_categories: str = "yanglao,shebao,yibao,jiuzhu,weijian"  # up to 5 tiles, KB category codes
+    kiosk_home_categories: str = "yanglao,shebao,yibao,weijian"  # up to 4 tiles (+ 常见问题, 更多服务)
     kiosk_font_path: str = ""  # empty: WenQuanYi Micro Hei from fonts-wqy-microhei
 
     # --- server ---

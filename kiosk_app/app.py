@@ -7,6 +7,7 @@ Import this module only after :func:`kiosk_app.kivy_setup.prepare_environment` a
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kivy.app import App
@@ -53,7 +54,7 @@ class Banner(Panel):
 
     def _colour(self) -> None:
         self.bg_color = THEME.primary
-        self.label.color = THEME.primary_text
+        self.label.ink = THEME.primary_text
 
     def say(self, text: str) -> None:
         self._colour()
@@ -133,6 +134,7 @@ class KioskApp(App):
         tts: TtsEngine | None = None,
         devices: KioskDevices | None = None,
         runner: Runner | None = None,
+        clock: Callable[[], float] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -142,6 +144,7 @@ class KioskApp(App):
         self._tts = tts
         self._devices = devices
         self._runner = runner
+        self._clock = clock  # the idle timer's clock (tests move it forward)
         self.ui: KivyUi | None = None
         self._idle_event: Any = None
 
@@ -170,7 +173,8 @@ class KioskApp(App):
         root.add_widget(manager)
         root.add_widget(banner)
         self.ui = KivyUi(manager, banner)
-        self.controller = KioskController(config, client, KioskSpeech(tts), devices, self.ui, runner=runner)
+        self.controller = KioskController(config, client, KioskSpeech(tts), devices, self.ui, runner=runner,
+                                          clock=self._clock)
         for screen in screens:
             screen.controller = self.controller
         Window.bind(on_touch_down=self._touched, on_request_close=self._request_close,

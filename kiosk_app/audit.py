@@ -34,7 +34,8 @@ SERVICE_COMMANDS = frozenset({"category", "common", "more", "ask", "payload", "a
 STAFF_LABELS = frozenset({texts.STAFF_BUTTON, texts.NOT_SOLVED_BUTTON})
 # Screens where 返回/首页 would lead nowhere (home) or where the two big buttons already do it (idle).
 NO_NAV_SCREENS = frozenset({"home", "idle"})
-NO_STAFF_SCREENS = frozenset({"idle"})
+# The handoff screen is itself the way to a person (a queue number, or a callback when nobody is on duty).
+NO_STAFF_SCREENS = frozenset({"idle", "handoff"})
 _TOLERANCE = 1.0  # pixels of rounding in Kivy's layout
 
 
@@ -128,8 +129,10 @@ def _button_label(button: Widget) -> str:
     return str(getattr(button, "text", "") or type(button).__name__)
 
 
-def audit_screen(screen: Widget, name: str | None = None) -> list[Finding]:
-    name = name or str(getattr(screen, "name", "screen"))
+def audit_screen(screen: Widget, label: str | None = None) -> list[Finding]:
+    """Every way ``screen`` misses the numbers; ``label`` names it in the findings (default: its name)."""
+    kind = str(getattr(screen, "name", "screen"))
+    name = label or kind
     widgets = [w for w in _walk(screen) if _visible(w)]
     found: list[Finding] = []
     labels = [w for w in widgets if isinstance(w, Label) and w.text.strip()]
@@ -153,10 +156,10 @@ def audit_screen(screen: Widget, name: str | None = None) -> list[Finding]:
     if len(services) > PAGE_SIZE:
         found.append(Finding(name, "service-choices", "buttons", len(services), PAGE_SIZE))
     labels_on_buttons = {_button_label(b) for b in buttons}
-    if name not in NO_NAV_SCREENS:
+    if kind not in NO_NAV_SCREENS:
         for required in (texts.BACK, texts.HOME):
             if required not in labels_on_buttons:
                 found.append(Finding(name, "missing-button", required, 0, 1))
-    if name not in NO_STAFF_SCREENS and not labels_on_buttons & STAFF_LABELS:
+    if kind not in NO_STAFF_SCREENS and not labels_on_buttons & STAFF_LABELS:
         found.append(Finding(name, "missing-button", texts.STAFF_BUTTON, 0, 1))
     return found

@@ -69,12 +69,13 @@ def _check_text(text: str) -> str:
 class InProcessAssistantClient(AssistantClient):
     """The dialogue engine in this process; the application context is built on first use."""
 
-    def __init__(self, settings: Settings, home_codes: tuple[str, ...] = (), context: AppContext | None = None):
+    def __init__(self, settings: Settings, home_codes: tuple[str, ...] = (), context: AppContext | None = None,
+                 engine: DialogueEngine | None = None) -> None:
         self.settings = settings
         self.home_codes = home_codes
         self._context = context
         self._owns_context = context is None
-        self._engine: DialogueEngine | None = None
+        self._engine = engine
         self._catalog: Catalog | None = None
         self._catalog_revision: int | None = None
         self._lock = threading.RLock()

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from assistant.settings import Settings
 
 TOUCH_INPUTS = ("mouse", "mtdev", "hidinput")
-MAX_HOME_CATEGORIES = 5  # plus 常见问题 and 更多服务: six service tiles on the home screen
+MAX_HOME_CATEGORIES = 4  # plus 常见问题 and 更多服务: six service tiles on the home screen
 MIN_IDLE_WARNING_SECONDS = 20  # WCAG 2.2.1: at least 20 s to extend with one action
 _SIZE = re.compile(r"^(\d{3,5})x(\d{3,5})$")
 
@@ -40,7 +40,7 @@ class KioskConfig:
     fullscreen: bool = False
     touch_input: str = "mouse"
     window_size: tuple[int, int] = (1920, 1080)
-    home_categories: tuple[str, ...] = ("yanglao", "shebao", "yibao", "jiuzhu", "weijian")
+    home_categories: tuple[str, ...] = ("yanglao", "shebao", "yibao", "weijian")
     font_path: str = ""
 
     @property

@@ -124,7 +124,7 @@ class KioskController:
 
     # --- the visitor's data ---
     @property
-    def visitor(self):  # noqa: ANN201 - Visitor | None, kept on the card flow
+    def visitor(self):
         return self.cards.visitor
 
     @property

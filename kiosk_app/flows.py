@@ -28,7 +28,10 @@ from kiosk_app.views import (
 from kiosk_app.visitor import Visitor, visitor_from_record
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from device_adapters.printer.receipts import Receipt
+    from kiosk_app.catalog import Catalog
     from kiosk_app.controller import KioskController
     from kiosk_app.devices import PrintResult
 
@@ -172,7 +175,7 @@ class PrintFlow:
             return
         self._print(lambda catalog: answer_receipt(catalog, answer.topic_id, answer.title, answer.text))
 
-    def _print(self, build) -> None:  # noqa: ANN001 - Callable[[Catalog], Receipt]
+    def _print(self, build: Callable[[Catalog], Receipt]) -> None:
         def work() -> PrintResult:
             receipt: Receipt = build(self.c.client.catalog())
             return self.c.devices.print_receipt(receipt)
@@ -188,6 +191,6 @@ class PrintFlow:
         # Paper out, printer offline or none at all: say so plainly and offer a person.
         if result.problem:
             self.c.set_device_notice("printer", texts.PRINTER_PROBLEM_NOTICE)
-        actions = (Action(texts.BACK, "back"), Action(texts.STAFF_BUTTON, "human", style=Style.DANGER))
+        actions = (Action(texts.STAFF_BUTTON, "human", style=Style.DANGER),)
         self.c.navigate(NOTICE, NoticeView(texts.DEVICE_PROBLEM_TITLE, result.message_zh, actions, urgent=True),
                         display_speech=result.message_zh)

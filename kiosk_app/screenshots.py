@@ -116,6 +116,7 @@ def _script(r: _Recorder, app: KioskApp, reader: FakeIdCardReader, printer: Dumm
     h.tap(texts.PRINT_BUTTON)
     r.shot("printer-out-of-paper")
     printer.set_paper(PaperState.OK)
+    reader.remove_card()
     reader.unplug()
     h.wait_until(lambda: c.cards.reader_ok is False, what="the reader to be missed")
     c.go_home()

@@ -34,6 +34,7 @@ class ThemeState(EventDispatcher):
     accent = ColorProperty("#C25E00")
     focus = ColorProperty("#DB7400")
 
+    font_tile = NumericProperty(48)  # the home screen's tiles and the keypad's digits
     font_title = NumericProperty(40)
     font_main = NumericProperty(32)
     font_button = NumericProperty(32)
@@ -50,6 +51,7 @@ class ThemeState(EventDispatcher):
         for role in ROLES:
             setattr(self, role, theme.palette.rgba(role))
         s = theme.sizes
+        self.font_tile = sp(s.font_title_sp * 1.2)
         self.font_title = sp(s.font_title_sp)
         self.font_main = sp(s.font_main_sp)
         self.font_button = sp(s.font_button_sp)

@@ -20,10 +20,11 @@ SIGNED_IN_NO_SUGGESTION_SPEECH = "读卡成功，您好！请点常见问题，�
 MAX_SUGGESTIONS = 3
 
 # Two-character surnames common enough to matter; everything else is taken as one character.
-COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 诸葛 上官 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 轩辕 令狐 端木 独孤 南宫 西门 "
-    "百里 呼延 万俟 申屠 太史 闻人 澹台 公冶 宗政 濮阳 淳于 单于 钟离 赫连 拓跋 第五 东郭".split()
-)
+COMPOUND_SURNAMES = frozenset((
+    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
+    "夏侯", "轩辕", "令狐", "端木", "独孤", "南宫", "西门", "百里", "呼延", "万俟", "申屠", "太史",
+    "闻人", "澹台", "公冶", "宗政", "濮阳", "淳于", "单于", "钟离", "赫连", "拓跋", "第五", "东郭",
+))
 
 
 @dataclass(frozen=True)

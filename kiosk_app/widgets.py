@@ -34,10 +34,22 @@ class Panel(BoxLayout):
     radius = ListProperty([0])
 
 
-class KioskLabel(Label):
-    """Wrapped text that grows to its content's height (``role``: title, main, small, huge)."""
+ROLES = ["tile", "title", "main", "button", "small", "huge"]
 
-    role = OptionProperty("main", options=["title", "main", "small", "huge"])
+
+class TextLabel(Label):
+    """Themed text: ``role`` picks the size, ``ink`` the colour (default: the theme's text colour).
+
+    Size and colour are chosen through these two properties, never by overriding ``font_size``/``color`` in a
+    ``.kv`` instance: Kivy keeps the class rule's bindings, which would later put the class value back.
+    """
+
+    role = OptionProperty("main", options=ROLES)
+    ink = ColorProperty(None, allownone=True)
+
+
+class KioskLabel(TextLabel):
+    """Wrapped text that takes the height of its content (none when empty)."""
 
 
 class KioskButton(ButtonBehavior, Panel):
@@ -48,11 +60,12 @@ class KioskButton(ButtonBehavior, Panel):
     style = OptionProperty(Style.BUTTON.value, options=[s.value for s in Style])
     action = ObjectProperty(None, allownone=True)
     fg_color = ColorProperty([1, 1, 1, 1])
-    big = BooleanProperty(False)  # home tiles: title-size text
+    border_color = ColorProperty([0, 0, 0, 1])
+    big = BooleanProperty(False)  # home tiles and keypad digits: larger text
 
     def on_kv_post(self, base_widget: object) -> None:
         self._restyle()
-        THEME.bind(name=self._restyle, button=self._restyle)
+        THEME.bind(name=self._restyle, button=self._restyle, button_border=self._restyle)
         self.bind(style=self._restyle, state=self._restyle)
 
     def _restyle(self, *_args: object) -> None:
@@ -63,6 +76,8 @@ class KioskButton(ButtonBehavior, Panel):
             Style.DANGER: (THEME.danger, THEME.danger_text),
         }[style]
         self.bg_color, self.fg_color = background, foreground
+        # Ordinary buttons carry the theme's border (yellow on black in high contrast); coloured ones their own.
+        self.border_color = THEME.button_border if style is Style.BUTTON else background
 
 
 def action_button(action: Action, on_action: Callable[[Action], None], **kwargs: object) -> KioskButton:

@@ -115,6 +115,7 @@ def require_roles(*roles: str) -> Callable[[Request], StaffUser]:
         return user
 
     dependency.__name__ = f"require_roles_{'_'.join(roles) or 'any'}"
+    dependency.roles = roles  # type: ignore[attr-defined]  # read by the route-enumeration test
     return dependency
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from assistant.auth import AccountLocked, InvalidCredentials, RateLimited
+from assistant.auth import AccountLocked, AuthError, InvalidCredentials, RateLimited
 from assistant.auth.deps import (
     SESSION_COOKIE,
     clear_session_cookie,
@@ -64,6 +64,13 @@ def login_page(request: Request, next: str = "/staff/") -> Response:
     return render(request, "staff/login.html", {"next": safe_next(next), "error": "", "username": ""})
 
 
+def cookie_warning(request: Request) -> bool:
+    """Secure cookies are dropped on plain HTTP (except on localhost): say so instead of looping on sign-in."""
+    secure = request.app.state.context.settings.staff_cookie_secure
+    local = request.url.hostname in ("localhost", "127.0.0.1", "::1")
+    return secure and request.url.scheme != "https" and not local
+
+
 @router.post("/login", dependencies=[Depends(verify_csrf)])
 def login_submit(request: Request, username: Annotated[str, Form(max_length=80)] = "",
                  password: Annotated[str, Form(max_length=300)] = "",
@@ -77,12 +84,19 @@ def login_submit(request: Request, username: Annotated[str, Form(max_length=80)]
     role = ""
     try:
         _limiter(request).hit(client)
+        failure: AuthError | None = None
         with session_scope(context.sessions) as session:
-            account = authenticate(session, username.strip(), password,
-                                   LockoutPolicy(settings.staff_lockout_failures, settings.staff_lockout_minutes),
-                                   client)
-            token = open_session(session, account, settings.staff_session_hours)
-            role = account.role
+            try:
+                account = authenticate(session, username.strip(), password,
+                                       LockoutPolicy(settings.staff_lockout_failures, settings.staff_lockout_minutes),
+                                       client)
+            except (InvalidCredentials, AccountLocked) as exc:
+                failure = exc  # leave the block normally: the failure count and audit row must be committed
+            else:
+                token = open_session(session, account, settings.staff_session_hours)
+                role = account.role
+        if failure is not None:
+            raise failure
     except RateLimited as exc:
         error, status = f"尝试次数太多，请 {int(exc.retry_after) + 1} 秒后再试。", 429
     except AccountLocked as exc:

@@ -53,6 +53,10 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
            status_code: int = 200) -> HTMLResponse:
     flash = FLASH_MESSAGES.get(request.query_params.get("msg", ""), "")
     values: dict[str, Any] = {"user": current_user(request), "flash": flash}
+    if name == "staff/login.html":
+        from assistant.console.auth_routes import cookie_warning
+
+        values["cookie_warning"] = cookie_warning(request)
     values.update(context or {})
     response = templates.TemplateResponse(request, name, values, status_code=status_code)
     response.headers.update(SECURITY_HEADERS)

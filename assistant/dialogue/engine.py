@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from assistant.dialogue import replies
 from assistant.dialogue.aspects import ASPECT_BUTTONS, ASPECT_LEADS, detect_aspect, residual_after_aspect
 from assistant.dialogue.forms import ReportIssueForm
-from assistant.dialogue.rules import is_emergency, parse_payload, switch_topic, wants_human
+from assistant.dialogue.rules import is_emergency, is_report_opener, parse_payload, switch_topic, wants_human
 from assistant.dialogue.schemas import (
     Action,
     Button,
@@ -131,6 +131,8 @@ class DialogueEngine:
             return self._emergency(turn, IntentInfo(name="emergency", confidence=1.0))
         if turn.state.form is not None:
             return self._continue_form(turn)
+        if is_report_opener(turn.normalized):
+            return self._start_form(turn, IntentInfo(name="report_issue", confidence=1.0))
         result = self.classifier.classify(turn.text)
         intent = IntentInfo(name=result.name, confidence=round(result.confidence, 4))
         ticket_entity = result.first("ticket_number")
@@ -314,11 +316,12 @@ class DialogueEngine:
 
     def _start_form(self, turn: _TurnContext, intent: IntentInfo) -> TurnOutcome:
         form = ReportIssueForm.start(turn.text)
-        turn.state.form = form.to_json()
         return self._advance_form(turn, form, intent)
 
     def _continue_form(self, turn: _TurnContext) -> TurnOutcome:
         form = ReportIssueForm.from_json(turn.state.form or {})
+        if form.contact:  # kept encrypted in the session state between turns, like every phone number at rest
+            form.contact = self.cipher.decrypt(form.contact)
         intent = IntentInfo(name="report_issue", confidence=1.0)
         if wants_human(turn.normalized):
             turn.state.form = None
@@ -333,6 +336,8 @@ class DialogueEngine:
         question = form.next_question()
         if question is not None:
             turn.state.form = form.to_json()
+            if form.contact:
+                turn.state.form["contact"] = self.cipher.encrypt(form.contact)
             return TurnOutcome("ticket", replies.make_reply(question), intent)
         turn.state.form = None
         search = turn.knowledge.search(form.what)

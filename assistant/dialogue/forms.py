@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from assistant.dialogue import replies
+from assistant.dialogue.rules import is_report_opener
 from knowledge_base.normalize import normalize
 
 MAX_TURNS = 3
@@ -63,8 +64,9 @@ class ReportIssueForm:
             text = _NO_CONTACT.sub("", text).strip(" ,，。")
         # Only the masked form of a message is kept for the transcript.
         self.messages.append(_mask(message))
-        if not text:
+        if not text or (not self.what and is_report_opener(text)):
             return
+        text = _mask(text)  # what and where become the work order: no ID or phone number in clear
         asked_where = bool(self.what) and not self.where
         if not self.what:
             self.what = text

@@ -18,6 +18,11 @@ _EMERGENCY = re.compile(
 _SWITCH = re.compile(r"^(?:那|那么|还有|再问一下|另外)\s*(?P<topic>.{2,20}?)\s*(?:呢|怎么样|咋样|又怎么办)\s*[?？。!！]*$")
 _HUMAN = re.compile(r"转人工|人工服务|人工客服|真人|找工作人员|叫工作人员|呼叫工作人员|跟工作人员说|和工作人员说|找个人|找人工")
 _CANCEL = re.compile(r"^(?:算了|不用了|不要了|取消|不报了|不说了|退出)")
+# "我要反映问题" alone says that the resident wants to report something, not what: start the form and ask.
+_REPORT_OPENER = re.compile(
+    r"^(?:你好|您好)?[\s,，]*(?:我|俺)?(?:要|想|想要|需要|来)?(?:反映|反应|投诉|举报|报修|上报)"
+    r"(?:一下|一个|个|下)?(?:问题|情况|事情|事)?[\s。.!！]*$"
+)
 _PAYLOAD = re.compile(r"^/(?P<command>[a-z_]+)(?:[\s:](?P<argument>.*))?$")
 
 
@@ -58,3 +63,7 @@ def wants_human(text: str) -> bool:
 
 def is_cancel(text: str) -> bool:
     return bool(_CANCEL.match(text.strip()))
+
+
+def is_report_opener(text: str) -> bool:
+    return bool(_REPORT_OPENER.match(text.strip()))

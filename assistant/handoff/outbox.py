@@ -56,10 +56,12 @@ def enqueue(db: Session, order: WorkOrder, event: WorkOrderEvent) -> OutboxMessa
     db.flush()  # the event needs its id for the idempotency key
     code = EVENT_CODES.get(event.action or "", "updated")
     key = f"{order.number}:{event.id}"
+    at = _utc(event.at) or dt.datetime.now(dt.UTC)
     row = OutboxMessage(order_id=order.id, order_number=order.number, event=code, idempotency_key=key,
                         department=order.department, status="pending", attempts=0, last_error="",
+                        created_at=at, next_attempt_at=at,
                         payload={"event": code, "action": event.action, "idempotency_key": key,
-                                 "occurred_at": _iso(event.at) or _iso(dt.datetime.now(dt.UTC)),
+                                 "occurred_at": _iso(at),
                                  "note": event.note, "order": order_snapshot(order)})
     db.add(row)
     return row
@@ -128,7 +130,9 @@ def drain(factory: sessionmaker[Session], sink: TicketSink, *, backoff: Backoff 
             sink.deliver(delivery)
         except DeliveryError as exc:
             _record_failure(factory, row_id, str(exc), exc.permanent, backoff, now, report)
-            blocked.add(order_id)
+            if not exc.permanent:
+                # A parked row does not hold back the order's next events: each carries the whole order.
+                blocked.add(order_id)
             continue
         with session_scope(factory) as db:
             db.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
@@ -162,12 +166,13 @@ def _record_failure(factory: sessionmaker[Session], row_id: int, error: str, per
         report.errors.append(error)
 
 
-def requeue(db: Session, ids: list[int] | None = None) -> int:
+def requeue(db: Session, ids: list[int] | None = None, now: dt.datetime | None = None) -> int:
     """Puts failed rows back in the queue (all failed rows when ``ids`` is None)."""
     query = update(OutboxMessage).where(OutboxMessage.status == "failed")
     if ids is not None:
         query = query.where(OutboxMessage.id.in_(ids))
-    result = db.execute(query.values(status="pending", attempts=0, next_attempt_at=dt.datetime.now(dt.UTC),
+    due = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    result = db.execute(query.values(status="pending", attempts=0, next_attempt_at=due,
                                      locked_until=None))
     return int(result.rowcount or 0)
 

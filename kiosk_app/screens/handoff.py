@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kiosk_app import texts
 from kiosk_app.screens.base import KioskScreen, load_kv, show
-from kiosk_app.views import HandoffView
+from kiosk_app.views import Action, HandoffView, Style
 
 
 class HandoffScreen(KioskScreen):
@@ -13,13 +13,14 @@ class HandoffScreen(KioskScreen):
         number = view.number if view else None
         self.ids.number_caption.text = "您的排队号" if number else ""
         self.ids.number.text = number or ""
-        self.ids.number_box.height = (self.ids.number.height + self.ids.number_caption.height) if number else 0
         show(self.ids.number_box, bool(number))
         self.ids.message.text = view.text if view else ""
-        show(self.ids.print_button, bool(view and view.can_print))
-        show(self.ids.callback_button, bool(view and view.can_callback))
-        self.ids.print_button.text = texts.PRINT_NUMBER_BUTTON
-        self.ids.callback_button.text = texts.CALLBACK_BUTTON
+        actions = []
+        if view and view.can_print:
+            actions.append(Action(texts.PRINT_NUMBER_BUTTON, "print", style=Style.PRIMARY))
+        if view and view.can_callback:
+            actions.append(Action(texts.CALLBACK_BUTTON, "callback", style=Style.PRIMARY))
+        self.fill(self.ids.actions, actions)
 
 
 load_kv(__file__)

@@ -12,7 +12,7 @@ class ListScreen(KioskScreen):
         view = self.view if isinstance(self.view, ListView) else None
         self.ids.title.text = view.title if view else ""
         self.ids.prompt.text = view.prompt if view else ""
-        self.fill(self.ids.items, view.items if view else ())
+        self.fill(self.ids.choice_grid, view.items if view else ())
         paged = view is not None and view.pages > 1
         self.ids.pager.opacity = 1 if paged else 0
         self.ids.pager.disabled = not paged

@@ -18,7 +18,7 @@ class NoticeScreen(KioskScreen):
         self.ids.title.text = view.title if view else ""
         self.ids.message.text = view.text if view else ""
         self.ids.panel.bg_color = THEME.danger if urgent else THEME.surface
-        self.ids.message.color = THEME.danger_text if urgent else THEME.text
+        self.ids.message.ink = THEME.danger_text if urgent else THEME.text
         actions = view.actions if view else ()
         self.fill(self.ids.actions, actions)
         # The bar's own 呼叫工作人员 is left out when the notice already offers a person.

@@ -164,7 +164,9 @@ class HybridIndex:
                 continue
             if streams[name]:
                 doc_scores = self.lexical[name].scores(streams[name])
-                matrix[:, column] = np.maximum.reduceat(doc_scores, self.doc_offsets)
+                hits = np.flatnonzero(doc_scores)
+                # Only matching documents count; on a large KB they are a small fraction of all.
+                np.maximum.at(matrix[:, column], self.doc_entry[hits], doc_scores[hits])
         query_features = np.array([self.lexical["word"].unknown_share(analyzed.words) if analyzed.words else 1.0],
                                   dtype=np.float32)
         return analyzed.canonical, matrix, query_features

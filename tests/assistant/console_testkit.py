@@ -1,10 +1,17 @@
-"""Helpers shared by the console tests (imported by ``test_console_*.py``; not a test module itself)."""
+"""Helpers shared by the console tests (imported by ``test_console_*.py``; not a test module itself).
+
+Starting the app trains the intent model and builds the search index; both are cached per content, so the
+tests share one warm cache directory for the whole run instead of paying that for every test.
+"""
 
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -17,24 +24,41 @@ from assistant.storage.db import session_scope
 PASSWORD = "correct-horse-battery"
 USERS = {"admin": "ada", "staff": "sam", "approver": "amy", "department": "dan"}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_WARM = Path(tempfile.gettempdir()) / f"shequ-console-tests-{Path(__file__).stat().st_mtime_ns}"
 
 
-def console_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"staff_cookie_secure": False, "staff_login_rate_per_minute": 1000})
+def console_settings(settings: Settings, **overrides: object) -> Settings:
+    (_WARM / "index").mkdir(parents=True, exist_ok=True)
+    cached_intents = _WARM / "intents"
+    if cached_intents.exists() and not (settings.var_dir / "intents").exists():
+        shutil.copytree(cached_intents, settings.var_dir / "intents")
+    values: dict[str, object] = {"staff_login_rate_per_minute": 1000, "index_dir": _WARM / "index"}
+    values.update(overrides)
+    return settings.model_copy(update=values)
 
 
-def add_users(context: AppContext, extra: dict[str, str] | None = None) -> None:
+def remember_warm_cache(settings: Settings) -> None:
+    source = settings.var_dir / "intents"
+    if source.exists() and not (_WARM / "intents").exists():
+        shutil.copytree(source, _WARM / "intents", dirs_exist_ok=True)
+
+
+def add_users(context: AppContext) -> None:
     with session_scope(context.sessions) as session:
-        for role, name in {**USERS, **(extra or {})}.items():
-            create_account(session, name, role.split(":")[0], PASSWORD, department="民政")
+        for role, name in USERS.items():
+            create_account(session, name, role, PASSWORD, department="民政", actor="test")
 
 
 @contextmanager
-def console_client(settings: Settings) -> Iterator[tuple[TestClient, AppContext]]:
-    context = create_context(console_settings(settings))
+def console_client(settings: Settings, **overrides: object) -> Iterator[tuple[TestClient, AppContext]]:
+    settings = console_settings(settings, **overrides)
+    context = create_context(settings)
     add_users(context)
     try:
-        with TestClient(create_app(context=context), follow_redirects=False) as client:
+        # HTTPS, because the session cookie is Secure (the default) and is not sent over plain HTTP.
+        with TestClient(create_app(context=context), base_url="https://testserver",
+                        follow_redirects=False) as client:
+            remember_warm_cache(settings)
             yield client, context
     finally:
         context.close()
@@ -46,19 +70,27 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
-def login(client: TestClient, role_or_name: str, password: str = PASSWORD) -> None:
+def login(client: TestClient, role_or_name: str, password: str = PASSWORD):
     username = USERS.get(role_or_name, role_or_name)
     client.cookies.clear()
     page = client.get("/staff/login")
-    response = client.post("/staff/login", data={"username": username, "password": password,
-                                                 "csrf_token": csrf_from(page.text), "next": "/staff/"})
+    return client.post("/staff/login", data={"username": username, "password": password,
+                                             "csrf_token": csrf_from(page.text), "next": "/staff/"})
+
+
+def signed_in(client: TestClient, role: str) -> None:
+    response = login(client, role)
     assert response.status_code == 303, response.text[:500]
 
 
-def form_post(client: TestClient, page_url: str, action: str, data: dict[str, object] | None = None,
-              **kwargs: object):
+def form_post(client: TestClient, page_url: str, action: str, data: dict[str, object] | None = None):
     """POSTs a form the way a browser would: with the CSRF token of the page it was on."""
     page = client.get(page_url)
     assert page.status_code == 200, (page_url, page.status_code)
-    payload = {"csrf_token": csrf_from(page.text), **(data or {})}
-    return client.post(action, data=payload, **kwargs)
+    return client.post(action, data={"csrf_token": csrf_from(page.text), **(data or {})})
+
+
+def chat(client: TestClient, text: str) -> dict:
+    response = client.post("/api/v1/chat", json={"session_id": None, "text": text, "channel": "web"})
+    assert response.status_code == 200, response.text
+    return response.json()

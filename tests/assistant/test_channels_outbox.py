@@ -234,10 +234,19 @@ def _wait_for(predicate, timeout: float = 30.0) -> bool:
 
 
 @pytest.mark.parametrize("channel", ["wechat", "wecom"])
-def test_a_slow_answer_goes_through_the_customer_service_api(late_app, channel, monkeypatch):
+def test_a_slow_answer_goes_through_the_customer_service_api(late_app, channel):
     client, fake = late_app
-    slow = SlowEngine(client.app.state.engine)
-    monkeypatch.setattr(client.app.state, "engine", slow)
+    real_engine = client.app.state.engine
+    # Not monkeypatch: its undo deletes attributes of starlette's State instead of restoring them.
+    client.app.state.engine = slow = SlowEngine(real_engine)
+    try:
+        _slow_answer(client, fake, slow, channel)
+    finally:
+        slow.gate.set()
+        client.app.state.engine = real_engine
+
+
+def _slow_answer(client: TestClient, fake: FakeApi, slow: SlowEngine, channel: str) -> None:
     if channel == "wechat":
         server = WeChatServer(client, user="oSlowUser-0000000000000009")
     else:

@@ -4,22 +4,32 @@ the in-process assistant, the fake TTS engine, the Dummy printer and a fake or s
 from __future__ import annotations
 
 import copy
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kiosk_testkit import FakeClock, RecordingUi, write_kb_files
 
 from accessibility import FakeTtsEngine
 from assistant.context import AppContext, create_context
+from assistant.dialogue.engine import DialogueEngine
+from assistant.dialogue.factory import build_engine
 from assistant.settings import Settings
 from device_adapters.printer import DummyReceiptPrinter
 from kiosk_app.client import InProcessAssistantClient
 from kiosk_app.config import KioskConfig
 from kiosk_app.controller import KioskController
 from kiosk_app.devices import KioskDevices
+from kiosk_app.kivy_setup import prepare_environment
 from kiosk_app.runner import InlineRunner
 from kiosk_app.speech import KioskSpeech
+
+# None of the imports above loads Kivy. Before a test module does: no ~/.kivy, no Kivy log handlers,
+# a hidden window when there is no display.
+KIVY_HOME = Path(tempfile.mkdtemp(prefix="shequ-kivy-test-"))
+prepare_environment(KIVY_HOME, headless=True)
 
 
 def _entry(entry_id: str, title: str, department: str, answer: str, questions: list[str],
@@ -38,23 +48,28 @@ PREFERENTIAL_CARD = _entry(
 )
 
 
-@pytest.fixture
-def kiosk_kb_dir(tmp_path: Path, tiny_kb_data: dict[str, Any], write_kb: Callable[..., Path]) -> Path:
+def kiosk_kb_data(tiny_kb_data: dict[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(tiny_kb_data)
     data["entries"]["yanglao.yaml"]["entries"].append(PREFERENTIAL_CARD)
     data["profile"]["name"] = "东葛社区"
     data["profile"]["example"] = False
-    return write_kb(tmp_path / "kiosk_kb", data)
+    return data
 
 
-@pytest.fixture
-def kiosk_settings(settings: Settings, kiosk_kb_dir: Path) -> Settings:
-    # Open all day: the handoff must queue whatever time the test runs.
-    return settings.model_copy(update={"kb_data_dir": kiosk_kb_dir, "office_hours": "00:00-24:00",
-                                       "office_weekends": True, "kiosk_tts": "fake"})
+@pytest.fixture(scope="session")
+def kiosk_settings(tmp_path_factory: pytest.TempPathFactory, tiny_kb_data: dict[str, Any]) -> Settings:
+    """Shared by the kiosk tests: training the intent classifier takes half a minute, so once per session."""
+    root = tmp_path_factory.mktemp("kiosk")
+    kb_dir = write_kb_files(root / "kb", kiosk_kb_data(tiny_kb_data))
+    return Settings(_env_file=None, var_dir=root, database_url=f"sqlite:///{(root / 'shequ.db').as_posix()}",
+                    kb_data_dir=kb_dir, index_dir=root / "index", community_profile=None, rasa_url="",
+                    intent_classifier="sklearn", encoder="static-trained", encryption_key="",
+                    # Open all day: 呼叫工作人员 must queue whatever time the test runs.
+                    office_hours="00:00-24:00", office_weekends=True, kiosk_tts="fake",
+                    kiosk_assistant_url="", kiosk_printer="", kiosk_idcard_port="")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def kiosk_context(kiosk_settings: Settings) -> Iterator[AppContext]:
     context = create_context(kiosk_settings)
     try:
@@ -63,55 +78,28 @@ def kiosk_context(kiosk_settings: Settings) -> Iterator[AppContext]:
         context.close()
 
 
-class RecordingUi:
-    """The controller's UiPort, recording what would be on screen."""
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, Any]] = []
-        self.flashes: list[str] = []
-        self.busy = False
-        self.theme: tuple[str, bool] | None = None
-        self.cleared = 0
-
-    def show(self, screen: str, view: Any) -> None:
-        self.shown.append((screen, view))
-
-    def set_busy(self, busy: bool) -> None:
-        self.busy = busy
-
-    def flash(self, text: str) -> None:
-        self.flashes.append(text)
-
-    def apply_theme(self, theme_name: str, larger_text: bool) -> None:
-        self.theme = (theme_name, larger_text)
-
-    def clear_screens(self) -> None:
-        self.cleared += 1
-
-    @property
-    def last(self) -> tuple[str, Any]:
-        return self.shown[-1]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+@pytest.fixture(scope="session")
+def kiosk_engine(kiosk_context: AppContext) -> DialogueEngine:
+    engine = build_engine(kiosk_context)
+    engine.classifier.classify("你好")  # train once
+    return engine
 
 
 @pytest.fixture
-def make_controller(kiosk_settings: Settings, kiosk_context: AppContext) -> Iterator[Callable[..., KioskController]]:
+def in_process_client(kiosk_settings: Settings, kiosk_context: AppContext,
+                      kiosk_engine: DialogueEngine) -> InProcessAssistantClient:
+    return InProcessAssistantClient(kiosk_settings, ("yanglao", "shebao"), context=kiosk_context,
+                                    engine=kiosk_engine)
+
+
+@pytest.fixture
+def make_controller(in_process_client: InProcessAssistantClient) -> Iterator[Callable[..., KioskController]]:
     made: list[KioskController] = []
 
     def make(*, reader: Any = None, printer: Any = "dummy", ui: Any = None, **config: Any) -> KioskController:
         kiosk_config = KioskConfig(home_categories=("yanglao", "shebao"), idle_seconds=60,
                                    idle_warning_seconds=20, tts="fake", **config).validate()
-        client = InProcessAssistantClient(kiosk_settings, kiosk_config.home_categories, context=kiosk_context)
+        client = in_process_client
         devices = KioskDevices(printer=DummyReceiptPrinter() if printer == "dummy" else printer, reader=reader)
         controller = KioskController(kiosk_config, client, KioskSpeech(FakeTtsEngine()), devices,
                                      ui or RecordingUi(), runner=InlineRunner(), clock=FakeClock())

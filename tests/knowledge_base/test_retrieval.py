@@ -17,39 +17,48 @@ from knowledge_base.errors import UnknownComponentError
 from knowledge_base.retrieval.dense import VectorIndex, make_encoder
 from knowledge_base.retrieval.fusion import FEATURES, SIGNALS, Calibration, Decision, Thresholds, decide, fusion_features
 from knowledge_base.retrieval.index import DENSE_CANDIDATES
-from knowledge_base.retrieval.lexical import B, K1, Bm25Signal
+from knowledge_base.retrieval.lexical import B, K1, MAX_DOC_FREQUENCY, Bm25Signal
 from knowledge_base.retrieval.text_analysis import CharTokenizer, TextAnalyzer, make_tokenizer
 from knowledge_base.synonyms import SynonymDictionary
 
 # ---------------------------------------------------------------- BM25 against an oracle
 
 TOKENS = list("abcdefgh")
+MANY_TOKENS = [*"abc", *(f"t{i}" for i in range(25))]  # a few common, many rare
 
 
 def oracle_shares(corpus: list[list[str]], query: list[str]) -> np.ndarray:
-    """Lucene BM25 (k1=1.2, b=0.75) of each document, divided by the query's score against itself."""
+    """Lucene BM25 (k1=1.2, b=0.75, tf/(tf + k1·norm) as bm25s and Lucene ≥ 8 score it) of each document,
+    divided by what the query earns against a document identical to itself.
+
+    On corpora of more than 50 documents, tokens in more than MAX_DOC_FREQUENCY of the documents are left
+    out of both sums (the identical document still has its full length).
+    """
     k1, b = 1.2, 0.75
     docs = [d if d else ["\u0000"] for d in corpus]
     n = len(docs)
     avgdl = sum(len(d) for d in docs) / n
     df = Counter(t for d in docs for t in set(d))
+    common = {t for t, c in df.items() if n > 50 and c > MAX_DOC_FREQUENCY * n}
+    counted = [t for t in query if t not in common]
 
     def idf(token: str) -> float:
         count = df.get(token, 1)  # a token no document has counts as the rarest
         return math.log(1 + (n - count + 0.5) / (count + 0.5))
 
-    def bm25(doc: list[str]) -> float:
+    def bm25(doc: list[str], terms: list[str]) -> float:
         tf = Counter(doc)
         norm = 1 - b + b * len(doc) / avgdl
         # every occurrence of a token in the query adds its contribution
-        return sum(idf(t) * tf[t] * (k1 + 1) / (tf[t] + k1 * norm) for t in query if t in df and tf[t])
+        return sum(idf(t) * tf[t] / (tf[t] + k1 * norm) for t in terms if t in df and tf[t])
 
+    # the identical document scored with the corpus statistics, unknown tokens at the highest idf
     query_tf = Counter(query)
     query_norm = 1 - b + b * len(query) / avgdl
-    self_score = sum(q * idf(t) * q * (k1 + 1) / (q + k1 * query_norm) for t, q in query_tf.items())
-    if self_score <= 0:
+    identical = sum(idf(t) * query_tf[t] / (query_tf[t] + k1 * query_norm) for t in counted)
+    if identical <= 0:
         return np.zeros(n)
-    return np.clip(np.array([bm25(d) for d in docs]) / self_score, 0, 1)
+    return np.clip(np.array([bm25(d, counted) for d in docs]) / identical, 0, 1)
 
 
 def test_constants_are_the_lucene_defaults() -> None:
@@ -68,6 +77,17 @@ def test_bm25_share_equals_brute_force_over_self_score(corpus: list[list[str]], 
     np.testing.assert_allclose(shares, oracle_shares(corpus, query), rtol=1e-4, atol=1e-5)
 
 
+@settings(deadline=None, max_examples=60)
+@given(
+    corpus=st.lists(st.lists(st.sampled_from(MANY_TOKENS), max_size=8), min_size=51, max_size=80),
+    query=st.lists(st.sampled_from([*MANY_TOKENS, "x"]), min_size=1, max_size=8),
+)
+def test_bm25_share_on_larger_corpora_equals_brute_force(corpus: list[list[str]], query: list[str]) -> None:
+    shares = Bm25Signal(corpus).scores(query)
+    assert np.all((shares >= 0) & (shares <= 1))
+    np.testing.assert_allclose(shares, oracle_shares(corpus, query), rtol=1e-4, atol=1e-5)
+
+
 @settings(deadline=None, max_examples=100)
 @given(corpus=st.lists(st.lists(st.sampled_from(TOKENS), min_size=1, max_size=8), min_size=1, max_size=12),
        pick=st.integers(min_value=0))
@@ -75,6 +95,18 @@ def test_a_document_identical_to_the_query_has_share_one(corpus: list[list[str]]
     query = corpus[pick % len(corpus)]
     shares = Bm25Signal(corpus).scores(query)
     assert shares[pick % len(corpus)] == pytest.approx(1.0, abs=1e-4)
+
+
+@settings(deadline=None, max_examples=60)
+@given(corpus=st.lists(st.lists(st.sampled_from(MANY_TOKENS), min_size=1, max_size=8), min_size=51, max_size=80),
+       pick=st.integers(min_value=0))
+def test_identical_document_share_one_when_common_tokens_are_skipped(corpus: list[list[str]], pick: int) -> None:
+    query = corpus[pick % len(corpus)]
+    signal = Bm25Signal(corpus)
+    df = Counter(t for d in corpus for t in set(d))
+    if all(df[t] > MAX_DOC_FREQUENCY * len(corpus) for t in query):
+        return  # nothing but common tokens: no evidence either way
+    assert signal.scores(query)[pick % len(corpus)] == pytest.approx(1.0, abs=1e-4)
 
 
 def test_unknown_tokens_lower_the_share() -> None:
@@ -210,6 +242,15 @@ def test_trained_encoder_gives_unit_vectors(tiny_kb) -> None:
     assert vectors.dtype == np.float32 and vectors.shape[0] == 4
     norms = np.linalg.norm(vectors[:2], axis=1)
     np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+
+def test_static_query_encoding_matches_the_model(tiny_kb) -> None:
+    # up to four texts are encoded in numpy, more through sentence-transformers: the numbers must agree
+    encoder = tiny_kb.index.encoder
+    texts = ["社保卡丢了", "长寿金怎么领", "护照", "", "社保卡丢了要带什么材料去补办"]
+    batch = encoder.encode(texts)  # the model path
+    one_by_one = np.vstack([encoder.encode([t]) for t in texts])  # the numpy path
+    np.testing.assert_allclose(one_by_one, batch, atol=1e-5)
 
 
 def test_unknown_components_are_clear_errors() -> None:

@@ -40,6 +40,7 @@
     queued: (number) => `您的排队号是 ${number}，请稍等，工作人员会在这里回复您。`,
     serving: "工作人员正在为您服务，请在下面输入。",
     handoffClosed: "人工服务已结束。还有问题可以继续问我。",
+    leaveMessage: "请直接输入您的问题和电话号码，工作人员会给您回电。",
   };
 
   const state = {
@@ -332,9 +333,15 @@
   }
 
   function onHandoff(data) {
-    // Only a queued conversation has a person who will answer here; outside office hours there is none.
-    if (!data.ticket || data.ticket.status !== "排队中") return;
-    showHandoffStatus(TEXT.queued(data.ticket.number));
+    // Only a queued or served conversation has a person who will answer here; when the resident leaves a
+    // message for a callback (outside office hours) or cancels, nobody will, so polling stops.
+    const ticket = data.ticket;
+    if (!ticket || !OPEN_HANDOFF.includes(ticket.status)) {
+      stopPolling();
+      showHandoffStatus("");
+      return;
+    }
+    showHandoffStatus(ticket.status === "接待中" ? TEXT.serving : TEXT.queued(ticket.number));
     startPolling();
   }
 
@@ -383,7 +390,9 @@
       if (handoff && OPEN_HANDOFF.includes(handoff.status)) {
         showHandoffStatus(handoff.status === "接待中" ? TEXT.serving : TEXT.queued(handoff.queue_number || ""));
       } else {
-        showHandoffStatus(TEXT.handoffClosed);
+        // 留言: nobody claimed the conversation in time; the system message just shown says what to do.
+        showHandoffStatus(handoff && handoff.status === "留言" ? TEXT.leaveMessage
+          : handoff ? TEXT.handoffClosed : "");
         stopPolling();
       }
     } catch (error) {

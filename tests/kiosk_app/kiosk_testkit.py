@@ -1,0 +1,149 @@
+"""Helpers for the kiosk tests: scripted assistant replies, a recording runner, Kivy set-up for GUI tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant.dialogue.schemas import Button, ChatResponse, Reply, TicketInfo, TopicInfo
+from kiosk_app.catalog import Catalog
+from kiosk_app.client import AssistantClient, valid_callback_phone
+from kiosk_app.errors import CallbackUnavailableError
+
+
+def write_kb_files(directory: Path, data: dict[str, Any]) -> Path:
+    """The layout of ``knowledge_base/data`` (as the shared ``write_kb`` fixture writes it), for session use."""
+    def dump(content: Any, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(content, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    for name, content in data["entries"].items():
+        dump(content, directory / "entries" / name)
+    dump({"synonyms": data["synonyms"]}, directory / "synonyms.yaml")
+    dump(data["profile"], directory / "community_profile.example.yaml")
+    return directory
+
+
+def response(action: str = "answer", text: str = "好的。", *, buttons: list[tuple[str, str]] = (),
+             topic: tuple[str, str] | None = None, aspect: str | None = None, ticket: str | None = None,
+             speech: str | None = None, speech_rate: str = "normal", session_id: str = "s-1") -> ChatResponse:
+    return ChatResponse(
+        session_id=session_id, action=action,
+        reply=Reply(text=text, speech=speech if speech is not None else text,
+                    buttons=[Button(title=t, payload=p) for t, p in buttons], speech_rate=speech_rate),
+        topic=TopicInfo(id=topic[0], title=topic[1], score=0.9) if topic else None, aspect=aspect,
+        ticket=TicketInfo(number=ticket, status="排队中", department="社区") if ticket else None,
+    )
+
+
+class ScriptedClient(AssistantClient):
+    """Answers each text with ``script(text)``; records what was sent and the callbacks registered."""
+
+    def __init__(self, catalog: Catalog, script: Callable[[str], ChatResponse | Exception]) -> None:
+        self._catalog = catalog
+        self.script = script
+        self.sent: list[tuple[str | None, str]] = []
+        self.callbacks: list[tuple[str | None, str, str | None]] = []
+
+    def chat(self, session_id: str | None, text: str) -> ChatResponse:
+        self.sent.append((session_id, text))
+        result = self.script(text)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def catalog(self) -> Catalog:
+        return self._catalog
+
+    def request_callback(self, session_id: str | None, phone: str, topic: str | None = None) -> str:
+        if not valid_callback_phone(phone):
+            raise CallbackUnavailableError("bad phone")
+        self.callbacks.append((session_id, phone, topic))
+        return "GX20261128001"
+
+
+class DeferredRunner:
+    """Keeps work until ``run_all``: lets a test end the visit while an answer is still on its way."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Callable[[], Any], Callable[[Any], None], Callable[[BaseException], None]]] = []
+
+    def submit(self, work: Callable[[], Any], done: Callable[[Any], None],
+               failed: Callable[[BaseException], None]) -> None:
+        self.pending.append((work, done, failed))
+
+    def run_all(self) -> None:
+        while self.pending:
+            work, done, failed = self.pending.pop(0)
+            try:
+                result = work()
+            except Exception as e:
+                failed(e)
+            else:
+                done(result)
+
+    def shutdown(self) -> None:
+        self.pending.clear()
+
+
+class RecordingUi:
+    """The controller's UiPort, recording what would be on screen."""
+
+    def __init__(self) -> None:
+        self.shown: list[tuple[str, Any]] = []
+        self.flashes: list[str] = []
+        self.busy = False
+        self.theme: tuple[str, bool] | None = None
+        self.cleared = 0
+
+    def show(self, screen: str, view: Any) -> None:
+        self.shown.append((screen, view))
+
+    def set_busy(self, busy: bool) -> None:
+        self.busy = busy
+
+    def flash(self, text: str) -> None:
+        self.flashes.append(text)
+
+    def apply_theme(self, theme_name: str, larger_text: bool) -> None:
+        self.theme = (theme_name, larger_text)
+
+    def clear_screens(self) -> None:
+        self.cleared += 1
+
+    @property
+    def last(self) -> tuple[str, Any]:
+        return self.shown[-1]
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+_kivy_ready = False
+
+
+def setup_kivy_for_tests(kivy_home: Path) -> None:
+    """Kivy on a hidden window (SDL offscreen unless a display is there), the CJK font registered."""
+    global _kivy_ready
+    if _kivy_ready:
+        return
+    from kiosk_app.config import KioskConfig
+    from kiosk_app.kivy_setup import configure_kivy, prepare_environment, register_font
+
+    os.environ.setdefault("KIVY_HOME", str(kivy_home))
+    prepare_environment(kivy_home, headless=True)
+    configure_kivy(KioskConfig(window_size=(1920, 1080)))
+    register_font()
+    _kivy_ready = True
