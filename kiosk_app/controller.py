@@ -218,7 +218,7 @@ class KioskController:
     def open_more(self, page: int = 0) -> None:
         def show(catalog: Catalog) -> None:
             items, shown, pages = page_of(catalog.other_categories(), page)
-            view = ListView(texts.MORE_TITLE, texts.MORE_PROMPT,
+            view = ListView(texts.MORE_TITLE, texts.MORE_PROMPT if items else texts.NOTHING_HERE,
                             tuple(Action(c.name, "category", c.code) for c in items), shown, pages, "more")
             self._show(LIST, view, display_speech=texts.MORE_PROMPT if shown == 0 else None,
                        push=not self._same_list(view))

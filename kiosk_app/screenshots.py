@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,12 +44,18 @@ class _Recorder:
         self.paths: list[Path] = []
         self.findings: list[Finding] = []
 
-    def shot(self, name: str) -> None:
-        self.h.settle()
+    def __call__(self, name: str) -> None:
         path = self.h.screenshot(self.directory / f"{len(self.paths) + 1:02d}-{name}.png")
         self.paths.append(path)
         self.findings += audit_screen(self.h.screen, name)
         log.info("screenshot %s", path.name)
+
+
+def sample_devices() -> tuple[KioskDevices, FakeIdCardReader, DummyReceiptPrinter]:
+    """The Dummy printer and a fake reader (the sample card is placed during the script)."""
+    reader = FakeIdCardReader()
+    printer = DummyReceiptPrinter()
+    return KioskDevices(printer=printer, reader=reader, poll_interval=0.05), reader, printer
 
 
 def render_all(config: KioskConfig, settings: Settings, directory: Path) -> list[Path]:
@@ -61,15 +68,13 @@ def render_all(config: KioskConfig, settings: Settings, directory: Path) -> list
             "office_weekends": True,
         })
         client = InProcessAssistantClient(shot_settings, config.home_categories)
-        reader = FakeIdCardReader()
-        printer = DummyReceiptPrinter()
-        devices = KioskDevices(printer=printer, reader=reader, poll_interval=0.05)
+        devices, reader, printer = sample_devices()
         app = KioskApp(config, shot_settings, client=client, tts=create_tts_engine("silent"), devices=devices,
                        runner=InlineRunner())
         harness = KioskHarness(app)
         try:
             recorder = _Recorder(harness, directory)
-            _script(recorder, app, reader, printer)
+            visit_every_screen(harness, reader, printer, recorder)
         finally:
             harness.close()
     report = "\n".join(map(str, recorder.findings)) or "no findings on any screen"
@@ -77,58 +82,68 @@ def render_all(config: KioskConfig, settings: Settings, directory: Path) -> list
     return recorder.paths
 
 
-def _script(r: _Recorder, app: KioskApp, reader: FakeIdCardReader, printer: DummyReceiptPrinter) -> None:
-    h, c = r.h, app.controller
+def visit_every_screen(h: KioskHarness, reader: FakeIdCardReader, printer: DummyReceiptPrinter,
+                       capture: Callable[[str], None]) -> None:
+    """A scripted visit that shows every screen with sample content; ``capture(name)`` at each stop."""
+    c = h.app.controller
+
+    def shot(name: str) -> None:
+        h.settle()
+        capture(name)
     h.wait_until(lambda: c.cards.reader_ok is True, what="the reader to report in")
     c.idle.touch()
-    r.shot("home")
+    shot("home")
     catalog = c.client.catalog()
     first = catalog.home_categories()[0]
     h.tap(first.name)
-    r.shot("category")
+    shot("category")
+    c.open_common()
+    shot("common-questions")
+    c.open_more()
+    shot("more-services")
     topic = SAMPLE_TOPIC if catalog.question(SAMPLE_TOPIC) else first.questions[0].entry_id
     c.ask_topic(topic)
-    r.shot("answer")
+    shot("answer")
     if texts.ASPECT_LABELS["materials"] in [b.text for b in h.buttons()]:
         h.tap(texts.ASPECT_LABELS["materials"])
-        r.shot("answer-materials")
+        shot("answer-materials")
     questions = [q for category in catalog.home_categories() for q in category.questions][:3]
     choices = tuple(Action(f"{i}. {q.title}", "payload", f"/choose {i}") for i, q in enumerate(questions, 1))
     c.navigate(CLARIFY, ClarifyView(texts.CLARIFY_PROMPT, (*choices, Action("都不是", "payload", "/choose 0"))))
-    r.shot("clarify")
+    shot("clarify")
     c.call_staff()
-    r.shot("handoff")
+    shot("handoff")
     c.navigate(HANDOFF, HandoffView(texts.STAFF_AWAY, None, can_callback=True))
-    r.shot("handoff-staff-away")
+    shot("handoff-staff-away")
     h.tap(texts.CALLBACK_BUTTON)
     for digit in SAMPLE_PHONE_DIGITS:
         c.keypad.press(digit)
-    r.shot("keypad")
+    shot("keypad")
     c.go_home()
     c.cards.open()
-    r.shot("idcard-waiting")
+    shot("idcard-waiting")
     reader.place_card(sample_text_block("resident"))
     h.wait_until(lambda: c.visitor is not None, what="the sample card to be read")
-    r.shot("idcard-signed-in")
+    shot("idcard-signed-in")
     c.ask_topic(topic)
     h.settle()
     printer.set_paper(PaperState.OUT)
     h.tap(texts.PRINT_BUTTON)
-    r.shot("printer-out-of-paper")
+    shot("printer-out-of-paper")
     printer.set_paper(PaperState.OK)
     reader.remove_card()
     reader.unplug()
     h.wait_until(lambda: c.cards.reader_ok is False, what="the reader to be missed")
     c.go_home()
     c.cards.open()
-    r.shot("reader-unplugged")
+    shot("reader-unplugged")
     reader.plug()
     c.navigate(IDLE, IdleView(25, texts.IDLE_QUESTION))
-    r.shot("idle-warning")
+    shot("idle-warning")
     c.end_visit()
     c.idle.touch()
     c.toggle_high_contrast()
-    r.shot("home-high-contrast")
+    shot("home-high-contrast")
     c.toggle_larger_text()
     c.ask_topic(topic)
-    r.shot("answer-high-contrast-larger-text")
+    shot("answer-high-contrast-larger-text")

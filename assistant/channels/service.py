@@ -105,8 +105,8 @@ class ChannelService:
         """The response body for one POSTed message. Raises ``ChannelError`` before any processing."""
         account = self.account(kind)
         inbound, reply_context = protocol.open_message(account, query, body)
-        if account.kind == "wecom" and account.agent_id is not None and inbound.agent_id not in (None,
-                                                                                                  account.agent_id):
+        foreign_agent = inbound.agent_id is not None and inbound.agent_id != account.agent_id
+        if account.kind == "wecom" and account.agent_id is not None and foreign_agent:
             log.info("wecom: message for another agent ignored")
             return protocol.empty_reply(account)
         session_id = store.session_id_for(account, inbound.sender)

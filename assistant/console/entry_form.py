@@ -81,6 +81,9 @@ def parse_entry_form(form: Mapping[str, str], *, status: EntryStatus = EntryStat
             loc = [str(p) for p in error.get("loc", ())]
             field = f"aspect_{loc[1]}" if loc and loc[0] == "aspects" and len(loc) > 1 else (loc[0] if loc else "id")
             errors.setdefault(field, _message(field, error))
+    for name in ("id", "category", "title", "answer", "department"):
+        if not data[name]:
+            errors[name] = "不能为空"
     if entry is not None and entry.review_by and entry.effective_from and entry.review_by < entry.effective_from:
         errors["review_by"] = "复核日期不能早于生效日期"
     if errors or entry is None:

@@ -21,7 +21,7 @@ from assistant.storage import kb_repository
 from assistant.storage.db import session_scope
 from assistant.storage.models import AuditLog
 from knowledge_base.errors import ValidationFailed
-from knowledge_base.models import KbEntry
+from knowledge_base.models import EntryStatus, KbEntry
 from knowledge_base.spreadsheet import export_csv, export_xlsx, import_spreadsheet
 from knowledge_base.synonyms import validate_groups
 
@@ -93,7 +93,7 @@ def stage_import(request: Request, entries: list[KbEntry], user: StaffUser) -> R
             if wf.open_draft(session, entry.id) is not None:
                 busy.append(entry.id)
                 continue
-            data = entry.model_copy(update={"status": "draft"}).model_dump(mode="json")
+            data = entry.model_copy(update={"status": EntryStatus.draft}).model_dump(mode="json")
             if row is None:
                 draft = wf.new_draft(session, data, user, source="import", note="表格导入")
             else:
@@ -123,23 +123,33 @@ def parse_synonyms(text: str) -> dict[str, list[str]]:
     lines = text.replace("\r\n", "\n").split("\n")
     if len(lines) > MAX_SYNONYM_LINES:
         raise FormInvalid({"synonyms": f"最多 {MAX_SYNONYM_LINES} 行"})
+    owner: dict[str, tuple[str, int]] = {}
     for number, line in enumerate(lines, start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         canonical, sep, rest = line.replace("：", ":").partition(":")
+        canonical = canonical.strip()
         variants = [v.strip() for v in rest.replace("，", ",").replace("、", ",").split(",") if v.strip()]
-        if not sep or not canonical.strip() or not variants:
+        if not sep or not canonical or not variants:
             problems.append(f"第{number}行：格式应为「标准词: 说法1，说法2」")
-            continue
-        if canonical.strip() in groups:
-            problems.append(f"第{number}行：标准词「{canonical.strip()}」重复出现，请合并到一行")
-            continue
-        if any(len(v) > 20 for v in [canonical, *variants]):
+        elif canonical in groups:
+            problems.append(f"第{number}行：标准词「{canonical}」重复出现，请合并到一行")
+        elif any(len(v) > 20 for v in [canonical, *variants]):
             problems.append(f"第{number}行：每个词不超过 20 个字")
-            continue
-        groups[canonical.strip()] = variants
-    problems += [f"{p.message}" for p in validate_groups(groups, "synonyms")]
+        else:
+            groups[canonical] = variants
+            owner.update({v: (canonical, number) for v in variants if v not in owner})
+    for variant, (canonical, number) in owner.items():
+        if variant in groups:
+            problems.append(f"第{number}行：说法「{variant}」本身是标准词，不能再作为「{canonical}」的说法")
+    for canonical, variants in groups.items():
+        for variant in variants:
+            first = owner[variant][0]
+            if first != canonical:
+                problems.append(f"说法「{variant}」同时属于「{first}」和「{canonical}」")
+    if not problems:
+        problems += [p.message for p in validate_groups(groups, "synonyms")]  # the loader's own rules
     if problems:
         raise FormInvalid({"synonyms": "；".join(problems[:30])})
     return groups

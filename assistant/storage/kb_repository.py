@@ -87,7 +87,8 @@ def sync_shipped(
     report = SyncReport()
     existing = {row.id: row for row in session.scalars(select(KbEntryRow))}
     for entry in entries:
-        shipped_hash = entry.content_hash() + str(entry.status)
+        # Content and status in one digest: the column holds 64 characters (PostgreSQL enforces it).
+        shipped_hash = hashlib.sha256(f"{entry.content_hash()}:{entry.status}".encode()).hexdigest()
         row = existing.get(entry.id)
         if row is None:
             session.add(KbEntryRow(id=entry.id, category=entry.category, status=str(entry.status),

@@ -227,14 +227,17 @@ class HybridIndex:
         try:
             with (directory / "index.pkl").open("rb") as fh:
                 state = pickle.load(fh)  # our own file, written by save()
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
-            raise IndexBuildError(f"cannot load index from {directory}: {exc}") from exc
-        if state.get("format") != FORMAT_VERSION:
+        except Exception as exc:  # a damaged file fails in many ways (EOF, bad opcode, missing class …)
+            raise IndexBuildError(f"cannot load index from {directory}: {exc!r}") from exc
+        if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
             raise IndexBuildError(f"index at {directory} has an old format")
         encoder = vectors = None
-        if (directory / "vectors.faiss").exists():
-            vectors = VectorIndex.load(directory / "vectors.faiss")
-            prepare = analyzer.dense_tokens if state["config"].encoder == "static-trained" else analyzer.canonical
-            encoder = SentenceTransformerEncoder.load(directory / "encoder", prepare)
-        return cls(analyzer, state["entry_ids"], state["titles"], state["doc_offsets"], state["lexical"], encoder,
-                   vectors, state["doc_entry"], state["calibration"], state["config"], state["fingerprint"])
+        try:
+            if (directory / "vectors.faiss").exists():
+                vectors = VectorIndex.load(directory / "vectors.faiss")
+                prepare = analyzer.dense_tokens if state["config"].encoder == "static-trained" else analyzer.canonical
+                encoder = SentenceTransformerEncoder.load(directory / "encoder", prepare)
+            return cls(analyzer, state["entry_ids"], state["titles"], state["doc_offsets"], state["lexical"], encoder,
+                       vectors, state["doc_entry"], state["calibration"], state["config"], state["fingerprint"])
+        except (RuntimeError, KeyError, AttributeError) as exc:  # faiss raises RuntimeError on a damaged file
+            raise IndexBuildError(f"cannot load index from {directory}: {exc!r}") from exc

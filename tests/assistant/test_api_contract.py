@@ -29,8 +29,6 @@ from assistant.settings import PROJECT_ROOT, Settings
 from assistant.storage.models import Alert, Base, HandoffRequest, Turn, UnansweredQuery, WorkOrder
 from knowledge_base.models import ASPECTS
 
-pytestmark = pytest.mark.slow
-
 ACTIONS = {"answer", "clarify", "fallback", "handoff", "emergency", "ticket", "smalltalk"}
 STATIC_DIR = PROJECT_ROOT / "assistant" / "web" / "static"
 TEMPLATE = PROJECT_ROOT / "assistant" / "web" / "templates" / "chat.html"
@@ -85,7 +83,9 @@ def _settings(tmp: Path, index_dir: Path, database_url: str) -> Settings:
                         office_hours="00:00-24:00", office_weekends=True)
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+# Tests that use the app are slow (the shipped KB is built once per database); the static page checks are not.
+@pytest.fixture(scope="module", params=[pytest.param("sqlite", marks=pytest.mark.slow),
+                                        pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{(tmp_path_factory.mktemp('contract-db') / 'shequ.db').as_posix()}"

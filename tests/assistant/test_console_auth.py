@@ -117,7 +117,7 @@ def test_rate_limiter_window_slides():
 
 
 def test_forms_without_a_valid_csrf_token_are_refused(settings):
-    with console_client(settings) as (client, context):
+    with console_client(settings) as (client, _context):
         page = client.get("/staff/login")
         token = csrf_from(page.text)
         missing = client.post("/staff/login", data={"username": "sam", "password": PASSWORD})

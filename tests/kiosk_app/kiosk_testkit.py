@@ -134,16 +134,17 @@ class FakeClock:
 _kivy_ready = False
 
 
-def setup_kivy_for_tests(kivy_home: Path) -> None:
-    """Kivy on a hidden window (SDL offscreen unless a display is there), the CJK font registered."""
+def setup_kivy_for_tests() -> None:
+    """Kivy on a hidden window (SDL offscreen unless a display is there), the CJK font registered.
+
+    The environment was prepared by the package's conftest before anything imported Kivy."""
     global _kivy_ready
     if _kivy_ready:
         return
     from kiosk_app.config import KioskConfig
     from kiosk_app.kivy_setup import configure_kivy, prepare_environment, register_font
 
-    os.environ.setdefault("KIVY_HOME", str(kivy_home))
-    prepare_environment(kivy_home, headless=True)
+    prepare_environment(Path(os.environ["KIVY_HOME"]), headless=True)
     configure_kivy(KioskConfig(window_size=(1920, 1080)))
     register_font()
     _kivy_ready = True

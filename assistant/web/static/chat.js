@@ -101,9 +101,18 @@
 
   function scrollToMessage(node) {
     const box = els.conversation;
-    const top = node.offsetTop - box.offsetTop - 8;
-    // A long answer is shown from its first line; a short one just scrolls the log to the end.
-    box.scrollTop = node.offsetHeight > box.clientHeight * 0.7 ? top : box.scrollHeight;
+    const topOf = (el) => el.offsetTop - 8;  // .conversation is positioned: offsets are within the log
+    const bottom = topOf(node) + node.offsetHeight + 8;
+    // Keep the resident's question in sight above the reply when both fit; a long reply is shown from its
+    // first line rather than its end, so nobody has to scroll back up to start reading.
+    const question = node.previousElementSibling;
+    if (question && question.classList.contains("msg-user") && bottom - topOf(question) <= box.clientHeight) {
+      box.scrollTop = Math.max(bottom - box.clientHeight, 0);
+    } else if (node.offsetHeight > box.clientHeight * 0.7) {
+      box.scrollTop = topOf(node);
+    } else {
+      box.scrollTop = box.scrollHeight;
+    }
   }
 
   function showError(message) {

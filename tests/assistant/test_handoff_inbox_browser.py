@@ -1,0 +1,106 @@
+"""The staff inbox in headless Chromium: claim → reply → the resident sees the reply through the polling API,
+and the resident's next message appears on the agent's page without a reload."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from handoff_testkit import PASSWORD, STAFF_USERS, Clock
+
+from assistant.api.main import create_app
+from assistant.auth.service import create_account
+from assistant.context import create_context
+from assistant.storage.db import session_scope
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(settings):
+    context = create_context(settings.model_copy(update={"outbox_drain_interval_seconds": 0,
+                                                         "staff_cookie_secure": False}))
+    with session_scope(context.sessions) as db:
+        create_account(db, STAFF_USERS["staff"][0], "staff", PASSWORD, actor="test")
+    app = create_app(context=context)
+    port = _free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not uv.started and thread.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert uv.started, "the app did not start"
+    app.state.engine.handoff.clock = Clock()  # office hours
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=30)
+        context.close()
+
+
+def test_agent_claims_and_replies_in_the_browser_and_the_resident_sees_it(server, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    resident = httpx.Client(base_url=server, timeout=30)
+    first = resident.post("/api/v1/chat", json={"session_id": None, "text": "转人工", "channel": "web"}).json()
+    sid = first["session_id"]
+    resident.post("/api/v1/chat", json={"session_id": sid, "text": "我想办高龄津贴", "channel": "web"})
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
+                                                                    "--disable-background-networking"])
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            failed: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+            page.goto(f"{server}/staff/inbox")
+            assert "/staff/login" in page.url  # signed out: sent to the sign-in page
+            page.fill("input[name=username]", STAFF_USERS["staff"][0])
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.goto(f"{server}/staff/inbox")
+            assert page.locator("#queue").inner_text().count("A001") == 1
+            assert "我想办高龄津贴" in page.locator("#queue").inner_text()
+            page.click("[data-claim]")
+            page.wait_for_selector("#reply-text")
+            assert page.locator("#status").inner_text() == "接待中"
+            page.fill("#reply-text", "您好，我是社区工作人员，请带上老人的身份证和户口簿。")
+            page.click("#send")
+            page.wait_for_selector(".msg.from-agent")
+
+            messages = resident.get(f"/api/v1/sessions/{sid}/messages").json()
+            agent = [m for m in messages["messages"] if m["from"] == "agent"]
+            assert [m["text"] for m in agent] == ["您好，我是社区工作人员，请带上老人的身份证和户口簿。"]
+            assert messages["handoff"] == {"status": "接待中", "queue_number": "A001"}
+
+            # The resident answers; the agent's open page shows it by itself (polling, no reload).
+            reply = resident.post("/api/v1/chat", json={"session_id": sid, "text": "好的，谢谢，明天上午去",
+                                                        "channel": "web"}).json()
+            assert reply["action"] == "handoff"
+            page.wait_for_selector(".msg.from-resident >> text=明天上午去", timeout=20_000)
+            page.screenshot(path=str(tmp_path / "inbox.png"), full_page=True)
+            # Nothing of this feature failed to load, and no script error or CSP violation happened.
+            ours = [u for u in failed if "/handoff/" in u or "/staff/api/" in u or "/staff/inbox" in u]
+            assert not ours, ours
+            assert not [e for e in errors if "Failed to load resource" not in e], errors
+        finally:
+            browser.close()
+            resident.close()
