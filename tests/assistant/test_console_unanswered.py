@@ -67,11 +67,12 @@ def _seed(context, texts: list[str], channel: str = "web", days_ago: int = 0, re
                                         normalized=text, reason=reason, created_at=moment))
 
 
-def _cluster_forms(html: str, action: str) -> list[dict[str, str]]:
-    forms = []
-    for form in re.findall(rf'<form method="post" action="{action}".*?</form>', html, re.S):
-        forms.append({"ids": re.search(r'name="ids" value="([^"]+)"', form).group(1)})
-    return forms
+def _section(html: str, text: str) -> str:
+    return next(s for s in re.findall(r'<section class="card cluster".*?</section>', html, re.S) if text in s)
+
+
+def _ids(section: str) -> str:
+    return re.search(r'name="ids" value="([^"]+)"', section).group(1)
 
 
 def test_clusters_page_actions_close_the_loop(settings):
@@ -94,9 +95,9 @@ def test_clusters_page_actions_close_the_loop(settings):
         assert bad_dates.status_code == 200 and "日期格式" in bad_dates.text
 
         # 长寿金 → the existing 高龄津贴 entry is suggested and gets the phrasings as similar questions
-        longevity = page.text.split("长寿金在哪里领取呀")[1].split("</section>")[0]
+        longevity = _section(page.text, "长寿金在哪里领取呀")
         assert 'value="senior-age-allowance"' in longevity
-        ids = re.search(r'name="ids" value="([^"]+)"', longevity).group(1)
+        ids = _ids(longevity)
         added = form_post(client, "/staff/unanswered", "/staff/unanswered/add",
                           {"ids": ids, "entry_id": "senior-age-allowance"})
         assert added.status_code == 303 and "/staff/kb/draft/" in added.headers["location"]
@@ -106,8 +107,7 @@ def test_clusters_page_actions_close_the_loop(settings):
 
         # the bus-card cluster becomes a new draft entry
         page = client.get("/staff/unanswered")
-        bus_section = page.text.split('data-count="50"')[1].split("</section>")[0]
-        ids = re.search(r'name="ids" value="([^"]+)"', bus_section).group(1)
+        ids = _ids(_section(page.text, 'data-count="50"'))
         created = form_post(client, "/staff/unanswered", "/staff/unanswered/new", {"ids": ids, "category": "yanglao"})
         assert created.status_code == 303
         draft_page = client.get(created.headers["location"])
@@ -116,7 +116,7 @@ def test_clusters_page_actions_close_the_loop(settings):
         # nonsense is closed as spam; handled clusters leave the list
         page = client.get("/staff/unanswered")
         assert 'data-count="50"' not in page.text and "长寿金在哪里领取呀" not in page.text
-        spam_ids = re.search(r'name="ids" value="([^"]+)"', page.text.split("哈哈哈哈哈")[1]).group(1)
+        spam_ids = _ids(_section(page.text, "哈哈哈哈哈"))
         closed = form_post(client, "/staff/unanswered", "/staff/unanswered/close", {"ids": spam_ids, "status": "spam"})
         assert closed.status_code == 303
         assert "没有待处理的未答问题" in client.get("/staff/unanswered").text
