@@ -151,7 +151,7 @@ def tiny_kb_data() -> dict[str, Any]:
     return copy.deepcopy(TINY_KB)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def write_kb() -> Callable[..., Path]:
     return write_kb_files
 

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 STATIC_DIM = 128
 PAIR_STEPS_BUDGET = 40_000
 EXACT_SEARCH_LIMIT = 100_000
+STATIC_WEIGHTS = "static_weights.npy"
+STATIC_TOKENIZER = "static_tokenizer.json"
 UNKNOWN_TOKEN = "[UNK]"
 PAD_TOKEN = "[PAD]"
 
@@ -71,22 +73,59 @@ class SentenceTransformerEncoder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def _encode_static(self, prepared: Sequence[str]) -> np.ndarray:
-        """A StaticEmbedding is a mean of token vectors: numpy does that ~20× faster than a pass through
-        sentence-transformers, with the same numbers (see the tests)."""
         tokenizer, weights = self._static  # type: ignore[misc]
-        encodings = tokenizer.encode_batch(list(prepared), add_special_tokens=False)
-        ids = [e.ids or [0] for e in encodings]
-        lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
-        flat = np.fromiter((t for i in ids for t in i), dtype=np.int64, count=int(lengths.sum()))
-        offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-        sums = np.add.reduceat(weights[flat], offsets, axis=0)
-        vectors = sums / lengths[:, None]
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        np.divide(vectors, norms, out=vectors, where=norms > 0)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        return mean_pool(tokenizer, weights, prepared)
 
     def save(self, directory: Path) -> None:
         self.model.save(str(directory))
+        if self._static is not None:
+            # Also as plain arrays, so a worker can answer queries without importing torch (seconds saved
+            # at every start); the sentence-transformers directory stays the portable copy.
+            tokenizer, weights = self._static
+            np.save(directory / STATIC_WEIGHTS, weights)
+            tokenizer.save(str(directory / STATIC_TOKENIZER))
+
+
+class StaticQueryEncoder:
+    """A trained StaticEmbedding read back as numpy arrays: same vectors, no torch import."""
+
+    name = "static-numpy"
+
+    def __init__(self, tokenizer, weights: np.ndarray, prepare: Callable[[str], str]) -> None:
+        self.tokenizer = tokenizer
+        self.weights = weights
+        self.prepare = prepare
+
+    @classmethod
+    def load(cls, directory: Path, prepare: Callable[[str], str]) -> StaticQueryEncoder | None:
+        if not (directory / STATIC_WEIGHTS).exists() or not (directory / STATIC_TOKENIZER).exists():
+            return None
+        from tokenizers import Tokenizer
+
+        return cls(Tokenizer.from_file(str(directory / STATIC_TOKENIZER)), np.load(directory / STATIC_WEIGHTS),
+                   prepare)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return mean_pool(self.tokenizer, self.weights, [self.prepare(t) or " " for t in texts])
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / STATIC_WEIGHTS, self.weights)
+        self.tokenizer.save(str(directory / STATIC_TOKENIZER))
+
+
+def mean_pool(tokenizer, weights: np.ndarray, prepared: Sequence[str]) -> np.ndarray:
+    """What a StaticEmbedding computes (the mean of token vectors), L2-normalised, in numpy: ~20× faster
+    than a pass through sentence-transformers for a single query, with the same numbers (see the tests)."""
+    encodings = tokenizer.encode_batch(list(prepared), add_special_tokens=False)
+    ids = [e.ids or [0] for e in encodings]
+    lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+    flat = np.fromiter((t for i in ids for t in i), dtype=np.int64, count=int(lengths.sum()))
+    offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    vectors = np.add.reduceat(weights[flat], offsets, axis=0) / lengths[:, None]
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.divide(vectors, norms, out=vectors, where=norms > 0)
+    return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
 def _static_parts(model) -> tuple[object, np.ndarray] | None:

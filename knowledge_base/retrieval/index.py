@@ -21,7 +21,12 @@ import numpy as np
 
 from knowledge_base.errors import IndexBuildError
 from knowledge_base.models import KbEntry
-from knowledge_base.retrieval.dense import SentenceTransformerEncoder, VectorIndex, make_encoder
+from knowledge_base.retrieval.dense import (
+    SentenceTransformerEncoder,
+    StaticQueryEncoder,
+    VectorIndex,
+    make_encoder,
+)
 from knowledge_base.retrieval.fusion import SIGNALS, Calibration, Decision, Thresholds, decide
 from knowledge_base.retrieval.lexical import Bm25Signal
 from knowledge_base.retrieval.text_analysis import TextAnalyzer
@@ -81,7 +86,7 @@ class HybridIndex:
         titles: list[str],
         doc_offsets: np.ndarray,
         lexical: dict[str, Bm25Signal],
-        encoder: SentenceTransformerEncoder | None,
+        encoder: SentenceTransformerEncoder | StaticQueryEncoder | None,
         vectors: VectorIndex | None,
         doc_entry: np.ndarray,
         calibration: Calibration,
@@ -236,7 +241,8 @@ class HybridIndex:
             if (directory / "vectors.faiss").exists():
                 vectors = VectorIndex.load(directory / "vectors.faiss")
                 prepare = analyzer.dense_tokens if state["config"].encoder == "static-trained" else analyzer.canonical
-                encoder = SentenceTransformerEncoder.load(directory / "encoder", prepare)
+                encoder = StaticQueryEncoder.load(directory / "encoder", prepare) or \
+                    SentenceTransformerEncoder.load(directory / "encoder", prepare)
             return cls(analyzer, state["entry_ids"], state["titles"], state["doc_offsets"], state["lexical"], encoder,
                        vectors, state["doc_entry"], state["calibration"], state["config"], state["fingerprint"])
         except (RuntimeError, KeyError, AttributeError) as exc:  # faiss raises RuntimeError on a damaged file

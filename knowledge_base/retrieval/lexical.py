@@ -21,6 +21,9 @@ B = 0.75
 # Tokens in more than this share of documents (怎么, 办理 …) carry almost no BM25 weight but have the
 # longest postings: skipping them on both sides of the share keeps a 20,000-entry query fast.
 MAX_DOC_FREQUENCY = 0.15
+# Only on large corpora: in a small knowledge base (a community's first few entries) its main topic words
+# are in more than 15 % of the questions, and skipping them would switch off matching on them.
+MIN_DOCS_TO_SKIP_COMMON = 1000
 
 
 class Bm25Signal:
@@ -32,7 +35,8 @@ class Bm25Signal:
         for tokens in documents:
             df.update(set(tokens))
         self.idf = {token: self._idf(count) for token, count in df.items()}
-        self._too_common = {t for t, c in df.items() if c > MAX_DOC_FREQUENCY * self.n_docs and self.n_docs > 50}
+        self._too_common = {t for t, c in df.items()
+                            if c > MAX_DOC_FREQUENCY * self.n_docs and self.n_docs > MIN_DOCS_TO_SKIP_COMMON}
         self.max_idf = self._idf(1)
         self.model = bm25s.BM25(k1=K1, b=B, method="lucene")
         self.model.index(documents, show_progress=False)

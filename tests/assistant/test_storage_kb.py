@@ -333,6 +333,7 @@ def test_another_worker_sees_the_revision_and_reuses_the_index(
         other_engine.dispose()
 
 
+@pytest.mark.slow  # jieba's start-up and the encoder training: a few seconds
 def test_app_context_fixture_serves_the_tiny_knowledge_base(app_context) -> None:
     kb = app_context.kb.current()
     assert set(kb.entries) == {e.id for e in load_entries(app_context.settings.kb_data_dir)}

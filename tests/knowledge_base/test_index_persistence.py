@@ -4,6 +4,7 @@ is rebuilt when it changes, and a damaged index on disk means a rebuild, never a
 from __future__ import annotations
 
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -114,6 +115,7 @@ def test_changed_synonyms_are_rebuilt(tiny_kb_dir: Path, tmp_path: Path) -> None
     assert "社保卡" in rebuilt.search("社宝丢了").canonical
 
 
+@pytest.mark.slow
 def test_only_a_few_old_indexes_are_kept(tiny_kb_dir: Path, tmp_path: Path) -> None:
     root = tmp_path / "indexes"
     entries = load_entries(tiny_kb_dir)
@@ -124,6 +126,14 @@ def test_only_a_few_old_indexes_are_kept(tiny_kb_dir: Path, tmp_path: Path) -> N
     dirs = index_dirs(root)
     assert len(dirs) == KEEP_OLD_INDEXES + 1
     assert root / last.index.fingerprint in dirs
+
+
+@pytest.fixture(scope="module")
+def saved_root(tmp_path_factory: pytest.TempPathFactory, write_kb) -> tuple[Path, Path, KnowledgeBase]:
+    """The tiny knowledge base and an index root holding its saved index, built once for the module."""
+    kb_dir = write_kb(tmp_path_factory.mktemp("kb"))
+    root = tmp_path_factory.mktemp("indexes")
+    return kb_dir, root, build(kb_dir, root)
 
 
 @pytest.mark.parametrize(
@@ -138,15 +148,17 @@ def test_only_a_few_old_indexes_are_kept(tiny_kb_dir: Path, tmp_path: Path) -> N
         pytest.param(lambda d: [p.unlink() for p in (d / "encoder").rglob("*") if p.is_file()], id="encoder"),
     ],
 )
-def test_a_damaged_index_is_rebuilt_not_a_crash(tiny_kb_dir: Path, tmp_path: Path, damage) -> None:
+def test_a_damaged_index_is_rebuilt_not_a_crash(saved_root, tmp_path: Path, damage) -> None:
+    kb_dir, saved, first = saved_root
     root = tmp_path / "indexes"
-    first = build(tiny_kb_dir, root)
+    shutil.copytree(saved, root)
+    assert build(kb_dir, root).loaded_from_disk is True  # the copy is a good index
     damage(root / first.index.fingerprint)
-    rebuilt = build(tiny_kb_dir, root)
+    rebuilt = build(kb_dir, root)
     assert rebuilt.loaded_from_disk is False
     same_results(first, rebuilt)
     # the rebuild repaired the directory: the next start loads it again
-    assert build(tiny_kb_dir, root).loaded_from_disk is True
+    assert build(kb_dir, root).loaded_from_disk is True
 
 
 def test_load_reports_a_damaged_index_as_index_build_error(tiny_kb, tmp_path: Path) -> None:

@@ -117,7 +117,7 @@ def test_malformed_yaml_reports_the_line(tmp_path: Path) -> None:
 def test_malformed_yaml_in_one_file_is_collected_with_its_line(tmp_path: Path) -> None:
     write_file(tmp_path, "a_good.yaml", entry_yaml("card-apply"))
     bad = write_file(tmp_path, "b_bad.yaml", entry_yaml("card-loss", extra="    policy: [unclosed, list"))
-    entries, problems = collect_entries(tmp_path)
+    _, problems = collect_entries(tmp_path)
     problem = only_problem(problems)
     # PyYAML reports an unclosed flow list where it notices it: at the end of the file, or on the line itself
     assert problem.location.startswith(f"{bad}:")
@@ -192,7 +192,7 @@ def test_bad_id_reports_the_id_line(tmp_path: Path) -> None:
 def test_duplicate_id_across_files_reports_the_second_occurrence(tmp_path: Path) -> None:
     first = write_file(tmp_path, "a.yaml", entry_yaml("card-apply"))
     second = write_file(tmp_path, "b.yaml", entry_yaml("card-loss"), entry_yaml("card-apply"))
-    entries, problems = collect_entries(tmp_path)
+    _, problems = collect_entries(tmp_path)
     problem = only_problem(problems)
     assert problem.location == f"{second}:{line_of(second, 'id: card-apply')}"
     assert "card-apply" in problem.message and str(first) in problem.message
@@ -247,7 +247,7 @@ def test_loading_is_all_or_nothing_and_reports_every_problem(tmp_path: Path) -> 
     assert locations == [str(bad1), str(bad2)]
     assert str(good) not in str(caught.value)
     # the valid entries are still collected for reporting tools, but load_entries returned nothing
-    entries, problems = collect_entries(tmp_path)
+    _, problems = collect_entries(tmp_path)
     assert len(problems) == 2
 
 

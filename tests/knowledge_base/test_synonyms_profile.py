@@ -153,7 +153,7 @@ def test_rendered_answers_use_the_profile(tiny_kb) -> None:
 def test_load_profile_rejects_wrong_types(tmp_path: Path) -> None:
     path = tmp_path / "profile.yaml"
     path.write_text("name: 示例\ndepartment_phones: [1, 2]\n", encoding="utf-8")
-    with pytest.raises(ProfileError, match="profile.yaml"):
+    with pytest.raises(ProfileError, match=r"profile\.yaml"):
         load_profile(path)
 
 
