@@ -93,7 +93,6 @@ class Settings(BaseSettings):
     # --- kiosk (kiosk_app, `shequ kiosk`) ---
     kiosk_assistant_url: str = ""  # empty: the assistant runs inside the kiosk; else e.g. http://10.0.0.5:8000
     kiosk_assistant_timeout_seconds: float = 8.0
-    kiosk_terminal_id: str = "kiosk"  # names this machine in logs and session ids
     kiosk_printer: str = ""  # receipt printer URI (dummy:, file:…, tcp://…, serial:…, usb:VID:PID); empty = none
     kiosk_printer_paper: int = 58  # mm: 58 or 80
     kiosk_idcard_reader: str = "sam-serial"

@@ -48,6 +48,8 @@ class AssistantClient(ABC):
     def catalog(self) -> Catalog:
         """Categories and questions for the tiles (cached; cheap after the first call)."""
 
+    supports_callback: bool = False  # whether request_callback can store a number (else: not offered)
+
     def request_callback(self, session_id: str | None, phone: str, topic: str | None = None) -> str:
         """Register a callback number with staff; returns the work-order number."""
         raise CallbackUnavailableError("this assistant client cannot take callback numbers")
@@ -68,6 +70,8 @@ def _check_text(text: str) -> str:
 
 class InProcessAssistantClient(AssistantClient):
     """The dialogue engine in this process; the application context is built on first use."""
+
+    supports_callback = True
 
     def __init__(self, settings: Settings, home_codes: tuple[str, ...] = (), context: AppContext | None = None,
                  engine: DialogueEngine | None = None) -> None:

@@ -24,7 +24,6 @@ _SIZE = re.compile(r"^(\d{3,5})x(\d{3,5})$")
 class KioskConfig:
     assistant_url: str = ""
     assistant_timeout: float = 8.0
-    terminal_id: str = "kiosk"
     printer_uri: str = ""
     printer_paper: int = 58
     idcard_reader: str = "sam-serial"
@@ -97,7 +96,6 @@ def config_from_settings(settings: Settings, **overrides: object) -> KioskConfig
     values: dict[str, object] = {
         "assistant_url": settings.kiosk_assistant_url.strip().rstrip("/"),
         "assistant_timeout": settings.kiosk_assistant_timeout_seconds,
-        "terminal_id": settings.kiosk_terminal_id,
         "printer_uri": settings.kiosk_printer.strip(),
         "printer_paper": settings.kiosk_printer_paper,
         "idcard_reader": settings.kiosk_idcard_reader,

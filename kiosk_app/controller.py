@@ -21,12 +21,12 @@ from typing import Any, Protocol
 from accessibility import SpeechRate
 from assistant.dialogue.schemas import ChatResponse
 from kiosk_app import texts
-from kiosk_app.catalog import Catalog, page_of
+from kiosk_app.catalog import Catalog
 from kiosk_app.client import AssistantClient
 from kiosk_app.config import KioskConfig
 from kiosk_app.devices import KioskDevices
 from kiosk_app.errors import KioskError
-from kiosk_app.flows import CardFlow, KeypadFlow, PrintFlow
+from kiosk_app.flows import CardFlow, KeypadFlow, ListFlow, PrintFlow
 from kiosk_app.idle import IdleEvent, IdleTracker
 from kiosk_app.runner import InlineRunner, Runner
 from kiosk_app.speech import KioskSpeech
@@ -36,7 +36,6 @@ from kiosk_app.views import (
     HANDOFF,
     HOME,
     IDLE,
-    LIST,
     NOTICE,
     Action,
     AnswerView,
@@ -44,7 +43,6 @@ from kiosk_app.views import (
     HandoffView,
     HomeView,
     IdleView,
-    ListView,
     NoticeView,
     Style,
 )
@@ -92,7 +90,7 @@ class KioskController:
         self.current: tuple[str, Any] | None = None
         self.device_notices: dict[str, str] = {}  # "printer" / "reader" → the problem in words
         self._history: list[tuple[str, Any, str]] = []
-        self._before_idle: tuple[str, Any] | None = None
+        self._before_idle: tuple[str, Any, str] | None = None
         self._visit = 0  # bumped when a visit ends: late results of the old visit are dropped
         self._busy = False
         self.topic: tuple[str, str] | None = None  # (entry id, title) of the answer on screen
@@ -101,11 +99,12 @@ class KioskController:
         self.cards = CardFlow(self)
         self.keypad = KeypadFlow(self)
         self.printing = PrintFlow(self)
+        self.lists = ListFlow(self)
         self._commands: dict[str, Callable[[str], None]] = {
             "category": lambda code: self.open_category(code),
             "common": lambda _: self.open_common(),
             "more": lambda _: self.open_more(),
-            "page": self._page,
+            "page": lambda argument: self.lists.turn(argument),
             "ask": self.ask_topic,
             "payload": self.send,
             "aspect": lambda name: self.send(f"/aspect {name}"),
@@ -170,8 +169,9 @@ class KioskController:
         self.speech.last_text = speech
 
     def navigate(self, screen: str, view: Any, *, speech: str | None = None, display_speech: str | None = None,
-                 rate: int = SpeechRate.NORMAL) -> None:
-        self._show(screen, view, speech=speech, display_speech=display_speech, rate=rate)
+                 rate: int = SpeechRate.NORMAL, push: bool = True) -> None:
+        """Show ``view`` and speak for it (``push``: 返回 comes back to the screen being left)."""
+        self._show(screen, view, speech=speech, display_speech=display_speech, rate=rate, push=push)
 
     def _show(self, screen: str, view: Any, *, speech: str | None = None, display_speech: str | None = None,
               rate: int = SpeechRate.NORMAL, push: bool = True) -> None:
@@ -190,58 +190,17 @@ class KioskController:
     def screen(self) -> str | None:
         return self.current[0] if self.current else None
 
-    # --- lists of questions ---
+    # --- lists of questions (kiosk_app.flows.ListFlow) ---
     def open_category(self, code: str, page: int = 0) -> None:
-        self._with_catalog(lambda catalog: self._show_category(catalog, code, page))
-
-    def _show_category(self, catalog: Catalog, code: str, page: int) -> None:
-        category = catalog.category(code)
-        if category is None:
-            self.notice(texts.NOTHING_HERE_TITLE, texts.NOTHING_HERE)
-            return
-        items, page, pages = page_of(category.questions, page)
-        view = ListView(category.name, texts.CATEGORY_PROMPT,
-                        tuple(Action(q.title, "ask", q.entry_id) for q in items), page, pages, "category", code)
-        self._show(LIST, view, display_speech=f"{category.name}。{texts.CATEGORY_PROMPT}" if page == 0 else None,
-                   push=not self._same_list(view))
+        self.lists.open_category(code, page)
 
     def open_common(self, page: int = 0) -> None:
-        def show(catalog: Catalog) -> None:
-            items, shown, pages = page_of(catalog.common_questions(), page)
-            view = ListView(texts.COMMON_TITLE, texts.COMMON_PROMPT,
-                            tuple(Action(q.title, "ask", q.entry_id) for q in items), shown, pages, "common")
-            self._show(LIST, view, display_speech=texts.COMMON_PROMPT if shown == 0 else None,
-                       push=not self._same_list(view))
-
-        self._with_catalog(show)
+        self.lists.open_common(page)
 
     def open_more(self, page: int = 0) -> None:
-        def show(catalog: Catalog) -> None:
-            items, shown, pages = page_of(catalog.other_categories(), page)
-            view = ListView(texts.MORE_TITLE, texts.MORE_PROMPT if items else texts.NOTHING_HERE,
-                            tuple(Action(c.name, "category", c.code) for c in items), shown, pages, "more")
-            self._show(LIST, view, display_speech=texts.MORE_PROMPT if shown == 0 else None,
-                       push=not self._same_list(view))
+        self.lists.open_more(page)
 
-        self._with_catalog(show)
-
-    def _same_list(self, view: ListView) -> bool:
-        # Paging within one list is not a step 返回 should undo one page at a time.
-        current = self.current[1] if self.current else None
-        return isinstance(current, ListView) and (current.kind, current.key) == (view.kind, view.key)
-
-    def _page(self, argument: str) -> None:
-        kind, _, rest = argument.partition(":")
-        key, _, page_text = rest.rpartition(":")
-        page = int(page_text) if page_text.lstrip("-").isdigit() else 0
-        if kind == "category":
-            self.open_category(key, page)
-        elif kind == "common":
-            self.open_common(page)
-        else:
-            self.open_more(page)
-
-    def _with_catalog(self, then: Callable[[Catalog], None]) -> None:
+    def with_catalog(self, then: Callable[[Catalog], None]) -> None:
         self.run(self.client.catalog, then)
 
     # --- asking the assistant ---
@@ -251,7 +210,7 @@ class KioskController:
             # The title is sent again if the server does not know the id (its KB differs from this one).
             self.send(f"/topic {entry_id}", retry_text=question.title if question else None)
 
-        self._with_catalog(ask)
+        self.with_catalog(ask)
 
     def send(self, text: str, *, retry_text: str | None = None) -> None:
         session = self.session_id
@@ -310,9 +269,11 @@ class KioskController:
             text = texts.QUEUED.format(number=ticket.number)
             view = HandoffView(text, ticket.number, can_print=self.devices.has_printer)
         else:
-            # Nobody on duty: the engine asks for a spoken message; here a keypad takes a callback number.
-            view = HandoffView(texts.STAFF_AWAY, None, can_callback=True)
-            text = texts.STAFF_AWAY
+            # Nobody on duty: the engine asks for a spoken message; here a keypad takes a callback number
+            # (where the set-up can store one; otherwise the resident is sent to the service desk).
+            can_callback = self.client.supports_callback
+            text = texts.STAFF_AWAY if can_callback else texts.STAFF_AWAY_NO_CALLBACK
+            view = HandoffView(text, None, can_callback=can_callback)
         self._show(HANDOFF, view, display_speech=text, rate=rate)
 
     def replay(self, slow: bool = False) -> None:
@@ -320,24 +281,30 @@ class KioskController:
             self.ui.flash(texts.NOTHING_TO_REPEAT)
 
     # --- running slow work ---
-    def run(self, work: Callable[[], Any], then: Callable[[Any], None]) -> None:
-        """``work`` off the UI thread, ``then`` back on it, unless the visit ended meanwhile."""
-        if self._busy:
+    def run(self, work: Callable[[], Any], then: Callable[[Any], None], *, exclusive: bool = True) -> None:
+        """``work`` off the UI thread, ``then`` back on it, unless the visit ended meanwhile.
+
+        ``exclusive`` work (a tap) is ignored while other exclusive work runs: a double tap asks once. A card
+        read is not exclusive: it must never be lost to a question still on its way."""
+        if exclusive and self._busy:
             log.debug("tap ignored: still busy")
             return
         visit = self._visit
-        self._set_busy(True)
+        if exclusive:
+            self._set_busy(True)
 
         def done(result: Any) -> None:
             if visit != self._visit:
                 return
-            self._set_busy(False)
+            if exclusive:
+                self._set_busy(False)
             then(result)
 
         def failed(error: BaseException) -> None:
             if visit != self._visit:
                 return
-            self._set_busy(False)
+            if exclusive:
+                self._set_busy(False)
             self.fail(error)
 
         self.runner.submit(work, done, failed)
@@ -390,7 +357,7 @@ class KioskController:
         view = IdleView(step.seconds_left, texts.IDLE_QUESTION)
         if step.event is IdleEvent.WARN:
             if self.current is not None and self.screen != IDLE:
-                self._before_idle = self.current
+                self._before_idle = (*self.current, self.speech.last_text)
             self._show(IDLE, view, display_speech=texts.IDLE_SPEECH.format(seconds=step.seconds_left), push=False)
             return
         self.current = (IDLE, view)
@@ -400,9 +367,10 @@ class KioskController:
 
     def continue_use(self) -> None:
         self.idle.touch()
-        screen, view = self._before_idle or (HOME, self.home_view())
+        screen, view, speech = self._before_idle or (HOME, self.home_view(), "")
         self._before_idle = None
         self._show(screen, view, push=False)
+        self.speech.last_text = speech  # 再听一遍 repeats the answer again, not the warning
 
     def end_visit(self) -> None:
         """Forget the visit: the card holder, the conversation, the answers, the number typed, the settings."""

@@ -12,16 +12,19 @@ from typing import TYPE_CHECKING
 from device_adapters.idcard import CardEvent, CardEventKind
 from device_adapters.masking import mask_phone
 from kiosk_app import texts
+from kiosk_app.catalog import Catalog, page_of
 from kiosk_app.client import valid_callback_phone
 from kiosk_app.receipts import answer_receipt, queue_receipt
 from kiosk_app.views import (
     IDCARD,
     KEYPAD,
+    LIST,
     NOTICE,
     Action,
     CardState,
     IdCardView,
     KeypadView,
+    ListView,
     NoticeView,
     Style,
 )
@@ -31,13 +34,68 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from device_adapters.printer.receipts import Receipt
-    from kiosk_app.catalog import Catalog
     from kiosk_app.controller import KioskController
     from kiosk_app.devices import PrintResult
 
 log = logging.getLogger(__name__)
 
 MAX_PHONE_DIGITS = 12
+
+
+class ListFlow:
+    """Six choices a screen: a category's questions, the common questions, the other categories."""
+
+    def __init__(self, controller: KioskController) -> None:
+        self.c = controller
+
+    def open_category(self, code: str, page: int = 0) -> None:
+        self.c.with_catalog(lambda catalog: self._show_category(catalog, code, page))
+
+    def _show_category(self, catalog: Catalog, code: str, page: int) -> None:
+        category = catalog.category(code)
+        if category is None:
+            self.c.notice(texts.NOTHING_HERE_TITLE, texts.NOTHING_HERE)
+            return
+        items, page, pages = page_of(category.questions, page)
+        view = ListView(category.name, texts.CATEGORY_PROMPT,
+                        tuple(Action(q.title, "ask", q.entry_id) for q in items), page, pages, "category", code)
+        self._show(view, f"{category.name}。{texts.CATEGORY_PROMPT}")
+
+    def open_common(self, page: int = 0) -> None:
+        def show(catalog: Catalog) -> None:
+            items, shown, pages = page_of(catalog.common_questions(), page)
+            view = ListView(texts.COMMON_TITLE, texts.COMMON_PROMPT,
+                            tuple(Action(q.title, "ask", q.entry_id) for q in items), shown, pages, "common")
+            self._show(view, view.prompt)
+
+        self.c.with_catalog(show)
+
+    def open_more(self, page: int = 0) -> None:
+        def show(catalog: Catalog) -> None:
+            items, shown, pages = page_of(catalog.other_categories(), page)
+            view = ListView(texts.MORE_TITLE, texts.MORE_PROMPT if items else texts.NOTHING_HERE,
+                            tuple(Action(c.name, "category", c.code) for c in items), shown, pages, "more")
+            self._show(view, view.prompt)
+
+        self.c.with_catalog(show)
+
+    def _show(self, view: ListView, speech: str) -> None:
+        # Paging within one list is not a step 返回 should undo page by page, nor one to announce again.
+        current = self.c.current[1] if self.c.current else None
+        paging = isinstance(current, ListView) and (current.kind, current.key) == (view.kind, view.key)
+        self.c.navigate(LIST, view, display_speech=None if paging else speech, push=not paging)
+
+    def turn(self, argument: str) -> None:
+        """``kind:key:page`` from the pager buttons."""
+        kind, _, rest = argument.partition(":")
+        key, _, page_text = rest.rpartition(":")
+        page = int(page_text) if page_text.lstrip("-").isdigit() else 0
+        if kind == "category":
+            self.open_category(key, page)
+        elif kind == "common":
+            self.open_common(page)
+        else:
+            self.open_more(page)
 
 
 class CardFlow:
@@ -80,7 +138,7 @@ class CardFlow:
         elif kind is CardEventKind.CARD_READ and event.record is not None:
             record = event.record
             self.c.run(self.c.client.catalog, lambda catalog: self._signed_in(visitor_from_record(
-                record, catalog, self.c.today())))
+                record, catalog, self.c.today())), exclusive=False)
         elif kind is CardEventKind.READ_FAILED:
             self.c.navigate(IDCARD, IdCardView(CardState.FAILED, event.message_zh), display_speech=event.message_zh)
 

@@ -98,6 +98,8 @@ class KioskHarness:
     def tap(self, target: str | Widget) -> None:
         from kivy.tests.common import UnitTestTouch
 
+        # A screen switch finishes on the next frame; until then the ScreenManager ignores touches.
+        self.pump(2)
         widget = self.button(target) if isinstance(target, str) else target
         x, y = widget.to_window(*widget.center)
         touch = UnitTestTouch(x, y)

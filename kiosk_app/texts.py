@@ -50,6 +50,7 @@ LARGER_OFF = "字已经恢复。"
 
 QUEUED = "已经为您叫了工作人员，您的排队号是{number}。请在旁边坐着稍等，工作人员会叫这个号。"
 STAFF_AWAY = "现在工作人员不在。您可以留下电话号码，工作人员上班后给您回电话。"
+STAFF_AWAY_NO_CALLBACK = "现在工作人员不在，请在上班时间再来找工作人员。"
 CALLBACK_BUTTON = "留电话，等回电"
 PRINT_NUMBER_BUTTON = "打印排队号"
 

@@ -109,7 +109,7 @@ class NavBar(BoxLayout):
             buttons.append((texts.BACK, lambda: c and c.back(), Style.BUTTON.value))
         if self.show_home:
             buttons.append((texts.HOME, lambda: c and c.go_home(), Style.BUTTON.value))
-        if self.show_idcard:
+        if self.show_idcard and (c is None or c.devices.has_reader):
             buttons.append((texts.IDCARD_BUTTON, lambda: c and c.cards.open(), Style.BUTTON.value))
         buttons += [(label, callback, Style.BUTTON.value) for label, callback in self.extra]
         if self.show_staff:

@@ -15,7 +15,7 @@ from typing import Any
 from knowledge_base.engine import make_analyzer
 from knowledge_base.loader import load_entries, parse_yaml_file
 from knowledge_base.models import KbEntry
-from knowledge_base.retrieval.calibrate import fit_calibration
+from knowledge_base.retrieval.calibrate import fit_calibration, negative_questions
 from knowledge_base.retrieval.fusion import Decision, Thresholds
 from knowledge_base.retrieval.index import HybridIndex, RetrievalConfig
 from knowledge_base.synonyms import SynonymDictionary, load_synonyms
@@ -56,7 +56,7 @@ def _score(index: HybridIndex, cases: Sequence[dict[str, Any]]) -> tuple[float, 
 def run_ablation(data_dir: Path, eval_file: Path, thresholds: Thresholds) -> list[AblationRow]:
     entries: list[KbEntry] = [e for e in load_entries(data_dir) if e.status == "published"]
     synonyms = load_synonyms(data_dir / "synonyms.yaml")
-    negatives = parse_yaml_file(data_dir / "calibration_negatives.yaml")[0]["negatives"]
+    negatives = negative_questions(parse_yaml_file(data_dir / "calibration_negatives.yaml")[0])
     cases = parse_yaml_file(eval_file)[0].get("cases", [])
     rows = []
     for name, signals, use_synonyms in ROWS:

@@ -103,7 +103,7 @@ def reindex(calibrate: bool) -> None:
     from assistant.kb_runtime import build_from_db, retrieval_config
     from knowledge_base.engine import CALIBRATION_FILE, make_analyzer
     from knowledge_base.loader import parse_yaml_file
-    from knowledge_base.retrieval.calibrate import fit_calibration
+    from knowledge_base.retrieval.calibrate import fit_calibration, negative_questions
 
     with app_context() as context:
         if calibrate:
@@ -113,7 +113,7 @@ def reindex(calibrate: bool) -> None:
 
                 synonyms = SynonymDictionary.from_groups(kb_repository.get_document(session, "synonyms") or {})
             negatives, _ = parse_yaml_file(context.settings.kb_data_dir / "calibration_negatives.yaml")
-            calibration, stats = fit_calibration(entries, make_analyzer(synonyms), negatives["negatives"],
+            calibration, stats = fit_calibration(entries, make_analyzer(synonyms), negative_questions(negatives),
                                                  config=retrieval_config(context.settings))
             calibration.save(CALIBRATION_FILE)
             click.echo(f"calibration: weights {[round(w, 3) for w in calibration.weights]} "

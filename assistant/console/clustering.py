@@ -28,7 +28,7 @@ from knowledge_base.synonyms import SynonymDictionary
 log = logging.getLogger(__name__)
 
 DISTANCE_THRESHOLD = 0.8
-MAX_UNIQUE_TEXTS = 2000  # agglomerative clustering is quadratic in memory; rarer texts join the nearest group
+MAX_UNIQUE_TEXTS = 1500  # agglomerative clustering is quadratic in memory; rarer texts join the nearest group
 MAX_ROWS = 20_000
 _PUNCT = re.compile(r"[\s\W_]+", re.UNICODE)
 # Politeness and question frames say nothing about the need; without them the content words decide.
@@ -86,9 +86,13 @@ def _labels(texts: list[str], threshold: float) -> np.ndarray:
     if len(texts) == 1:
         return np.zeros(1, dtype=int)
     vectors = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True).fit_transform(texts)
-    model = AgglomerativeClustering(n_clusters=None, metric="cosine", linkage="average",
+    # Rows are L2-normalised, so the sparse product is the cosine similarity; a precomputed n×n distance
+    # matrix is far smaller than the dense n×vocabulary matrix the "cosine" metric would build.
+    distances = np.clip(1.0 - (vectors @ vectors.T).toarray(), 0.0, 2.0)
+    np.fill_diagonal(distances, 0.0)
+    model = AgglomerativeClustering(n_clusters=None, metric="precomputed", linkage="average",
                                     distance_threshold=threshold)
-    return model.fit_predict(vectors.toarray())
+    return model.fit_predict(distances)
 
 
 def cluster_queries(rows: list[UnansweredQuery], synonyms: SynonymDictionary | None = None,

@@ -48,10 +48,15 @@ def char_segments(old: str, new: str) -> list[tuple[str, str]]:
     return segments
 
 
-def entry_diff(old: dict[str, Any], new: dict[str, Any]) -> list[FieldDiff]:
-    """Only the fields that changed; an empty list means the two versions say the same thing."""
+def entry_diff(old: dict[str, Any], new: dict[str, Any], *, with_status: bool = True) -> list[FieldDiff]:
+    """Only the fields that changed; an empty list means the two versions say the same thing.
+
+    A draft compared with the published entry always differs in status; ``with_status=False`` hides that.
+    """
     diffs: list[FieldDiff] = []
     names = [*_TEXT_FIELDS[:2], *(f"aspect_{a}" for a in ASPECTS), *_TEXT_FIELDS[2:]]
+    if not with_status:
+        names.remove("status")
     for name in names:
         before, after = _text(old, name), _text(new, name)
         if before != after:

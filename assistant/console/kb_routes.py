@@ -96,7 +96,7 @@ def review_queue(request: Request, user: Reader) -> Response:
         items = []
         for draft in wf.review_queue(session):
             row = wf.live_row(session, draft.entry_id)
-            items.append({"draft": draft, "diff": entry_diff(row.data if row else {}, draft.data),
+            items.append({"draft": draft, "diff": entry_diff(row.data if row else {}, draft.data, with_status=False),
                           "is_new": row is None})
         drafts = wf.my_drafts(session)
     return render(request, "staff/kb_review.html", {"items": items, "drafts": drafts, "states": wf.STATE_LABELS})
@@ -207,7 +207,7 @@ def _draft_page(request: Request, draft_id: int | None, values: dict[str, str], 
             row = wf.live_row(session, draft.entry_id)
             live = dict(row.data) if row else None
             live_version = row.version if row else None
-            diff = entry_diff(live or {}, draft.data)
+            diff = entry_diff(live or {}, draft.data, with_status=False)
         stale = draft.base_version != live_version
     else:
         stale = False

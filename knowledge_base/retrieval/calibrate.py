@@ -23,6 +23,17 @@ from knowledge_base.retrieval.text_analysis import TextAnalyzer
 log = logging.getLogger(__name__)
 
 CANDIDATES_PER_QUERY = 8
+GENERATED_NEGATIVES = 150
+
+
+def negative_questions(data: dict, seed: int = 11) -> list[str]:
+    """The explicit negatives plus a sample of near misses (unknown subject × service frame)."""
+    explicit = list(data.get("negatives", []))
+    subjects = data.get("near_miss_subjects", [])
+    frames = data.get("near_miss_frames", [])
+    generated = [frame.format(subject) for subject in subjects for frame in frames]
+    random.Random(seed).shuffle(generated)
+    return explicit + generated[:GENERATED_NEGATIVES]
 
 
 def _candidate_rows(index: HybridIndex, query: str, true_id: str | None) -> tuple[list[np.ndarray], list[int]]:

@@ -83,6 +83,10 @@ class Thresholds:
     answer: float = 0.55  # top score at least this → answer
     clarify: float = 0.35  # top score at least this (or two close good ones) → offer choices
     margin: float = 0.08  # top two closer than this, both ≥ clarify → clarify
+    # A candidate far ahead of every other one is answered a little below the answer threshold: the
+    # calibrated score does not know the rank, and one clear winner is rarely wrong.
+    dominant_floor: float = 0.3
+    dominant_ratio: float = 3.0
 
 
 def decide(scores: list[float], thresholds: Thresholds) -> Decision:
@@ -92,5 +96,7 @@ def decide(scores: list[float], thresholds: Thresholds) -> Decision:
     if second >= thresholds.clarify and scores[0] - second < thresholds.margin:
         return Decision.clarify
     if scores[0] >= thresholds.answer:
+        return Decision.answer
+    if scores[0] >= thresholds.dominant_floor and scores[0] >= thresholds.dominant_ratio * second:
         return Decision.answer
     return Decision.clarify

@@ -70,8 +70,8 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(settings):
         assert "shequ_staff" not in client.cookies
 
 
-def test_account_locks_after_repeated_failures_and_admin_unlocks(settings):
-    with console_client(settings, staff_lockout_failures=3) as (client, context):
+def test_account_locks_after_repeated_failures_and_admin_unlocks(db_settings):
+    with console_client(db_settings, staff_lockout_failures=3) as (client, context):
         for _ in range(3):
             assert login(client, "sam", "wrong-password-x").status_code == 401
         locked = login(client, "sam")  # the right password no longer helps

@@ -37,8 +37,8 @@ def _actions(context) -> list[str]:
         return [row.action for row in session.scalars(select(AuditLog).order_by(AuditLog.id))]
 
 
-def test_edit_review_publish_then_chat_serves_the_new_answer_and_rollback_restores(settings):
-    with console_client(settings) as (client, context):
+def test_edit_review_publish_then_chat_serves_the_new_answer_and_rollback_restores(db_settings):
+    with console_client(db_settings) as (client, context):
         old_answer = chat(client, "高龄津贴怎么申请")["reply"]["text"]
         signed_in(client, "staff")
         draft_url = _start_edit(client)
@@ -160,8 +160,8 @@ def test_stale_draft_cannot_overwrite_a_newer_version(settings):
         assert refused.status_code == 409 and "已被更新" in refused.text
 
 
-def test_every_worker_serves_a_published_version_within_seconds(settings):
-    with console_client(settings) as (client, context):
+def test_every_worker_serves_a_published_version_within_seconds(db_settings):
+    with console_client(db_settings) as (client, context):
         other_worker = KnowledgeBaseProvider(context.settings, context.sessions, check_interval=0.5)
         before = other_worker.current()
         signed_in(client, "staff")

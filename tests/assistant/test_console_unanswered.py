@@ -75,8 +75,8 @@ def _ids(section: str) -> str:
     return re.search(r'name="ids" value="([^"]+)"', section).group(1)
 
 
-def test_clusters_page_actions_close_the_loop(settings):
-    with console_client(settings) as (client, context):
+def test_clusters_page_actions_close_the_loop(db_settings):
+    with console_client(db_settings) as (client, context):
         bus = fifty_bus_card_phrasings()
         _seed(context, bus[:40], "kiosk")
         _seed(context, bus[40:], "web", days_ago=10)

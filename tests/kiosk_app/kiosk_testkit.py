@@ -43,6 +43,8 @@ def response(action: str = "answer", text: str = "好的。", *, buttons: list[t
 class ScriptedClient(AssistantClient):
     """Answers each text with ``script(text)``; records what was sent and the callbacks registered."""
 
+    supports_callback = True
+
     def __init__(self, catalog: Catalog, script: Callable[[str], ChatResponse | Exception]) -> None:
         self._catalog = catalog
         self.script = script

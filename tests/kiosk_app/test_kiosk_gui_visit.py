@@ -138,10 +138,7 @@ def test_continue_keeps_the_visit(kiosk_settings: Settings, in_process_client: I
         session = app.controller.session_id
         clock.advance(61)
         h.wait_until(lambda: h.screen_name == "idle", timeout=5, what="the idle warning")
-        btn = h.button(texts.IDLE_CONTINUE)
-        print("BTN", btn.pos, btn.size, btn.to_window(*btn.center), btn.disabled, btn.opacity)
         h.tap(texts.IDLE_CONTINUE)
-        print("AFTER", app.controller.screen, h.screen_name, app.controller.idle.warning)
         assert h.screen_name == "answer" and app.controller.session_id == session
         h.tap(texts.BACK)
         assert h.screen_name == "list"
