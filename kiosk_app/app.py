@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLASH_SECONDS = 5.0
+DEVICE_CHECK_SECONDS = 30.0  # how soon a refilled printer stops being reported as out of paper
 BUSY_DELAY_SECONDS = 0.4  # a quick answer should not make a "please wait" flicker
 BUSY_TEXT = "正在查找，请稍等……"
 
@@ -147,6 +148,7 @@ class KioskApp(App):
         self._clock = clock  # the idle timer's clock (tests move it forward)
         self.ui: KivyUi | None = None
         self._idle_event: Any = None
+        self._device_event: Any = None
 
     # Kivy would otherwise read and write an .ini next to this module.
     def load_config(self) -> ConfigParser:
@@ -185,6 +187,7 @@ class KioskApp(App):
         controller = self.controller
         controller.start()
         self._idle_event = Clock.schedule_interval(lambda _dt: controller.tick_idle(), 1.0)
+        self._device_event = Clock.schedule_interval(lambda _dt: controller.check_devices(), DEVICE_CHECK_SECONDS)
         # Reader events arrive on the poller's thread; the controller runs on Kivy's.
         controller.devices.start(lambda event: Clock.schedule_once(lambda _dt: controller.cards.on_event(event), 0))
 
@@ -192,9 +195,10 @@ class KioskApp(App):
         self.shutdown()
 
     def shutdown(self) -> None:
-        if self._idle_event is not None:
-            self._idle_event.cancel()
-            self._idle_event = None
+        for event in (self._idle_event, self._device_event):
+            if event is not None:
+                event.cancel()
+        self._idle_event = self._device_event = None
         Window.unbind(on_touch_down=self._touched, on_request_close=self._request_close,
                       on_keyboard=self._keyboard)
         controller = self.controller

@@ -133,6 +133,15 @@ class KioskController:
     def set_device_notice(self, device: str, text: str) -> None:
         self.device_notices[device] = text
 
+    def check_devices(self) -> None:
+        """Refresh the printer notice (the reader reports itself through its events); called periodically."""
+        def update(problem: str | None) -> None:
+            self.set_device_notice("printer", texts.PRINTER_PROBLEM_NOTICE if problem else "")
+            if self.screen == HOME:
+                self.ui.show(HOME, self.home_view())
+
+        self.run(self.devices.printer_problem, update, exclusive=False)
+
     # --- start, navigation ---
     def start(self) -> None:
         self.ui.apply_theme(self.theme_name, self.larger_text)

@@ -116,6 +116,17 @@ class KioskDevices:
             self._on_print_problem(outcome.message_zh)
         return PrintResult(outcome.printed, outcome.message_zh, problem=not outcome.printed)
 
+    def printer_problem(self) -> str | None:
+        """The printer's problem in words, or ``None`` when it can print (held receipts are printed then)."""
+        if self.spooler is None or self.printer is None:
+            return None
+        status = self.printer.status()
+        if not status.can_print:
+            return status.message_zh
+        if self.spooler.pending():
+            self.spooler.retry_pending()
+        return None
+
     # --- both ---
     def health(self) -> DeviceHealth:
         return check_health(poller=self.poller, spooler=self.spooler)

@@ -80,9 +80,10 @@ class Decision(StrEnum):
 
 @dataclass(frozen=True)
 class Thresholds:
-    answer: float = 0.55  # top score at least this → answer
-    clarify: float = 0.35  # top score at least this (or two close good ones) → offer choices
-    margin: float = 0.08  # top two closer than this, both ≥ clarify → clarify
+    # The same defaults as Settings (answer_threshold, clarify_threshold, clarify_margin).
+    answer: float = 0.4  # top score at least this → answer
+    clarify: float = 0.2  # top score at least this (or two close good ones) → offer choices
+    margin: float = 0.05  # top two closer than this, both ≥ clarify → clarify
     # A candidate far ahead of every other one is answered a little below the answer threshold: the
     # calibrated score does not know the rank, and one clear winner is rarely wrong.
     dominant_floor: float = 0.3

@@ -306,3 +306,58 @@ def test_in_process_assistant_answers_a_tile(make_controller) -> None:
     controller.call_staff()
     screen, view = controller.ui.last
     assert screen == HANDOFF and view.number and view.number.startswith("A")
+
+
+def test_long_categories_page_six_at_a_time_and_back_skips_pages() -> None:
+    entries = [KbEntry(id=f"topic-{i}", category="yanglao", title=f"养老问题第{i}个", department="民政",
+                       answer="回答内容在这里。") for i in range(8)]
+    client = ScriptedClient(Catalog(entries, home_codes=("yanglao",)), lambda text: ANSWER_REPLY)
+    controller, _, tts = make(client=client)
+    controller.open_category("yanglao")
+    first = controller.ui.last[1]
+    assert (len(first.items), first.page, first.pages) == (6, 0, 2)
+    spoken = len(tts.spoken)
+    controller.perform(Action("", "page", "category:yanglao:1"))
+    second = controller.ui.last[1]
+    assert [a.argument for a in second.items] == ["topic-6", "topic-7"] and second.page == 1
+    assert len(tts.spoken) == spoken  # turning a page is not announced again
+    controller.perform(Action("", "page", "category:yanglao:9"))  # past the end: the last page
+    assert controller.ui.last[1].page == 1
+    controller.ask_topic("topic-7")
+    controller.back()
+    assert controller.ui.last[1].page == 1
+    controller.back()
+    assert controller.ui.last[0] == HOME
+
+
+def test_without_callback_support_no_keypad_is_offered() -> None:
+    client = ScriptedClient(CATALOG, lambda text: response("handoff", "现在工作人员不在线。"))
+    client.supports_callback = False
+    controller, _, _ = make(client=client)
+    controller.call_staff()
+    view = controller.ui.last[1]
+    assert not view.can_callback and view.text == texts.STAFF_AWAY_NO_CALLBACK
+
+
+def test_a_card_read_is_not_lost_while_a_question_is_on_its_way() -> None:
+    runner = DeferredRunner()
+    controller, _, _ = make(runner=runner, reader=FakeIdCardReader())
+    runner.run_all()
+    controller.send("/topic senior-age-allowance")
+    record = parse_text_block(sample_text_block("resident"))
+    controller.cards.on_event(CardEvent(CardEventKind.CARD_READ, "读卡成功。", record=record))
+    runner.run_all()
+    assert controller.visitor is not None
+
+
+def test_a_refilled_printer_prints_the_held_receipt_and_the_notice_goes() -> None:
+    printer = DummyReceiptPrinter()
+    printer.set_paper(PaperState.OUT)
+    controller, _, _ = make(printer=printer)
+    controller.ask_topic(ENTRY.id)
+    controller.perform(Action("打印", "print"))
+    controller.check_devices()
+    assert controller.device_notice == texts.PRINTER_PROBLEM_NOTICE and printer.jobs == []
+    printer.set_paper(PaperState.OK)
+    controller.check_devices()
+    assert controller.device_notice == "" and len(printer.jobs) == 1
