@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from knowledge_base.models import CATEGORIES, KbEntry
-from knowledge_base.profile import UNKNOWN, CommunityProfile
+from knowledge_base.profile import CommunityProfile
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +138,3 @@ class Catalog:
     def answer_text(self, entry_id: str) -> str | None:
         entry = self._entries.get(entry_id)
         return self.profile.render(entry.answer) if entry else None
-
-    def known_value(self, text: str | None) -> str | None:
-        """``text`` unless it is only the "staff have not filled this in" marker."""
-        if not text or text.strip() == UNKNOWN:
-            return None
-        return text

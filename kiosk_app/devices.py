@@ -1,4 +1,4 @@
-"""The kiosk's two devices behind one object: print a receipt, watch the ID-card reader, report health.
+"""The kiosk's two devices behind one object: print a receipt, watch the ID-card reader, report problems.
 
 Built from config (printer URI, reader port) or with devices injected (tests pass a ``DummyReceiptPrinter``
 and a reader on the pseudo-terminal simulator). A missing or broken device never stops the kiosk: printing
@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from device_adapters.errors import DeviceError
-from device_adapters.health import DeviceHealth, check_health
-from device_adapters.idcard import CardEvent, CardEventKind, CardPoller, IdCardReader, create_reader
+from device_adapters.idcard import CardEvent, CardPoller, IdCardReader, create_reader
 from device_adapters.printer import PrintSpooler, ReceiptPrinter, open_printer
 from device_adapters.printer.receipts import Receipt
 from kiosk_app.config import KioskConfig
@@ -88,13 +87,6 @@ class KioskDevices:
         if self._listener is not None:
             self._listener(event)
 
-    def poll_once(self) -> list[CardEvent]:
-        """One poll on the caller's thread (tests and the screenshot mode), events delivered as usual."""
-        events = self.poller.poll_once() if self.poller is not None else []
-        for event in events:
-            self._dispatch(event)
-        return events
-
     # --- the printer ---
     @property
     def has_printer(self) -> bool:
@@ -127,10 +119,6 @@ class KioskDevices:
             self.spooler.retry_pending()
         return None
 
-    # --- both ---
-    def health(self) -> DeviceHealth:
-        return check_health(poller=self.poller, spooler=self.spooler)
-
     def stop(self) -> None:
         if self.poller is not None:
             self.poller.stop()
@@ -139,6 +127,3 @@ class KioskDevices:
         if self.printer is not None:
             self.printer.close()
 
-
-def is_reader_problem(event: CardEvent) -> bool:
-    return event.kind in (CardEventKind.READER_DISCONNECTED, CardEventKind.READ_FAILED)

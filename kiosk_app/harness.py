@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from kivy.base import EventLoop
 from kivy.clock import Clock
@@ -125,8 +124,3 @@ class KioskHarness:
         Window.remove_widget(self.root)
         Clock.tick()
 
-
-def free_window() -> Any:
-    """The process's one window (created on first use)."""
-    EventLoop.ensure_window()
-    return EventLoop.window

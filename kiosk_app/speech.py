@@ -9,8 +9,6 @@ drops ID numbers and URLs and reads numbers the Mandarin voice can say.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable
 
 from accessibility import SpeechRate, TtsEngine, to_speech_text
 from accessibility.errors import TtsError
@@ -21,12 +19,10 @@ MAX_SPEECH_CHARS = 400  # a long aspect is still read to the end of a sentence, 
 
 
 class KioskSpeech:
-    def __init__(self, engine: TtsEngine, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, engine: TtsEngine) -> None:
         self.engine = engine
-        self._clock = clock
         self.last_text = ""
         self.last_rate: int = SpeechRate.NORMAL
-        self.last_spoken_at: float | None = None
 
     def say(self, speech_text: str, rate: int = SpeechRate.NORMAL) -> None:
         """Speak text that is already speech text (a reply's ``speech``)."""
@@ -67,7 +63,6 @@ class KioskSpeech:
         self.engine.close()
 
     def _speak(self, text: str, rate: int) -> None:
-        self.last_spoken_at = self._clock()
         try:
             self.engine.speak(text, rate)
         except TtsError as e:

@@ -71,9 +71,6 @@ class ThemeState(EventDispatcher):
         self.apply(theme)
         return theme
 
-    def rgba(self, role: str) -> list[float]:
-        return list(getattr(self, role))
-
 
 THEME = ThemeState()
 THEME.use("normal")

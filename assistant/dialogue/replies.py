@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from accessibility.speech_text import to_speech_text
 from assistant.dialogue.schemas import Button, Reply
 
@@ -41,6 +43,12 @@ INVALID_PHONE = "这个号码好像不对，请说11位手机号码，或者说�
 HUMAN_BUTTON = Button(title="转人工", payload="/human")
 
 
+@lru_cache(maxsize=4096)
+def speech_for(text: str) -> str:
+    # Answers repeat across residents: their spoken form is computed once per text.
+    return to_speech_text(text, max_chars=SPEECH_MAX_CHARS, truncation_hint="详细内容请看屏幕。")
+
+
 def make_reply(text: str, buttons: list[Button] | None = None, *, slow: bool = False) -> Reply:
-    speech = to_speech_text(text, max_chars=SPEECH_MAX_CHARS, truncation_hint="详细内容请看屏幕。")
+    speech = speech_for(text)
     return Reply(text=text, speech=speech, buttons=buttons or [], speech_rate="slow" if slow else "normal")

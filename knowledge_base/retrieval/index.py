@@ -15,6 +15,7 @@ import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,9 @@ from knowledge_base.retrieval.text_analysis import TextAnalyzer
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3
+# Bump whenever what save() pickles changes shape (Bm25Signal's attributes, the encoder's files …): an index
+# written by older code is then rebuilt instead of failing at the first search.
+FORMAT_VERSION = 4
 DENSE_CANDIDATES = 64
 
 
@@ -236,6 +239,12 @@ class HybridIndex:
             raise IndexBuildError(f"cannot load index from {directory}: {exc!r}") from exc
         if not isinstance(state, dict) or state.get("format") != FORMAT_VERSION:
             raise IndexBuildError(f"index at {directory} has an old format")
+        lexical = state.get("lexical")
+        if not isinstance(lexical, dict) or any(
+            not isinstance(signal, Bm25Signal) or set(vars(signal)) != _bm25_attributes()
+            for signal in lexical.values()
+        ):
+            raise IndexBuildError(f"index at {directory} was written by another version of the code")
         encoder = vectors = None
         try:
             if (directory / "vectors.faiss").exists():
@@ -247,3 +256,9 @@ class HybridIndex:
                        vectors, state["doc_entry"], state["calibration"], state["config"], state["fingerprint"])
         except (RuntimeError, KeyError, AttributeError) as exc:  # faiss raises RuntimeError on a damaged file
             raise IndexBuildError(f"cannot load index from {directory}: {exc!r}") from exc
+
+
+@lru_cache(maxsize=1)
+def _bm25_attributes() -> frozenset[str]:
+    """The attributes a Bm25Signal of this code has (a pickled one from older code may lack some)."""
+    return frozenset(vars(Bm25Signal([["a"]])))

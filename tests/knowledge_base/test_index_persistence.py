@@ -128,6 +128,14 @@ def test_only_a_few_old_indexes_are_kept(tiny_kb_dir: Path, tmp_path: Path) -> N
     assert root / last.index.fingerprint in dirs
 
 
+def _rewrite_state(directory: Path, change) -> None:
+    """Changes the pickled state as older code would have written it (same format number)."""
+    path = directory / "index.pkl"
+    state = pickle.loads(path.read_bytes())
+    change(state)
+    path.write_bytes(pickle.dumps(state))
+
+
 @pytest.fixture(scope="module")
 def saved_root(tmp_path_factory: pytest.TempPathFactory, write_kb) -> tuple[Path, Path, KnowledgeBase]:
     """The tiny knowledge base and an index root holding its saved index, built once for the module."""
@@ -146,6 +154,9 @@ def saved_root(tmp_path_factory: pytest.TempPathFactory, write_kb) -> tuple[Path
         pytest.param(lambda d: (d / "index.pkl").write_bytes(pickle.dumps(["a", "list"])), id="not-a-mapping"),
         pytest.param(lambda d: (d / "vectors.faiss").write_bytes(b"broken"), id="vectors"),
         pytest.param(lambda d: [p.unlink() for p in (d / "encoder").rglob("*") if p.is_file()], id="encoder"),
+        pytest.param(lambda d: _rewrite_state(d, lambda state: [delattr(s, "idf") for s in state["lexical"].values()]),
+                     id="older-bm25-layout"),
+        pytest.param(lambda d: _rewrite_state(d, lambda state: state.pop("lexical")), id="missing-part"),
     ],
 )
 def test_a_damaged_index_is_rebuilt_not_a_crash(saved_root, tmp_path: Path, damage) -> None:
