@@ -10,7 +10,6 @@ the resident) instead of anything else. Calls block: the controller runs them of
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 from assistant.dialogue.schemas import MAX_TEXT_CHARS, ChatRequest, ChatResponse
 from kiosk_app.catalog import Catalog
 from kiosk_app.config import KioskConfig
-from kiosk_app.errors import AssistantUnavailableError, CallbackUnavailableError
+from kiosk_app.errors import AssistantUnavailableError
 
 if TYPE_CHECKING:
     from assistant.context import AppContext
@@ -30,13 +29,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHANNEL = "kiosk"
-CALLBACK_DESCRIPTION = "居民在自助机上留下电话，请工作人员回电。"
-_PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}\d{7,8})$")
-
-
-def valid_callback_phone(digits: str) -> bool:
-    """A mainland mobile number (11 digits) or a landline with its area code."""
-    return bool(_PHONE.match(digits))
 
 
 class AssistantClient(ABC):
@@ -47,12 +39,6 @@ class AssistantClient(ABC):
     @abstractmethod
     def catalog(self) -> Catalog:
         """Categories and questions for the tiles (cached; cheap after the first call)."""
-
-    supports_callback: bool = False  # whether request_callback can store a number (else: not offered)
-
-    def request_callback(self, session_id: str | None, phone: str, topic: str | None = None) -> str:
-        """Register a callback number with staff; returns the work-order number."""
-        raise CallbackUnavailableError("this assistant client cannot take callback numbers")
 
     def warm_up(self) -> None:  # noqa: B027 - optional for clients with nothing to load
         """Load models and indexes now so that the first resident does not wait."""
@@ -70,8 +56,6 @@ def _check_text(text: str) -> str:
 
 class InProcessAssistantClient(AssistantClient):
     """The dialogue engine in this process; the application context is built on first use."""
-
-    supports_callback = True
 
     def __init__(self, settings: Settings, home_codes: tuple[str, ...] = (), context: AppContext | None = None,
                  engine: DialogueEngine | None = None) -> None:
@@ -127,29 +111,6 @@ class InProcessAssistantClient(AssistantClient):
                 self._catalog = Catalog(knowledge.entries.values(), knowledge.profile, home_codes=self.home_codes)
                 self._catalog_revision = knowledge.revision
             return self._catalog
-
-    def request_callback(self, session_id: str | None, phone: str, topic: str | None = None) -> str:
-        if not valid_callback_phone(phone):
-            raise CallbackUnavailableError("invalid phone", message_zh="号码位数不对，请再输入一次。")
-        from assistant.handoff import tickets
-        from assistant.security.crypto import PersonalDataCipher
-        from assistant.storage.db import session_scope
-
-        context = self.context
-        cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir)
-        description = CALLBACK_DESCRIPTION + (f"（问的是：{topic}）" if topic else "")
-        try:
-            with session_scope(context.sessions) as db:
-                order = tickets.create_work_order(
-                    db, cipher, source="kiosk_callback", description=description, contact=phone,
-                    category="一般诉求", department="社区", session_id=session_id, channel=CHANNEL,
-                )
-                number = order.number
-        except Exception as e:
-            log.exception("a kiosk callback could not be stored")
-            raise CallbackUnavailableError(f"storing the callback failed: {type(e).__name__}") from e
-        log.info("callback requested from the kiosk as work order %s", number)
-        return number
 
     def close(self) -> None:
         if self._owns_context and self._context is not None:

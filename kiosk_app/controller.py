@@ -96,6 +96,7 @@ class KioskController:
         self.topic: tuple[str, str] | None = None  # (entry id, title) of the answer on screen
         self.answer: AnswerView | None = None
         self.queue_number: str | None = None
+        self.work_order: tuple[str, str] | None = None  # (number, masked phone) of a callback just registered
         self.cards = CardFlow(self)
         self.keypad = KeypadFlow(self)
         self.printing = PrintFlow(self)
@@ -276,13 +277,18 @@ class KioskController:
         if ticket is not None:
             self.queue_number = ticket.number
             text = texts.QUEUED.format(number=ticket.number)
-            view = HandoffView(text, ticket.number, can_print=self.devices.has_printer)
+            view = HandoffView(text, ticket.number, can_print=self.devices.has_printer,
+                               can_cancel=any(b.payload == "/cancel" for b in response.reply.buttons))
+        elif any(b.payload == "/cancel" for b in response.reply.buttons):
+            # Nobody on duty: the engine waits for a message and a phone number; here the keypad sends the
+            # number as ``/callback <digits>``, so nothing has to be typed in Chinese.
+            text = texts.STAFF_AWAY
+            view = HandoffView(text, None, can_callback=True)
         else:
-            # Nobody on duty: the engine asks for a spoken message; here a keypad takes a callback number
-            # (where the set-up can store one; otherwise the resident is sent to the service desk).
-            can_callback = self.client.supports_callback
-            text = texts.STAFF_AWAY if can_callback else texts.STAFF_AWAY_NO_CALLBACK
-            view = HandoffView(text, None, can_callback=can_callback)
+            # The queue was left (不用了) or the handoff ended: a message, no number.
+            notice = NoticeView(texts.STAFF_BUTTON, response.reply.text)
+            self._show(NOTICE, notice, display_speech=response.reply.text, rate=rate)
+            return
         self._show(HANDOFF, view, display_speech=text, rate=rate)
 
     def replay(self, slow: bool = False) -> None:
@@ -393,6 +399,7 @@ class KioskController:
         self.topic = None
         self.answer = None
         self.queue_number = None
+        self.work_order = None
         self._history.clear()
         self._before_idle = None
         if (self.theme_name, self.larger_text) != (self.config.theme, self.config.larger_text):

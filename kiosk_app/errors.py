@@ -5,8 +5,7 @@ a short sentence a resident can read and hear (never a traceback)::
 
     KioskError
     ├── KioskConfigError          a Settings value the kiosk cannot use (told to staff on start-up)
-    ├── AssistantUnavailableError the assistant (in-process or the central server) did not answer
-    └── CallbackUnavailableError  a callback number cannot be taken on this set-up
+    └── AssistantUnavailableError the assistant (in-process or the central server) did not answer
 """
 
 from __future__ import annotations
@@ -29,6 +28,3 @@ class KioskConfigError(KioskError):
 class AssistantUnavailableError(KioskError):
     default_message_zh = "暂时连不上服务，请稍后再试，或者找工作人员帮忙。"
 
-
-class CallbackUnavailableError(KioskError):
-    default_message_zh = "这台机器暂时不能登记电话，请到服务台找工作人员登记。"

@@ -7,14 +7,14 @@ speech. Personal data stays inside the flow object and is dropped by ``forget``.
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 from device_adapters.idcard import CardEvent, CardEventKind
 from device_adapters.masking import mask_phone
 from kiosk_app import texts
 from kiosk_app.catalog import Catalog, page_of
-from kiosk_app.client import valid_callback_phone
-from kiosk_app.receipts import answer_receipt, queue_receipt
+from kiosk_app.receipts import answer_receipt, queue_receipt, work_order_receipt
 from kiosk_app.views import (
     IDCARD,
     KEYPAD,
@@ -33,6 +33,7 @@ from kiosk_app.visitor import Visitor, visitor_from_record
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from assistant.dialogue.schemas import ChatResponse
     from device_adapters.printer.receipts import Receipt
     from kiosk_app.controller import KioskController
     from kiosk_app.devices import PrintResult
@@ -40,6 +41,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_PHONE_DIGITS = 12
+_PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}\d{7,8})$")
+
+
+def valid_callback_phone(digits: str) -> bool:
+    """A mainland mobile number (11 digits) or a landline with its area code."""
+    return bool(_PHONE.match(digits))
 
 
 class ListFlow:
@@ -203,14 +210,26 @@ class KeypadFlow:
             self.c.speech.say_display(error)
             return
         phone, session = self.digits, self.c.session_id
-        topic = self.c.topic[1] if self.c.topic else None
-        self.c.run(lambda: self.c.client.request_callback(session, phone, topic), lambda _number: self._done(phone))
+        # Through the chat API, so the kiosk works the same in-process and against the central server.
+        self.c.run(lambda: self.c.client.chat(session, f"/callback {phone}"), lambda r: self._answered(r, phone))
 
-    def _done(self, phone: str) -> None:
+    def _answered(self, response: ChatResponse, phone: str) -> None:
+        self.c.session_id = response.session_id
+        if response.action != "ticket" or response.ticket is None:
+            # The assistant did not take it: a number it thinks is wrong (its own wording asks to *say* one, so
+            # the keypad's is shown), or the handoff is over.
+            error = texts.KEYPAD_BAD_NUMBER if response.action == "handoff" else texts.CALLBACK_FAILED
+            self._refresh(error)
+            self.c.speech.say_display(error)
+            return
         self.digits = ""
-        text = texts.CALLBACK_DONE.format(masked=mask_phone(phone))
-        actions = (Action(texts.HOME, "home", style=Style.PRIMARY),)
-        self.c.navigate(NOTICE, NoticeView(texts.CALLBACK_DONE_TITLE, text, actions),
+        masked = mask_phone(phone)
+        self.c.work_order = (response.ticket.number, masked)
+        actions = [Action(texts.HOME, "home", style=Style.PRIMARY)]
+        if self.c.devices.has_printer:
+            actions.insert(0, Action(texts.PRINT_TICKET_BUTTON, "print"))
+        # The reply shows the work-order number and the masked number; only a fixed sentence is spoken.
+        self.c.navigate(NOTICE, NoticeView(texts.CALLBACK_DONE_TITLE, response.reply.text, tuple(actions)),
                         display_speech=texts.CALLBACK_DONE_SPEECH)
 
     def forget(self) -> None:
@@ -224,6 +243,10 @@ class PrintFlow:
         self.c = controller
 
     def print_current(self) -> None:
+        if self.c.screen == NOTICE and self.c.work_order:
+            number, masked = self.c.work_order
+            self._print(lambda catalog: work_order_receipt(catalog, number, masked))
+            return
         if self.c.screen == "handoff" and self.c.queue_number:
             number, topic = self.c.queue_number, self.c.topic[1] if self.c.topic else None
             self._print(lambda catalog: queue_receipt(catalog, number, topic))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from device_adapters.printer.receipts import AnswerReceipt, QueueReceipt
+from device_adapters.printer.receipts import AnswerReceipt, QueueReceipt, WorkOrderReceipt
+from kiosk_app import texts
 from kiosk_app.catalog import Catalog
 from knowledge_base.profile import UNKNOWN
 
@@ -36,6 +37,12 @@ def answer_receipt(catalog: Catalog, topic_id: str | None, title: str, shown_tex
         contact=contact or None,
         online_url=url if url and url.startswith(("http://", "https://")) else None,
     )
+
+
+def work_order_receipt(catalog: Catalog, number: str, masked_phone: str) -> WorkOrderReceipt:
+    """A callback registered at the kiosk: the number to ask about, the phone only masked."""
+    return WorkOrderReceipt(community=catalog.community_name, number=number,
+                            summary=texts.CALLBACK_RECEIPT_SUMMARY, contact_phone=masked_phone)
 
 
 def queue_receipt(catalog: Catalog, number: str, topic_title: str | None) -> QueueReceipt:

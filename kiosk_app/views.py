@@ -83,6 +83,7 @@ class HandoffView:
     number: str | None = None  # queue number when someone will come
     can_print: bool = False
     can_callback: bool = False
+    can_cancel: bool = False  # 不用了: leave the queue
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,8 @@ class HandoffScreen(KioskScreen):
             actions.append(Action(texts.PRINT_NUMBER_BUTTON, "print", style=Style.PRIMARY))
         if view and view.can_callback:
             actions.append(Action(texts.CALLBACK_BUTTON, "callback", style=Style.PRIMARY))
+        if view and view.can_cancel:
+            actions.append(Action(texts.LEAVE_QUEUE_BUTTON, "payload", "/cancel"))
         self.fill(self.ids.actions, actions)
 
 

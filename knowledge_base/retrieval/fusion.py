@@ -17,7 +17,10 @@ import numpy as np
 
 SIGNALS = ("word", "char", "pinyin", "dense")
 QUERY_FEATURES = ("unknown_words",)
-FEATURES = (*SIGNALS, *(f"{s}_gap" for s in SIGNALS), *QUERY_FEATURES)
+# Dense similarity on a question half made of words the KB never uses (房贷利率) means less: the
+# interaction lets the calibration discount it instead of penalising every candidate alike.
+FEATURES = (*SIGNALS, *(f"{s}_gap" for s in SIGNALS), *QUERY_FEATURES, "dense_x_unknown")
+DENSE_COLUMN = SIGNALS.index("dense")
 
 
 def fusion_features(matrix: np.ndarray, query_features: np.ndarray) -> np.ndarray:
@@ -29,7 +32,7 @@ def fusion_features(matrix: np.ndarray, query_features: np.ndarray) -> np.ndarra
     """
     n = matrix.shape[0]
     if n == 0:
-        return np.zeros((0, 2 * matrix.shape[1] + len(query_features)), dtype=np.float32)
+        return np.zeros((0, 2 * matrix.shape[1] + len(query_features) + 1), dtype=np.float32)
     best = matrix.argmax(axis=0)
     first = matrix[best, np.arange(matrix.shape[1])]
     if n > 1:
@@ -39,13 +42,14 @@ def fusion_features(matrix: np.ndarray, query_features: np.ndarray) -> np.ndarra
     others_best = np.broadcast_to(first, matrix.shape).copy()
     others_best[best, np.arange(matrix.shape[1])] = second
     per_query = np.broadcast_to(np.asarray(query_features, dtype=np.float32), (n, len(query_features)))
-    return np.hstack([matrix, matrix - others_best, per_query]).astype(np.float32)
+    interaction = matrix[:, DENSE_COLUMN : DENSE_COLUMN + 1] * float(query_features[0])
+    return np.hstack([matrix, matrix - others_best, per_query, interaction]).astype(np.float32)
 
 
 @dataclass
 class Calibration:
     # Used only until `shequ kb reindex --calibrate` has fitted real weights.
-    weights: list[float] = field(default_factory=lambda: [2.0, 1.0, 1.0, 8.0, 4.0, 2.0, 2.0, 10.0, -4.0])
+    weights: list[float] = field(default_factory=lambda: [2.0, 1.0, 1.0, 8.0, 4.0, 2.0, 2.0, 10.0, -4.0, -4.0])
     bias: float = -7.0
     signals: list[str] = field(default_factory=lambda: list(FEATURES))
 
@@ -67,7 +71,7 @@ class Calibration:
 
     def with_signals(self, enabled: set[str]) -> Calibration:
         """The same model with some signals switched off (their weight 0): used by the ablation."""
-        weights = [w if s.removesuffix("_gap") in enabled or s in QUERY_FEATURES else 0.0
+        weights = [w if s.removesuffix("_gap").removesuffix("_x_unknown") in enabled or s in QUERY_FEATURES else 0.0
                    for w, s in zip(self.weights, self.signals, strict=True)]
         return Calibration(weights, self.bias, list(self.signals))
 

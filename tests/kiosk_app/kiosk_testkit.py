@@ -11,8 +11,7 @@ import yaml
 
 from assistant.dialogue.schemas import Button, ChatResponse, Reply, TicketInfo, TopicInfo
 from kiosk_app.catalog import Catalog
-from kiosk_app.client import AssistantClient, valid_callback_phone
-from kiosk_app.errors import CallbackUnavailableError
+from kiosk_app.client import AssistantClient
 
 
 def write_kb_files(directory: Path, data: dict[str, Any]) -> Path:
@@ -41,15 +40,12 @@ def response(action: str = "answer", text: str = "好的。", *, buttons: list[t
 
 
 class ScriptedClient(AssistantClient):
-    """Answers each text with ``script(text)``; records what was sent and the callbacks registered."""
-
-    supports_callback = True
+    """Answers each text with ``script(text)``; records what was sent."""
 
     def __init__(self, catalog: Catalog, script: Callable[[str], ChatResponse | Exception]) -> None:
         self._catalog = catalog
         self.script = script
         self.sent: list[tuple[str | None, str]] = []
-        self.callbacks: list[tuple[str | None, str, str | None]] = []
 
     def chat(self, session_id: str | None, text: str) -> ChatResponse:
         self.sent.append((session_id, text))
@@ -60,12 +56,6 @@ class ScriptedClient(AssistantClient):
 
     def catalog(self) -> Catalog:
         return self._catalog
-
-    def request_callback(self, session_id: str | None, phone: str, topic: str | None = None) -> str:
-        if not valid_callback_phone(phone):
-            raise CallbackUnavailableError("bad phone")
-        self.callbacks.append((session_id, phone, topic))
-        return "GX20261128001"
 
 
 class DeferredRunner:

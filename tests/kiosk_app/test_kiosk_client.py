@@ -13,12 +13,10 @@ from kiosk_testkit import response
 
 from assistant.context import AppContext
 from assistant.settings import Settings
-from assistant.storage.db import session_scope
-from assistant.storage.models import WorkOrder
 from kiosk_app.catalog import Catalog, page_of
 from kiosk_app.client import HttpAssistantClient, InProcessAssistantClient, create_client
 from kiosk_app.config import KioskConfig
-from kiosk_app.errors import AssistantUnavailableError, CallbackUnavailableError
+from kiosk_app.errors import AssistantUnavailableError
 
 
 def _free_port() -> int:
@@ -104,26 +102,12 @@ def test_over_http_the_contract_reply_is_parsed(kiosk_settings: Settings) -> Non
                                  transport=httpx.MockTransport(lambda r: httpx.Response(200, content=body)))
     reply = client.chat(None, "/human")
     assert reply.ticket is not None and reply.ticket.number == "A003"
-    with pytest.raises(CallbackUnavailableError):  # no callback endpoint on the chat API
-        client.request_callback(reply.session_id, "13812345678")
     client.close()
 
 
 def test_empty_text_never_reaches_the_assistant(in_process_client: InProcessAssistantClient) -> None:
     with pytest.raises(AssistantUnavailableError):
         in_process_client.chat(None, "   ")
-
-
-def test_in_process_callback_is_stored_encrypted(in_process_client: InProcessAssistantClient,
-                                                 kiosk_context: AppContext) -> None:
-    number = in_process_client.request_callback(None, "13812345678", "高龄津贴怎么申请")
-    with session_scope(kiosk_context.sessions) as db:
-        order = db.query(WorkOrder).filter_by(number=number).one()
-        assert order.contact_masked == "138****5678" and order.channel == "kiosk"
-        assert order.contact_encrypted and "13812345678" not in str(order.contact_encrypted)
-        assert "高龄津贴" in order.description
-    with pytest.raises(CallbackUnavailableError):
-        in_process_client.request_callback(None, "12345")
 
 
 def test_catalog_groups_and_pages(in_process_client: InProcessAssistantClient) -> None:

@@ -146,8 +146,20 @@ def test_handoff_shows_and_prints_the_queue_number() -> None:
     assert controller.ui.flashes[-1] == texts.PRINTED
 
 
+STAFF_AWAY_REPLY = response("handoff", "现在工作人员不在线。您可以留下问题和联系电话，工作人员上班后会给您回电。",
+                            buttons=[("不用了", "/cancel")])
+CALLBACK_DONE = response("ticket", "已记下您的留言，工单号是GX20261128001。工作人员会尽快打138****5678给您回电。",
+                         ticket="GX20261128001")
+
+
 def test_staff_away_takes_a_callback_number_on_the_keypad() -> None:
-    controller, client, tts = make(lambda text: response("handoff", "现在工作人员不在线。"))
+    def script(text: str):
+        if text == "/human":
+            return STAFF_AWAY_REPLY
+        return CALLBACK_DONE if text == "/callback 13812345678" else response("handoff", "号码好像不对")
+
+    printer = DummyReceiptPrinter()
+    controller, client, tts = make(script, printer=printer)
     controller.call_staff()
     screen, view = controller.ui.last
     assert screen == HANDOFF and view.number is None and view.can_callback
@@ -157,16 +169,48 @@ def test_staff_away_takes_a_callback_number_on_the_keypad() -> None:
         controller.keypad.press(key)
     controller.keypad.confirm()
     screen, view = controller.ui.last
-    assert screen == KEYPAD and view.error == texts.KEYPAD_BAD_NUMBER and client.callbacks == []
+    assert screen == KEYPAD and view.error == texts.KEYPAD_BAD_NUMBER
+    assert not any(text.startswith("/callback") for _, text in client.sent)  # refused before asking
     for key in "5678":
         controller.keypad.press(key)
     controller.keypad.press("x")  # not a digit: ignored
     controller.keypad.confirm()
-    assert client.callbacks == [("s-1", "13812345678", None)]
+    assert client.sent[-1] == ("s-1", "/callback 13812345678")
     screen, view = controller.ui.last
     assert screen == NOTICE and "138****5678" in view.text and "13812345678" not in view.text
     assert not any("5678" in text or "五六七八" in text for text in tts.texts)  # never read aloud
     assert controller.keypad.digits == ""
+    controller.perform(next(a for a in view.actions if a.command == "print"))
+    assert b"GX20261128001" in printer.output and b"13812345678" not in printer.output
+
+
+def test_a_number_the_assistant_refuses_stays_on_the_keypad() -> None:
+    def script(text: str):
+        return STAFF_AWAY_REPLY if text == "/human" else response("handoff", "这个号码好像不对。")
+
+    controller, _, _ = make(script)
+    controller.call_staff()
+    controller.keypad.open()
+    for key in "13812345678":
+        controller.keypad.press(key)
+    controller.keypad.confirm()
+    screen, view = controller.ui.last
+    assert screen == KEYPAD and view.error == texts.KEYPAD_BAD_NUMBER and view.digits == "13812345678"
+
+
+def test_leaving_the_queue() -> None:
+    def script(text: str):
+        if text == "/human":
+            return response("handoff", "已转接", ticket="A004", buttons=[("不用了", "/cancel")])
+        return response("handoff", "好的，已取消排队。还有什么可以帮您？")
+
+    controller, client, _ = make(script)
+    controller.call_staff()
+    view = controller.ui.last[1]
+    assert view.can_cancel and view.number == "A004"
+    controller.perform(Action("不用了，不排了", "payload", "/cancel"))
+    screen, view = controller.ui.last
+    assert client.sent[-1][1] == "/cancel" and screen == NOTICE and "已取消排队" in view.text
 
 
 def test_printing_an_answer_puts_chinese_on_the_paper() -> None:
@@ -330,15 +374,6 @@ def test_long_categories_page_six_at_a_time_and_back_skips_pages() -> None:
     assert controller.ui.last[0] == HOME
 
 
-def test_without_callback_support_no_keypad_is_offered() -> None:
-    client = ScriptedClient(CATALOG, lambda text: response("handoff", "现在工作人员不在线。"))
-    client.supports_callback = False
-    controller, _, _ = make(client=client)
-    controller.call_staff()
-    view = controller.ui.last[1]
-    assert not view.can_callback and view.text == texts.STAFF_AWAY_NO_CALLBACK
-
-
 def test_a_card_read_is_not_lost_while_a_question_is_on_its_way() -> None:
     runner = DeferredRunner()
     controller, _, _ = make(runner=runner, reader=FakeIdCardReader())
@@ -361,3 +396,37 @@ def test_a_refilled_printer_prints_the_held_receipt_and_the_notice_goes() -> Non
     printer.set_paper(PaperState.OK)
     controller.check_devices()
     assert controller.device_notice == "" and len(printer.jobs) == 1
+
+
+def test_in_process_callback_out_of_hours_becomes_an_encrypted_work_order(
+        kiosk_settings, kiosk_context, kiosk_engine) -> None:
+    import datetime as dt
+
+    from assistant.dialogue.engine import DialogueEngine
+    from assistant.handoff.calendar import CHINA
+    from assistant.handoff.live import HandoffService
+    from assistant.storage.db import session_scope
+    from assistant.storage.models import WorkOrder
+    from kiosk_app.client import InProcessAssistantClient
+
+    evening = HandoffService(kiosk_settings.model_copy(update={"office_hours": "08:00-18:00"}),
+                             clock=lambda: dt.datetime(2026, 3, 10, 22, 0, tzinfo=CHINA))
+    engine = DialogueEngine(kiosk_settings, kiosk_context.sessions, kiosk_context.kb, kiosk_engine.classifier,
+                            kiosk_engine.cipher, handoff=evening)
+    client = InProcessAssistantClient(kiosk_settings, ("yanglao",), context=kiosk_context, engine=engine)
+    controller, _, tts = make(client=client)
+    controller.call_staff()
+    screen, view = controller.ui.last
+    assert screen == HANDOFF and view.can_callback and view.number is None
+    controller.keypad.open()
+    for key in "07715551234":
+        controller.keypad.press(key)
+    controller.keypad.confirm()
+    screen, view = controller.ui.last
+    assert screen == NOTICE and controller.work_order is not None, view
+    number = controller.work_order[0]
+    with session_scope(kiosk_context.sessions) as db:
+        order = db.query(WorkOrder).filter_by(number=number).one()
+        assert order.channel == "kiosk" and order.contact_masked.endswith("1234")
+        assert order.contact_encrypted and "5551234" not in str(order.contact_encrypted)
+    assert "5551234" not in view.text and not any("1234" in t or "幺二三四" in t for t in tts.texts)
