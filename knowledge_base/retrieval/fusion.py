@@ -94,7 +94,7 @@ class Thresholds:
     dominant_ratio: float = 3.0
 
 
-def decide(scores: list[float], thresholds: Thresholds) -> Decision:
+def decide(scores: list[float], thresholds: Thresholds, *, allow_dominant: bool = True) -> Decision:
     if not scores or scores[0] < thresholds.clarify:
         return Decision.no_answer
     second = scores[1] if len(scores) > 1 else 0.0
@@ -102,6 +102,6 @@ def decide(scores: list[float], thresholds: Thresholds) -> Decision:
         return Decision.clarify
     if scores[0] >= thresholds.answer:
         return Decision.answer
-    if scores[0] >= thresholds.dominant_floor and scores[0] >= thresholds.dominant_ratio * second:
+    if allow_dominant and scores[0] >= thresholds.dominant_floor and scores[0] >= thresholds.dominant_ratio * second:
         return Decision.answer
     return Decision.clarify

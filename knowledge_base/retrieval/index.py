@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 # written by older code is then rebuilt instead of failing at the first search.
 FORMAT_VERSION = 4
 DENSE_CANDIDATES = 64
+ALL_WORDS_UNKNOWN = 0.999
+UNKNOWN_QUESTION_DAMPING = 0.5
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,10 @@ class HybridIndex:
         if not canonical:
             return SearchResult(query, canonical, [], Decision.no_answer)
         scores = self.calibration.score(matrix, query_features)
+        if query_features[0] >= ALL_WORDS_UNKNOWN:
+            # Not one word of the question occurs in the knowledge base (房贷利率): whatever matches is
+            # made of characters and vectors alone, which is grounds to offer, never to answer.
+            scores = scores * UNKNOWN_QUESTION_DAMPING
         if not matrix.any():
             scores = np.zeros_like(scores)
         k = min(k, len(scores))
@@ -198,7 +204,8 @@ class HybridIndex:
             )
             for i in top
         ]
-        decision = decide([c.score for c in candidates], self.config.thresholds)
+        decision = decide([c.score for c in candidates], self.config.thresholds,
+                          allow_dominant=query_features[0] < ALL_WORDS_UNKNOWN)
         return SearchResult(query, canonical, candidates, decision)
 
     # --- persistence ---

@@ -152,8 +152,9 @@ def brute_force_features(matrix: np.ndarray, query_features: np.ndarray) -> np.n
         for c in range(s):
             others = [matrix[j, c] for j in range(n) if j != i]
             gaps.append(matrix[i, c] - (max(others) if others else 0.0))
-        rows.append([*matrix[i], *gaps, *query_features])
-    return np.array(rows, dtype=np.float32).reshape(n, 2 * s + len(query_features))
+        dense_x_unknown = matrix[i, SIGNALS.index("dense")] * query_features[0]
+        rows.append([*matrix[i], *gaps, *query_features, dense_x_unknown])
+    return np.array(rows, dtype=np.float32).reshape(n, 2 * s + len(query_features) + 1)
 
 
 @settings(deadline=None, max_examples=200)
@@ -171,7 +172,7 @@ def test_fusion_gap_columns_match_a_brute_force_loop(n: int, values: list[float]
 
 
 def test_fusion_feature_order_matches_the_calibration() -> None:
-    assert list(FEATURES) == [*SIGNALS, *(f"{s}_gap" for s in SIGNALS), "unknown_words"]
+    assert list(FEATURES) == [*SIGNALS, *(f"{s}_gap" for s in SIGNALS), "unknown_words", "dense_x_unknown"]
     assert len(Calibration().weights) == len(FEATURES)
 
 
@@ -199,7 +200,7 @@ def test_with_signals_switches_off_weights() -> None:
     calibration = Calibration([1.0] * len(FEATURES), 0.5)
     reduced = calibration.with_signals({"word", "dense"})
     kept = {name for name, w in zip(reduced.signals, reduced.weights, strict=True) if w}
-    assert kept == {"word", "dense", "word_gap", "dense_gap", "unknown_words"}
+    assert kept == {"word", "dense", "word_gap", "dense_gap", "unknown_words", "dense_x_unknown"}
     assert reduced.bias == 0.5
 
 
@@ -419,19 +420,11 @@ def test_empty_queries_are_no_answer(tiny_kb, query: str) -> None:
 
 # ---------------------------------------------------------------- the shipped knowledge base
 
-UNRELATED = ["护照", "办护照要多久", "车牌", "新车上车牌去哪里", "股票", "哪支股票能涨"]
-UNRELATED.append("房贷利率现在多少")
-KNOWN_MISSES = ["房贷利率"]
+UNRELATED = ["护照", "办护照要多久", "车牌", "新车上车牌去哪里", "股票", "哪支股票能涨", "房贷利率", "房贷利率现在多少"]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "query",
-    [*UNRELATED,
-     *(pytest.param(q, marks=pytest.mark.xfail(
-         strict=True, reason="known defect: only 贷 matches, yet the dense signal and its gap carry "
-                             "创业担保贷款 above the answer threshold")) for q in KNOWN_MISSES)],
-)
+@pytest.mark.parametrize("query", UNRELATED)
 def test_unrelated_questions_stay_below_the_answer_threshold(shipped_kb, query: str) -> None:
     result = shipped_kb.search(query)
     thresholds = shipped_kb.index.config.thresholds
