@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,13 +87,18 @@ class DialogueEngine:
         self.classifier = classifier
         self.cipher = cipher
         self.handoff = handoff or HandoffService(settings, cipher=cipher)
+        # SQLite has one writer at a time: threads of one worker queue here instead of in SQLite's
+        # busy handler, whose sleeps (up to 100 ms each) made tail latency explode under load. The GIL
+        # already runs one turn at a time per process, so nothing is lost.
+        sqlite = settings.resolved_database_url().startswith("sqlite")
+        self._turn_lock: threading.Lock | nullcontext[None] = threading.Lock() if sqlite else nullcontext()
 
     # --- entry points ---
     def handle(self, request: ChatRequest) -> ChatResponse:
         started = time.perf_counter()
         knowledge = self.kb.current()
         text = request.text[: self.settings.max_text_length]
-        with session_scope(self.sessions) as db:
+        with self._turn_lock, session_scope(self.sessions) as db:
             chat = self._session(db, request.session_id, request.channel)
             state = DialogueState.from_json(chat.state)
             turn = _TurnContext(db, chat, state, knowledge, text, normalize(text), request.channel)
