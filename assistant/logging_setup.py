@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import logging
-import re
-
-# Resident ID numbers (18 digits, last may be X) and mainland mobile numbers.
-_ID_NUMBER = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 
 def redact(text: str) -> str:
-    text = _ID_NUMBER.sub(lambda m: f"{m.group(1)[:4]}**********{m.group(2)}", text)
-    return _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(2)}", text)
+    """ID, long-digit and phone numbers masked (half- or full-width): the intents package's masking."""
+    # Imported on first use so `shequ --help` does not load the NLP stack.
+    from intents.entities import mask_personal_data
+
+    return mask_personal_data(text)
 
 
 class PersonalDataFilter(logging.Filter):

@@ -240,13 +240,8 @@ class DialogueEngine:
         buttons = [Button(title=f"{i}. {c.title}", payload=f"/choose {i}") for i, c in enumerate(options, start=1)]
         buttons.append(Button(title="都不是", payload="/choose 0"))
         reply = replies.make_reply(replies.CLARIFY_LEAD + "\n" + "\n".join(lines), buttons)
-        top = search.candidates[0]
-        outcome = TurnOutcome("clarify", reply, intent, None)
-        outcome.unanswered_reason = "low_confidence"
-        outcome.candidates = _candidates(search)
-        if top is not None:
-            outcome.candidates[0]["offered"] = True
-        return outcome
+        return TurnOutcome("clarify", reply, intent, None, unanswered_reason="low_confidence",
+                           candidates=_candidates(search))
 
     def _choice(self, turn: _TurnContext, result: IntentResult) -> TurnOutcome | None:
         entity = result.first("choice") or extract_choice(turn.normalized)

@@ -22,6 +22,7 @@ from assistant.handoff.outbox import enqueue
 from assistant.handoff.policy import OrderPolicy, default_policy
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.models import TicketCounter, WorkOrder, WorkOrderEvent
+from intents.entities import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,6 @@ class TicketView:
     due_at: dt.datetime | None
     contact_masked: str
     description: str
-
-
-def mask_phone(phone: str) -> str:
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) >= 7:
-        return f"{digits[:3]}****{digits[-4:]}"
-    return "****" if digits else ""
 
 
 def _increment(session: Session, key: str) -> int:

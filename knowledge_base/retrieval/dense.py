@@ -40,6 +40,10 @@ class Encoder(Protocol):
         """L2-normalised float32 vectors, one row per text."""
         ...
 
+    def encode_prepared(self, prepared: Sequence[str]) -> np.ndarray:
+        """The same for texts already in the model's input form."""
+        ...
+
     def save(self, directory: Path) -> None: ...
 
 
@@ -64,7 +68,11 @@ class SentenceTransformerEncoder:
         return cls(model, prepare)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        prepared = [self.prepare(t) or " " for t in texts]
+        return self.encode_prepared([self.prepare(t) for t in texts])
+
+    def encode_prepared(self, prepared: Sequence[str]) -> np.ndarray:
+        """Vectors for texts already in the model's input form (``prepare`` applied)."""
+        prepared = [p or " " for p in prepared]
         if self._static is not None:
             return self._encode_static(prepared)
         vectors = self.model.encode(
@@ -106,7 +114,10 @@ class StaticQueryEncoder:
                    prepare)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        return mean_pool(self.tokenizer, self.weights, [self.prepare(t) or " " for t in texts])
+        return self.encode_prepared([self.prepare(t) for t in texts])
+
+    def encode_prepared(self, prepared: Sequence[str]) -> np.ndarray:
+        return mean_pool(self.tokenizer, self.weights, [p or " " for p in prepared])
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -158,7 +158,7 @@ class HybridIndex:
     # --- searching ---
     def signal_matrix(self, query: str) -> tuple[str, np.ndarray, np.ndarray]:
         """(canonical query, entries × signals matrix of per-entry best document scores, query features)."""
-        analyzed = self.analyzer.analyze(query)
+        analyzed = self.analyzer.analyze_query(query)
         n = len(self.entry_ids)
         matrix = np.zeros((n, len(SIGNALS)), dtype=np.float32)
         streams = {"word": analyzed.words, "char": analyzed.chars, "pinyin": analyzed.pinyin}
@@ -167,7 +167,10 @@ class HybridIndex:
                 continue
             if name == "dense":
                 if self.vectors is not None and self.encoder is not None and analyzed.canonical:
-                    query_vector = self.encoder.encode([query])[0]
+                    # Reuse this analysis: the encoder's own ``prepare`` would analyse the query again.
+                    prepared = (self.analyzer.dense_tokens_of(analyzed) if self.config.encoder == "static-trained"
+                                else analyzed.canonical)
+                    query_vector = self.encoder.encode_prepared([prepared])[0]
                     sims, ids = self.vectors.similarities(query_vector, DENSE_CANDIDATES)
                     valid = ids >= 0
                     np.maximum.at(matrix[:, column], self.doc_entry[ids[valid]], np.clip(sims[valid], 0, 1))

@@ -156,8 +156,15 @@ class TextAnalyzer:
             _FORKED_ANALYZER = None
         return [self.analyze(t) for t in texts]
 
+    def analyze_query(self, text: str) -> AnalyzedText:
+        """Like ``analyze`` but never cached: a server sees an endless stream of distinct questions, and
+        keeping each one would grow every worker's memory for nothing."""
+        return self._cache.get(text) or self._analyze(text)
+
     def dense_tokens(self, text: str) -> str:
         """Words and single characters, space-separated: the input of the trained static encoder."""
-        analyzed = self.analyze(text)
-        chars = [c for c in analyzed.chars if len(c) == 1]
-        return " ".join(analyzed.words + chars)
+        return self.dense_tokens_of(self.analyze(text))
+
+    @staticmethod
+    def dense_tokens_of(analyzed: AnalyzedText) -> str:
+        return " ".join(analyzed.words + [c for c in analyzed.chars if len(c) == 1])
