@@ -10,11 +10,13 @@ from assistant.context import AppContext
 from assistant.dialogue.engine import DialogueEngine
 
 
-def get_context(request: Request) -> AppContext:
+# async: FastAPI runs a plain ``def`` dependency in the thread pool, a thread hop per request for an
+# attribute read.
+async def get_context(request: Request) -> AppContext:
     return request.app.state.context
 
 
-def get_engine(request: Request) -> DialogueEngine:
+async def get_engine(request: Request) -> DialogueEngine:
     return request.app.state.engine
 
 

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -65,14 +66,33 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body("internal_error", "系统出了点问题，请稍后再试或找工作人员",
                                        "internal error, please try again later"), status_code=500)
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return JSONResponse(error_body("bad_length", "请求长度不正确", "invalid Content-Length"), 400)
-            path = request.url.path
-            limit = STAFF_UPLOAD_BYTES.get(path) or (STAFF_BODY_BYTES if path.startswith("/staff/") else MAX_BODY_BYTES)
-            if int(length) > limit:
-                return JSONResponse(error_body("too_large", "请求内容太大", "request body too large"), 413)
-        return await call_next(request)
+    app.add_middleware(BodyLimitMiddleware)
+
+
+def body_limit(path: str) -> int:
+    return STAFF_UPLOAD_BYTES.get(path) or (STAFF_BODY_BYTES if path.startswith("/staff/") else MAX_BODY_BYTES)
+
+
+class BodyLimitMiddleware:
+    """Refuses a declared Content-Length over the path's limit before the body is read.
+
+    Plain ASGI rather than ``@app.middleware("http")``: Starlette's BaseHTTPMiddleware wraps every
+    request in extra tasks and streams, which cost the chat API about a tenth of its throughput.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = next((value for name, value in scope["headers"] if name == b"content-length"), None)
+            if length is not None:
+                refusal = None
+                if not length.isdigit():
+                    refusal = JSONResponse(error_body("bad_length", "请求长度不正确", "invalid Content-Length"), 400)
+                elif int(length) > body_limit(scope["path"]):
+                    refusal = JSONResponse(error_body("too_large", "请求内容太大", "request body too large"), 413)
+                if refusal is not None:
+                    await refusal(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)

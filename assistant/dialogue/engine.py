@@ -7,6 +7,7 @@ runs in one database transaction: the session state, the stored turn and anythin
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import threading
@@ -92,6 +93,16 @@ class DialogueEngine:
         # already runs one turn at a time per process, so nothing is lost.
         sqlite = settings.resolved_database_url().startswith("sqlite")
         self._turn_lock: threading.Lock | nullcontext[None] = threading.Lock() if sqlite else nullcontext()
+        # For the same reason a SQLite turn runs on the event loop itself: a thread hop per turn buys no
+        # parallelism there, only GIL hand-offs. PostgreSQL turns go to threads, so that one waiting on a
+        # row lock does not stop the worker.
+        self.turns_inline = sqlite
+
+    async def handle_async(self, request: ChatRequest) -> ChatResponse:
+        """``handle`` for async callers (the API routes)."""
+        if self.turns_inline:
+            return self.handle(request)
+        return await asyncio.to_thread(self.handle, request)
 
     # --- entry points ---
     def handle(self, request: ChatRequest) -> ChatResponse:

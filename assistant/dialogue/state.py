@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -23,4 +23,5 @@ class DialogueState:
         return cls(**known)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose: the values are JSON already, and ``asdict`` would deep-copy the last reply.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}

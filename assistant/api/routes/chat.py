@@ -24,10 +24,10 @@ def check_text(text: str) -> None:
 
 
 @router.post("/chat", response_model=ChatResponse)
-def chat(request: ChatRequest, engine: EngineDep) -> ChatResponse:
+async def chat(request: ChatRequest, engine: EngineDep) -> ChatResponse:
     """One resident message in; the assistant's reply out. Send the returned session_id back next time."""
     check_text(request.text)
-    return engine.handle(request)
+    return await engine.handle_async(request)
 
 
 class Feedback(BaseModel):

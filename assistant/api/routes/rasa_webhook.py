@@ -27,9 +27,9 @@ def session_for_sender(sender: str) -> str:
 
 
 @router.post("/webhooks/rest/webhook")
-def rest_webhook(body: RasaMessage, engine: EngineDep) -> list[dict[str, object]]:
+async def rest_webhook(body: RasaMessage, engine: EngineDep) -> list[dict[str, object]]:
     check_text(body.message)
-    response = engine.handle(ChatRequest(session_id=session_for_sender(body.sender), text=body.message,
+    response = await engine.handle_async(ChatRequest(session_id=session_for_sender(body.sender), text=body.message,
                                          channel="api"))
     message: dict[str, object] = {"recipient_id": body.sender, "text": response.reply.text}
     if response.reply.buttons:
