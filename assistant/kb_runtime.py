@@ -74,6 +74,10 @@ def build_from_db(settings: Settings, factory: sessionmaker[Session]) -> Knowled
 
 
 class KnowledgeBaseProvider:
+    """The worker's knowledge base. A newer revision is built in a background thread while residents keep
+    being answered from the current one: chat turns run on the server's event loop, which a build of several
+    seconds must not stop. Only the first load, and ``refresh`` (the console, after staff publish), wait."""
+
     def __init__(self, settings: Settings, factory: sessionmaker[Session], check_interval: float = 2.0) -> None:
         self.settings = settings
         self.factory = factory
@@ -81,22 +85,45 @@ class KnowledgeBaseProvider:
         self._kb: KnowledgeBase | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
+        self._building: int | None = None  # the revision a background thread is building
 
     def current(self) -> KnowledgeBase:
-        now = time.monotonic()
-        if self._kb is not None and now - self._checked_at < self.check_interval:
-            return self._kb
+        knowledge = self._kb
+        if knowledge is not None and time.monotonic() - self._checked_at < self.check_interval:
+            return knowledge
+        if knowledge is None:
+            return self.refresh()
+        self._checked_at = time.monotonic()
+        revision = self._stored_revision()
         with self._lock:
-            if self._kb is not None and time.monotonic() - self._checked_at < self.check_interval:
-                return self._kb
-            with session_scope(self.factory) as session:
-                revision = kb_repository.current_revision(session)
+            if revision != knowledge.revision and self._building is None:
+                self._building = revision
+                threading.Thread(target=self._build_in_background, name="kb-rebuild", daemon=True).start()
+        return knowledge
+
+    def refresh(self) -> KnowledgeBase:
+        """The knowledge base of the newest revision, built now if needed."""
+        with self._lock:
+            revision = self._stored_revision()
             if self._kb is None or revision != self._kb.revision:
                 log.info("loading knowledge base revision %d", revision)
                 self._kb = build_from_db(self.settings, self.factory)
             self._checked_at = time.monotonic()
             return self._kb
 
-    def refresh(self) -> KnowledgeBase:
-        self._checked_at = 0.0
-        return self.current()
+    def _stored_revision(self) -> int:
+        with session_scope(self.factory) as session:
+            return kb_repository.current_revision(session)
+
+    def _build_in_background(self) -> None:
+        try:
+            knowledge = build_from_db(self.settings, self.factory)
+        except Exception:
+            log.exception("rebuilding the knowledge base failed; still serving revision %d",
+                          self._kb.revision if self._kb else -1)
+            knowledge = None
+        with self._lock:
+            if knowledge is not None and (self._kb is None or knowledge.revision > self._kb.revision):
+                self._kb = knowledge
+                log.info("serving knowledge base revision %d", knowledge.revision)
+            self._building = None

@@ -4,6 +4,7 @@ workers picking up a newly published revision. Every test runs on SQLite and (wh
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -338,3 +339,25 @@ def test_app_context_fixture_serves_the_tiny_knowledge_base(app_context) -> None
     kb = app_context.kb.current()
     assert set(kb.entries) == {e.id for e in load_entries(app_context.settings.kb_data_dir)}
     assert kb.search("长寿金怎么领").top.entry_id == "senior-age-allowance"
+
+
+def test_a_newer_revision_is_built_in_the_background_while_the_current_one_answers(
+    factory: sessionmaker[Session], kb_settings: Settings
+) -> None:
+    load_shipped_into_db(kb_settings, factory)
+    worker = KnowledgeBaseProvider(kb_settings, factory, check_interval=0.0)
+    before = worker.current()
+    with session_scope(factory) as session:
+        kb_repository.save_entry(session, HAIRCUT, actor="staff1")
+    started = time.monotonic()
+    served = worker.current()
+    assert served is before  # no wait for the build: the resident is answered from revision 1
+    assert time.monotonic() - started < 1.0
+    for _ in range(600):  # bounded: the build of the shipped KB takes a few seconds
+        served = worker.current()
+        if served.revision == 2:
+            break
+        time.sleep(0.05)
+    assert served.revision == 2
+    assert served.search("社区理发券怎么领").top.entry_id == "haircut-voucher"
+    assert worker.current() is served  # one build per revision
