@@ -16,6 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.dialogue import replies
@@ -35,7 +36,7 @@ from assistant.dialogue.schemas import (
 from assistant.dialogue.state import DialogueState
 from assistant.evaluation import Prediction
 from assistant.handoff import tickets
-from assistant.handoff.live import HandoffService
+from assistant.handoff.live import ACTIVE_STATUSES, HandoffService
 from assistant.kb_runtime import KnowledgeBaseProvider
 from assistant.logging_setup import redact
 from assistant.security.crypto import PersonalDataCipher
@@ -110,17 +111,14 @@ class DialogueEngine:
         knowledge = self.kb.current()
         text = request.text[: self.settings.max_text_length]
         with self._turn_lock, session_scope(self.sessions) as db:
-            chat = self._session(db, request.session_id, request.channel)
-            state = DialogueState.from_json(chat.state)
-            turn = _TurnContext(db, chat, state, knowledge, text, normalize(text), request.channel)
+            turn = self._open_turn(db, request.session_id, request.channel, knowledge, text)
             outcome = self._respond(turn)
-            response = ChatResponse(session_id=chat.id, action=outcome.action, reply=outcome.reply,
+            response = ChatResponse(session_id=turn.session_id, action=outcome.action, reply=outcome.reply,
                                     intent=outcome.intent, topic=outcome.topic, aspect=outcome.aspect,
                                     ticket=outcome.ticket)
             if outcome.action not in {"clarify"} and outcome.reply.text:
-                state.last_reply = response.model_dump(mode="json")
-            chat.state = state.to_json()
-            chat.turn_count += 1
+                turn.state.last_reply = response.model_dump(mode="json")
+            self._save_session(turn)
             self._store_turn(turn, outcome, (time.perf_counter() - started) * 1000)
         return response
 
@@ -139,9 +137,10 @@ class DialogueEngine:
         if not turn.normalized:
             return TurnOutcome("smalltalk", replies.make_reply(replies.EMPTY_INPUT))
         # While a person (or a callback message) has the conversation, the resident talks to them, not the bot.
-        live = self.handoff.intercept(turn.db, turn.chat, turn.text, turn.channel)
-        if live is not None:
-            return TurnOutcome(live.action, replies.make_reply(live.text, live.buttons), ticket=live.ticket)
+        if turn.handoff_status in ACTIVE_STATUSES:
+            live = self.handoff.intercept(turn.db, turn.chat, turn.text, turn.channel)
+            if live is not None:
+                return TurnOutcome(live.action, replies.make_reply(live.text, live.buttons), ticket=live.ticket)
         payload = parse_payload(turn.text)
         if payload is not None:
             return self._payload(turn, payload.command, payload.argument)
@@ -295,9 +294,9 @@ class DialogueEngine:
 
     # --- emergency, handoff, tickets, forms ---
     def _emergency(self, turn: _TurnContext, intent: IntentInfo) -> TurnOutcome:
-        turn.db.add(Alert(session_id=turn.chat.id, channel=turn.channel, kind="emergency",
+        turn.db.add(Alert(session_id=turn.session_id, channel=turn.channel, kind="emergency",
                           text=redact(turn.text)[:1000]))
-        log.warning("emergency alert raised in session %s", turn.chat.id)
+        log.warning("emergency alert raised in session %s", turn.session_id)
         reply = replies.make_reply(replies.EMERGENCY, [Button(title="呼叫工作人员", payload="/human")])
         return TurnOutcome("emergency", reply, intent)
 
@@ -311,7 +310,7 @@ class DialogueEngine:
     def _ticket_status(self, turn: _TurnContext, intent: IntentInfo, number: str | None) -> TurnOutcome:
         intent = IntentInfo(name="check_ticket_status", confidence=max(intent.confidence, 0.9 if number else 0.0))
         if number is None:
-            mine = tickets.orders_of_session(turn.db, turn.chat.id)
+            mine = tickets.orders_of_session(turn.db, turn.session_id)
             if not mine:
                 turn.state.awaiting = "ticket_number"
                 return TurnOutcome("ticket", replies.make_reply(replies.TICKET_ASK_NUMBER), intent)
@@ -359,7 +358,7 @@ class DialogueEngine:
             turn.db, self.cipher, source="report_issue", description=form.what, location=form.where,
             contact=form.contact, category=entry.category_name if entry else "一般诉求",
             department=entry.department if entry else "社区", topic_id=entry.id if entry else None,
-            session_id=turn.chat.id, channel=turn.channel, transcript=form.transcript(),
+            session_id=turn.session_id, channel=turn.channel, transcript=form.transcript(),
             policy=self.handoff.policy,
         )
         text = replies.REPORT_DONE.format(number=order.number, department=order.department)
@@ -389,43 +388,83 @@ class DialogueEngine:
         return TurnOutcome("smalltalk", replies.make_reply(replies.FALLBACK_FIRST), None)
 
     # --- storage ---
-    def _session(self, db: Session, session_id: str | None, channel: str) -> ChatSession:
+    # The hot path reads and writes the session row and the turn with Core statements: the ORM's unit of work
+    # cost more than the rest of a turn together. The handoff code, which changes the session's handoff
+    # status, gets the ORM object on demand (``_TurnContext.chat``).
+    def _open_turn(self, db: Session, session_id: str | None, channel: str, knowledge: KnowledgeBase,
+                   text: str) -> _TurnContext:
+        row = None
         if session_id:
-            chat = db.get(ChatSession, session_id)
-            if chat is not None:
-                return chat
-        chat = ChatSession(id=session_id if _valid_session_id(session_id) else new_session_id(), channel=channel,
-                           state={})
-        db.add(chat)
-        db.flush()
-        return chat
+            row = db.connection().execute(
+                select(SESSIONS.c.state, SESSIONS.c.handoff_status).where(SESSIONS.c.id == session_id)).first()
+        if row is None:
+            session_id = session_id if _valid_session_id(session_id) else new_session_id()
+            return _TurnContext(db, session_id, False, None, DialogueState(), knowledge, text, normalize(text),
+                                channel)
+        return _TurnContext(db, session_id, True, row.handoff_status, DialogueState.from_json(row.state),
+                            knowledge, text, normalize(text), channel)
+
+    @staticmethod
+    def _save_session(turn: _TurnContext) -> None:
+        state = turn.state.to_json()
+        if turn.orm_chat is not None:
+            turn.orm_chat.state = state
+            turn.orm_chat.turn_count += 1
+            turn.db.flush()  # before the turn row, whose foreign key needs the session row
+        elif turn.stored:
+            turn.db.connection().execute(update(SESSIONS).where(SESSIONS.c.id == turn.session_id)
+                                         .values(state=state, turn_count=SESSIONS.c.turn_count + 1))
+        else:
+            turn.db.connection().execute(insert(SESSIONS).values(id=turn.session_id, channel=turn.channel,
+                                                                 state=state, turn_count=1))
+            turn.stored = True
 
     def _store_turn(self, turn: _TurnContext, outcome: TurnOutcome, latency_ms: float) -> None:
         masked = redact(turn.text)
-        row = Turn(session_id=turn.chat.id, channel=turn.channel, user_text=masked, action=outcome.action,
-                   intent=outcome.intent.name if outcome.intent else None,
-                   intent_confidence=outcome.intent.confidence if outcome.intent else None,
-                   topic_id=outcome.topic.id if outcome.topic else None,
-                   topic_score=outcome.topic.score if outcome.topic else None, aspect=outcome.aspect,
-                   reply_text=outcome.reply.text, candidates=outcome.candidates, latency_ms=round(latency_ms, 2))
-        turn.db.add(row)
-        turn.db.flush()
+        intent = outcome.intent.name if outcome.intent else None
+        connection = turn.db.connection()
+        inserted = connection.execute(insert(TURNS).values(
+            session_id=turn.session_id, channel=turn.channel, user_text=masked, action=outcome.action,
+            intent=intent, intent_confidence=outcome.intent.confidence if outcome.intent else None,
+            topic_id=outcome.topic.id if outcome.topic else None,
+            topic_score=outcome.topic.score if outcome.topic else None, aspect=outcome.aspect,
+            reply_text=outcome.reply.text, candidates=outcome.candidates, latency_ms=round(latency_ms, 2),
+            sender="bot"))
         if outcome.unanswered_reason:
-            turn.db.add(UnansweredQuery(session_id=turn.chat.id, turn_id=row.id, channel=turn.channel, query=masked,
-                                        normalized=redact(turn.normalized), reason=outcome.unanswered_reason,
-                                        intent=outcome.intent.name if outcome.intent else None,
-                                        candidates=outcome.candidates))
+            connection.execute(insert(UNANSWERED).values(
+                session_id=turn.session_id, turn_id=inserted.inserted_primary_key[0], channel=turn.channel,
+                query=masked, normalized=redact(turn.normalized), reason=outcome.unanswered_reason, intent=intent,
+                candidates=outcome.candidates))
+
+
+SESSIONS = ChatSession.__table__
+TURNS = Turn.__table__
+UNANSWERED = UnansweredQuery.__table__
 
 
 @dataclass
 class _TurnContext:
     db: Session
-    chat: ChatSession
+    session_id: str
+    stored: bool  # whether the chat_sessions row exists yet
+    handoff_status: str | None
     state: DialogueState
     knowledge: KnowledgeBase
     text: str
     normalized: str
     channel: str
+    orm_chat: ChatSession | None = None
+
+    @property
+    def chat(self) -> ChatSession:
+        """The session as an ORM object, for the handoff code; the row is created first for a new session."""
+        if self.orm_chat is None:
+            if not self.stored:
+                self.db.connection().execute(insert(SESSIONS).values(id=self.session_id, channel=self.channel,
+                                                                     state={}, turn_count=0))
+                self.stored = True
+            self.orm_chat = self.db.get_one(ChatSession, self.session_id)
+        return self.orm_chat
 
 
 def _candidates(search: SearchResult) -> list[dict[str, Any]]:
