@@ -26,7 +26,15 @@ from accessibility.themes import check_web_palette, web_palette
 from assistant.api.main import create_app
 from assistant.context import AppContext, create_context
 from assistant.settings import PROJECT_ROOT, Settings
-from assistant.storage.models import Alert, Base, HandoffRequest, Turn, UnansweredQuery, WorkOrder
+from assistant.storage.models import (
+    Alert,
+    Base,
+    ChatSession,
+    HandoffRequest,
+    Turn,
+    UnansweredQuery,
+    WorkOrder,
+)
 from knowledge_base.models import ASPECTS
 
 ACTIONS = {"answer", "clarify", "fallback", "handoff", "emergency", "ticket", "smalltalk"}
@@ -293,6 +301,31 @@ def test_request_human_out_of_hours_offers_a_callback(api: Api, fixed_office: No
     assert body["ticket"] is None or body["ticket"]["status"] != "排队中"
     assert "电话" in body["reply"]["text"]
     assert all(q.status != "排队中" for q in api.rows(HandoffRequest, HandoffRequest.session_id == body["session_id"]))
+
+
+def test_every_turn_is_stored_in_order_and_counted_on_its_session(api: Api) -> None:
+    turns = api.conversation("高龄津贴怎么申请", "要带什么材料", "今天股票大盘怎么走")
+    session_id = turns[0]["session_id"]
+    with api.context.sessions() as db:
+        stored = list(db.scalars(select(Turn).where(Turn.session_id == session_id).order_by(Turn.id)))
+        chat = db.get(ChatSession, session_id)
+        assert chat is not None and chat.turn_count == 3
+        assert chat.state["topic_id"] == "senior-age-allowance"
+    assert [t.action for t in stored] == [t["action"] for t in turns] == ["answer", "answer", "fallback"]
+    assert stored[1].aspect == "materials" and stored[1].topic_id == "senior-age-allowance"
+    assert all(t.latency_ms > 0 and t.sender == "bot" for t in stored)
+    review = api.rows(UnansweredQuery, UnansweredQuery.session_id == session_id)
+    assert [(r.turn_id, r.reason) for r in review] == [(stored[2].id, "fallback")]
+
+
+def test_a_conversation_that_starts_with_a_handoff_keeps_its_session(api: Api, fixed_office: None) -> None:
+    first, second = api.conversation("转人工", "我想问社保卡补办")
+    assert first["action"] == second["action"] == "handoff"
+    assert second["ticket"]["number"] == first["ticket"]["number"]
+    with api.context.sessions() as db:
+        chat = db.get(ChatSession, first["session_id"])
+        assert chat is not None and chat.turn_count == 2 and chat.handoff_status == "排队中"
+    assert len(api.rows(Turn, Turn.session_id == first["session_id"])) == 2
 
 
 def test_report_issue_files_a_work_order_within_three_turns(api: Api) -> None:
