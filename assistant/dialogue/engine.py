@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.dialogue import replies
@@ -395,8 +395,7 @@ class DialogueEngine:
                    text: str) -> _TurnContext:
         row = None
         if session_id:
-            row = db.connection().execute(
-                select(SESSIONS.c.state, SESSIONS.c.handoff_status).where(SESSIONS.c.id == session_id)).first()
+            row = db.connection().execute(SELECT_SESSION, {"session_key": session_id}).first()
         if row is None:
             session_id = session_id if _valid_session_id(session_id) else new_session_id()
             return _TurnContext(db, session_id, False, None, DialogueState(), knowledge, text, normalize(text),
@@ -412,34 +411,38 @@ class DialogueEngine:
             turn.orm_chat.turn_count += 1
             turn.db.flush()  # before the turn row, whose foreign key needs the session row
         elif turn.stored:
-            turn.db.connection().execute(update(SESSIONS).where(SESSIONS.c.id == turn.session_id)
-                                         .values(state=state, turn_count=SESSIONS.c.turn_count + 1))
+            turn.db.connection().execute(UPDATE_SESSION, {"session_key": turn.session_id, "state": state})
         else:
-            turn.db.connection().execute(insert(SESSIONS).values(id=turn.session_id, channel=turn.channel,
-                                                                 state=state, turn_count=1))
+            turn.db.connection().execute(INSERT_SESSION, {"id": turn.session_id, "channel": turn.channel,
+                                                          "state": state, "turn_count": 1})
             turn.stored = True
 
     def _store_turn(self, turn: _TurnContext, outcome: TurnOutcome, latency_ms: float) -> None:
         masked = redact(turn.text)
         intent = outcome.intent.name if outcome.intent else None
         connection = turn.db.connection()
-        inserted = connection.execute(insert(TURNS).values(
-            session_id=turn.session_id, channel=turn.channel, user_text=masked, action=outcome.action,
-            intent=intent, intent_confidence=outcome.intent.confidence if outcome.intent else None,
-            topic_id=outcome.topic.id if outcome.topic else None,
-            topic_score=outcome.topic.score if outcome.topic else None, aspect=outcome.aspect,
-            reply_text=outcome.reply.text, candidates=outcome.candidates, latency_ms=round(latency_ms, 2),
-            sender="bot"))
+        inserted = connection.execute(INSERT_TURN, {
+            "session_id": turn.session_id, "channel": turn.channel, "user_text": masked, "action": outcome.action,
+            "intent": intent, "intent_confidence": outcome.intent.confidence if outcome.intent else None,
+            "topic_id": outcome.topic.id if outcome.topic else None,
+            "topic_score": outcome.topic.score if outcome.topic else None, "aspect": outcome.aspect,
+            "reply_text": outcome.reply.text, "candidates": outcome.candidates, "latency_ms": round(latency_ms, 2),
+            "feedback": None, "sender": "bot"})
         if outcome.unanswered_reason:
-            connection.execute(insert(UNANSWERED).values(
-                session_id=turn.session_id, turn_id=inserted.inserted_primary_key[0], channel=turn.channel,
-                query=masked, normalized=redact(turn.normalized), reason=outcome.unanswered_reason, intent=intent,
-                candidates=outcome.candidates))
+            connection.execute(INSERT_UNANSWERED, {
+                "session_id": turn.session_id, "turn_id": inserted.inserted_primary_key[0], "channel": turn.channel,
+                "query": masked, "normalized": redact(turn.normalized), "reason": outcome.unanswered_reason,
+                "intent": intent, "candidates": outcome.candidates})
 
 
 SESSIONS = ChatSession.__table__
-TURNS = Turn.__table__
-UNANSWERED = UnansweredQuery.__table__
+# Built once: a statement made per turn with ``.values(...)`` cost more to construct than to run.
+SELECT_SESSION = select(SESSIONS.c.state, SESSIONS.c.handoff_status).where(SESSIONS.c.id == bindparam("session_key"))
+UPDATE_SESSION = (update(SESSIONS).where(SESSIONS.c.id == bindparam("session_key"))
+                  .values(turn_count=SESSIONS.c.turn_count + 1))
+INSERT_SESSION = insert(SESSIONS)
+INSERT_TURN = insert(Turn.__table__)
+INSERT_UNANSWERED = insert(UnansweredQuery.__table__)
 
 
 @dataclass
@@ -460,8 +463,8 @@ class _TurnContext:
         """The session as an ORM object, for the handoff code; the row is created first for a new session."""
         if self.orm_chat is None:
             if not self.stored:
-                self.db.connection().execute(insert(SESSIONS).values(id=self.session_id, channel=self.channel,
-                                                                     state={}, turn_count=0))
+                self.db.connection().execute(INSERT_SESSION, {"id": self.session_id, "channel": self.channel,
+                                                              "state": {}, "turn_count": 0})
                 self.stored = True
             self.orm_chat = self.db.get_one(ChatSession, self.session_id)
         return self.orm_chat
