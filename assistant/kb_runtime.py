@@ -86,6 +86,7 @@ class KnowledgeBaseProvider:
         self._checked_at = 0.0
         self._lock = threading.Lock()
         self._building: int | None = None  # the revision a background thread is building
+        self._failed: tuple[int, float] | None = None  # a revision whose build failed, and when
 
     def current(self) -> KnowledgeBase:
         knowledge = self._kb
@@ -95,10 +96,14 @@ class KnowledgeBaseProvider:
             return self.refresh()
         self._checked_at = time.monotonic()
         revision = self._stored_revision()
-        with self._lock:
-            if revision != knowledge.revision and self._building is None:
+        if revision == knowledge.revision or not self._lock.acquire(blocking=False):
+            return knowledge  # up to date, or a refresh is building right now: answer from what we have
+        try:
+            if self._building is None and not self._recently_failed(revision):
                 self._building = revision
                 threading.Thread(target=self._build_in_background, name="kb-rebuild", daemon=True).start()
+        finally:
+            self._lock.release()
         return knowledge
 
     def refresh(self) -> KnowledgeBase:
@@ -111,11 +116,16 @@ class KnowledgeBaseProvider:
             self._checked_at = time.monotonic()
             return self._kb
 
+    def _recently_failed(self, revision: int) -> bool:
+        # A revision that cannot be built (a broken entry) is retried once a minute, not at every check.
+        return self._failed is not None and self._failed[0] == revision and time.monotonic() - self._failed[1] < 60
+
     def _stored_revision(self) -> int:
         with session_scope(self.factory) as session:
             return kb_repository.current_revision(session)
 
     def _build_in_background(self) -> None:
+        revision = self._building
         try:
             knowledge = build_from_db(self.settings, self.factory)
         except Exception:
@@ -123,6 +133,8 @@ class KnowledgeBaseProvider:
                           self._kb.revision if self._kb else -1)
             knowledge = None
         with self._lock:
+            if knowledge is None and revision is not None:
+                self._failed = (revision, time.monotonic())
             if knowledge is not None and (self._kb is None or knowledge.revision > self._kb.revision):
                 self._kb = knowledge
                 log.info("serving knowledge base revision %d", knowledge.revision)

@@ -361,3 +361,24 @@ def test_a_newer_revision_is_built_in_the_background_while_the_current_one_answe
     assert served.revision == 2
     assert served.search("社区理发券怎么领").top.entry_id == "haircut-voucher"
     assert worker.current() is served  # one build per revision
+
+
+def test_a_revision_that_fails_to_build_keeps_the_current_one_and_is_not_retried_at_once(
+    factory: sessionmaker[Session], kb_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load_shipped_into_db(kb_settings, factory)
+    worker = KnowledgeBaseProvider(kb_settings, factory, check_interval=0.0)
+    before = worker.current()
+    attempts: list[int] = []
+
+    def broken_build(*_args: object) -> None:
+        attempts.append(1)
+        raise RuntimeError("index directory not writable")
+
+    monkeypatch.setattr("assistant.kb_runtime.build_from_db", broken_build)
+    with session_scope(factory) as session:
+        kb_repository.save_entry(session, HAIRCUT, actor="staff1")
+    for _ in range(100):
+        assert worker.current() is before
+        time.sleep(0.01)
+    assert len(attempts) == 1  # one try; the next in a minute, not at every check
