@@ -7,7 +7,8 @@ requests per second, and the CPU time per request of the server and of the load 
 127.0.0.1.
 
 The generator shares the machine's cores with the server, so its own cost lowers what the server can reach:
-the default client is aiohttp (about 0.7 ms of CPU per request here); ``--client httpx`` takes about 2.3 ms.
+the default client is aiohttp (0.3–0.7 ms of CPU per request here); ``--client httpx`` takes 1.4–2.3 ms and, at
+64 clients, fails now and then with ``ReadError`` (encode/httpx#3348, a client-side problem).
 
     .venv/bin/python benchmarks/load_chat.py [--workers 2] [--requests 2000] [--levels 1,16,64] [--client aiohttp]
 """
