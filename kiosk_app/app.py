@@ -19,6 +19,7 @@ from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from accessibility import TtsEngine, create_tts_engine
+from kiosk_app.catalog import page_size_for
 from kiosk_app.client import AssistantClient, create_client
 from kiosk_app.config import KioskConfig
 from kiosk_app.controller import KioskController
@@ -177,6 +178,7 @@ class KioskApp(App):
         self.ui = KivyUi(manager, banner)
         self.controller = KioskController(config, client, KioskSpeech(tts), devices, self.ui, runner=runner,
                                           clock=self._clock)
+        self.controller.list_page_size = page_size_for(Window.height)
         for screen in screens:
             screen.controller = self.controller
         Window.bind(on_touch_down=self._touched, on_request_close=self._request_close,

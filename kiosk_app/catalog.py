@@ -18,7 +18,16 @@ from knowledge_base.profile import CommunityProfile
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 6  # service choices per screen (reference/accessibility.md)
+PAGE_SIZE = 6  # service choices per screen at most (reference/accessibility.md)
+SHORT_SCREEN_PAGE_SIZE = 4
+# Below this window height, three rows of choices leave a button too low for a title that wraps onto a second
+# line (seen at 1280×800), so such screens show two rows.
+SHORT_SCREEN_HEIGHT = 1000
+
+
+def page_size_for(window_height: float) -> int:
+    """Choices per list page for a window this tall (pixels)."""
+    return PAGE_SIZE if window_height >= SHORT_SCREEN_HEIGHT else SHORT_SCREEN_PAGE_SIZE
 DEFAULT_COMMUNITY_NAME = "社区服务中心"
 # What older residents ask most at a community service centre; missing ids are skipped.
 COMMON_QUESTION_IDS = (

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from accessibility import SpeechRate
 from assistant.dialogue.schemas import ChatResponse
 from kiosk_app import texts
-from kiosk_app.catalog import Catalog
+from kiosk_app.catalog import PAGE_SIZE, Catalog
 from kiosk_app.client import AssistantClient
 from kiosk_app.config import KioskConfig
 from kiosk_app.devices import KioskDevices
@@ -101,6 +101,7 @@ class KioskController:
         self.keypad = KeypadFlow(self)
         self.printing = PrintFlow(self)
         self.lists = ListFlow(self)
+        self.list_page_size = PAGE_SIZE  # the app sets it from the window's height
         self._commands: dict[str, Callable[[str], None]] = {
             "category": lambda code: self.open_category(code),
             "common": lambda _: self.open_common(),

@@ -50,7 +50,8 @@ def valid_callback_phone(digits: str) -> bool:
 
 
 class ListFlow:
-    """Six choices a screen: a category's questions, the common questions, the other categories."""
+    """Six choices a screen (four on a short one): a category's questions, the common questions, the other
+    categories."""
 
     def __init__(self, controller: KioskController) -> None:
         self.c = controller
@@ -63,14 +64,14 @@ class ListFlow:
         if category is None:
             self.c.notice(texts.NOTHING_HERE_TITLE, texts.NOTHING_HERE)
             return
-        items, page, pages = page_of(category.questions, page)
+        items, page, pages = page_of(category.questions, page, self.c.list_page_size)
         view = ListView(category.name, texts.CATEGORY_PROMPT,
                         tuple(Action(q.title, "ask", q.entry_id) for q in items), page, pages, "category", code)
         self._show(view, f"{category.name}。{texts.CATEGORY_PROMPT}")
 
     def open_common(self, page: int = 0) -> None:
         def show(catalog: Catalog) -> None:
-            items, shown, pages = page_of(catalog.common_questions(), page)
+            items, shown, pages = page_of(catalog.common_questions(), page, self.c.list_page_size)
             view = ListView(texts.COMMON_TITLE, texts.COMMON_PROMPT,
                             tuple(Action(q.title, "ask", q.entry_id) for q in items), shown, pages, "common")
             self._show(view, view.prompt)
@@ -79,7 +80,7 @@ class ListFlow:
 
     def open_more(self, page: int = 0) -> None:
         def show(catalog: Catalog) -> None:
-            items, shown, pages = page_of(catalog.other_categories(), page)
+            items, shown, pages = page_of(catalog.other_categories(), page, self.c.list_page_size)
             view = ListView(texts.MORE_TITLE, texts.MORE_PROMPT if items else texts.NOTHING_HERE,
                             tuple(Action(c.name, "category", c.code) for c in items), shown, pages, "more")
             self._show(view, view.prompt)

@@ -1,4 +1,5 @@
-"""A list of choices, six at a time: a category's questions, the common questions, the other categories."""
+"""A list of choices, six at a time (four on a short screen): a category's questions, the common questions, the
+other categories."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ class ListScreen(KioskScreen):
         view = self.view if isinstance(self.view, ListView) else None
         self.ids.title.text = view.title if view else ""
         self.ids.prompt.text = view.prompt if view else ""
-        self.fill(self.ids.choice_grid, view.items if view else ())
+        grid = self.ids.choice_grid
+        grid.rows = max(1, -(-self.controller.list_page_size // grid.cols)) if self.controller else 3
+        self.fill(grid, view.items if view else ())
         paged = view is not None and view.pages > 1
         self.ids.pager.opacity = 1 if paged else 0
         self.ids.pager.disabled = not paged

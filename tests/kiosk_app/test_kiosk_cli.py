@@ -73,3 +73,26 @@ def test_screenshots_of_every_screen(tmp_path: Path, kiosk_settings: Settings) -
             assert image.size == (1920, 1080)
             assert max(ImageStat.Stat(image.convert("L")).stddev) > 10, f"{picture.name} is blank"
     assert (out / "audit.txt").read_text(encoding="utf-8").strip() == "no findings on any screen"
+
+
+@pytest.mark.slow
+@pytest.mark.gui
+def test_a_short_screen_shows_four_choices_a_page_and_passes_the_audit(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # The shipped knowledge base: its long titles (社区老年食堂（助餐）怎么用餐和享受补贴) wrap onto a second line
+    # at 1280 px, which three rows of choices left no room for.
+    out = tmp_path / "shots"
+    env = {
+        "SHEQU_VAR_DIR": str(tmp_path / "var"),
+        "SHEQU_INDEX_DIR": str(tmp_path_factory.getbasetemp() / "shipped-kb-index"),
+        "SHEQU_DATABASE_URL": "",
+        "SHEQU_KIOSK_WINDOW_SIZE": "1280x800",
+        "SHEQU_KIOSK_TTS": "fake",
+        "SDL_VIDEODRIVER": "offscreen",
+    }
+    result = shequ("kiosk", "--screenshots", str(out), env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    with Image.open(out / "02-category.png") as image:
+        assert image.size == (1280, 800)
+    assert (out / "audit.txt").read_text(encoding="utf-8").strip() == "no findings on any screen"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from kiosk_testkit import DeferredRunner, FakeClock, RecordingUi, ScriptedClient, response
 
 from accessibility import FakeTtsEngine, SpeechRate
@@ -13,7 +14,7 @@ from device_adapters.idcard.samples import RESIDENT_FIELDS, sample_text_block
 from device_adapters.printer import DummyReceiptPrinter
 from device_adapters.printer.status import PaperState
 from kiosk_app import texts
-from kiosk_app.catalog import Catalog
+from kiosk_app.catalog import Catalog, page_size_for
 from kiosk_app.config import KioskConfig
 from kiosk_app.controller import KioskController
 from kiosk_app.devices import KioskDevices
@@ -372,6 +373,19 @@ def test_long_categories_page_six_at_a_time_and_back_skips_pages() -> None:
     assert controller.ui.last[1].page == 1
     controller.back()
     assert controller.ui.last[0] == HOME
+
+
+@pytest.mark.parametrize(("window_height", "per_page", "pages"), [(1080, 6, 2), (800, 4, 2), (600, 4, 2)])
+def test_a_short_window_pages_four_at_a_time(window_height: int, per_page: int, pages: int) -> None:
+    entries = [KbEntry(id=f"topic-{i}", category="yanglao", title=f"养老问题第{i}个", department="民政",
+                       answer="回答内容在这里。") for i in range(8)]
+    controller, _, _ = make(client=ScriptedClient(Catalog(entries, home_codes=("yanglao",)), lambda text: ANSWER_REPLY))
+    controller.list_page_size = page_size_for(window_height)
+    controller.open_category("yanglao")
+    first = controller.ui.last[1]
+    assert (len(first.items), first.pages) == (per_page, pages)
+    controller.perform(Action("", "page", "category:yanglao:1"))
+    assert [a.argument for a in controller.ui.last[1].items] == [f"topic-{i}" for i in range(per_page, 8)]
 
 
 def test_a_card_read_is_not_lost_while_a_question_is_on_its_way() -> None:
