@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from fastapi import APIRouter, HTTPException, Request
@@ -15,6 +16,8 @@ from assistant.console.stats import CHANNEL_LABELS, compute
 from assistant.console.templating import render
 from assistant.console.unanswered_routes import parse_period
 from assistant.console.web import Reader, app_context
+from assistant.handoff.calendar import CHINA
+from assistant.handoff.policy import policy_from_settings
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.db import session_scope
 
@@ -23,6 +26,10 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/staff", include_in_schema=False)
 _MEDIA = {"csv": "text/csv; charset=utf-8",
           "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+def today_in_china() -> dt.date:
+    return dt.datetime.now(CHINA).date()
 
 
 @router.get("/")
@@ -45,8 +52,12 @@ def dashboard(request: Request, user: Reader, start: str = "", end: str = "", ch
         "channels": hbar([(CHANNEL_LABELS.get(ch, ch), f["answer_rate"]) for ch, f in board.per_channel.items()],
                          title="各渠道回答率", percent=True),
     }
+    # Deadlines of work orders count working days; a year without its holiday schedule counts weekends only.
+    calendar = policy_from_settings(context.settings).calendar
+    missing_years = calendar.missing_schedules(today_in_china())
     return render(request, "staff/dashboard.html", {"board": board, "charts": charts, "period": period,
-                                                    "error": error, "channels": CHANNEL_LABELS})
+                                                    "error": error, "channels": CHANNEL_LABELS,
+                                                    "missing_years": missing_years})
 
 
 @router.get("/export/{name}.{fmt}")

@@ -34,6 +34,14 @@ class WorkingCalendar:
             return False
         return True
 
+    def missing_schedules(self, today: dt.date, horizon_days: int = 60) -> list[int]:
+        """Years from ``today`` to ``horizon_days`` ahead whose public holidays nobody has told us about:
+        chinese-calendar does not know them and the orders config lists none for them."""
+        last = today + dt.timedelta(days=horizon_days)
+        configured = {day.year for day in self.extra_holidays}
+        return [year for year in range(today.year, last.year + 1)
+                if not self.knows(year) and year not in configured]
+
     def _unknown_year(self, year: int) -> None:
         if year not in self._warned:
             self._warned.add(year)

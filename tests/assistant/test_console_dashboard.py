@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 
+import pytest
 from console_testkit import console_client, signed_in
 from markupsafe import Markup
 from openpyxl import load_workbook
@@ -65,6 +66,18 @@ def test_charts_are_svg_with_escaped_labels():
     assert "<script>" not in chart and "&lt;script&gt;" in chart
     weekly = columns(["11-16", "11-23"], {"回答率": [0.5, 0.75]}, title="每周", percent=True)
     assert weekly.count("<rect") >= 3 and "75%" in weekly
+
+
+@pytest.mark.parametrize(("today", "warned"), [(dt.date(2026, 11, 29), True), (dt.date(2026, 5, 1), False)])
+def test_dashboard_warns_when_next_years_holidays_are_missing(settings, monkeypatch, today, warned):
+    monkeypatch.setattr("assistant.console.dashboard_routes.today_in_china", lambda: today)
+    with console_client(settings) as (client, _context):
+        signed_in(client, "staff")
+        page = client.get("/staff/")
+        assert page.status_code == 200
+        assert ('id="calendar-gap"' in page.text) is warned
+        if warned:
+            assert "2027 年的法定节假日" in page.text and "orders.yaml" in page.text
 
 
 def test_dashboard_page_and_masked_exports(settings):

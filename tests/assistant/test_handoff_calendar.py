@@ -64,6 +64,14 @@ def test_unknown_year_uses_weekends_and_configured_holidays_and_warns_once(caplo
     assert all(r.levelno == logging.WARNING for r in warnings)
 
 
+def test_years_without_a_holiday_schedule_are_named_ahead_of_time():
+    assert WorkingCalendar().missing_schedules(dt.date(2026, 6, 1)) == []  # 2026 is in chinese-calendar
+    assert WorkingCalendar().missing_schedules(dt.date(2026, 11, 29)) == [2027]  # two months ahead: 2027
+    assert WorkingCalendar().missing_schedules(dt.date(2026, 11, 29), horizon_days=10) == []
+    configured = parse_policy({"holidays": ["2027-01-01"]}).calendar
+    assert configured.missing_schedules(dt.date(2026, 11, 29)) == []
+
+
 def test_working_days_left_counts_only_working_days(calendar):
     due = calendar.add_working_days(at("2025-09-30 10:00"), 3)  # 10月11日
     assert calendar.working_days_left(at("2025-09-30 12:00"), due) == 3
