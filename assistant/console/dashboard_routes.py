@@ -17,7 +17,6 @@ from assistant.console.templating import render
 from assistant.console.unanswered_routes import parse_period
 from assistant.console.web import Reader, app_context
 from assistant.handoff.calendar import CHINA
-from assistant.handoff.policy import policy_from_settings
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.db import session_scope
 
@@ -53,7 +52,7 @@ def dashboard(request: Request, user: Reader, start: str = "", end: str = "", ch
                          title="各渠道回答率", percent=True),
     }
     # Deadlines of work orders count working days; a year without its holiday schedule counts weekends only.
-    calendar = policy_from_settings(context.settings).calendar
+    calendar = request.app.state.engine.handoff.policy.calendar  # the policy the running engine files orders with
     missing_years = calendar.missing_schedules(today_in_china())
     return render(request, "staff/dashboard.html", {"board": board, "charts": charts, "period": period,
                                                     "error": error, "channels": CHANNEL_LABELS,
