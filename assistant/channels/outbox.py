@@ -7,6 +7,7 @@ OpenID/UserID is kept encrypted and wiped once the row is sent or given up.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -14,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.channels import DeliveryError, PermanentDeliveryError
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_SECONDS = (5.0, 15.0, 60.0, 300.0, 900.0)
 LEASE_SECONDS = 120.0
+FINISHED_TTL = dt.timedelta(days=30)  # how long sent and failed rows stay for staff to look into
 
 
 class Sender(Protocol):
@@ -123,6 +125,14 @@ class Outbox:
             row.status, row.next_attempt_at, row.locked_until = "pending", self.clock() + delay, 0.0
             log.info("outbox %d: attempt %d failed (%s); next in %.0f s", row_id, row.attempts, error.reason, delay)
             return "pending"
+
+    def prune_finished(self, now: dt.datetime | None = None, keep: dt.timedelta = FINISHED_TTL) -> int:
+        """Deletes sent and given-up rows older than ``keep``: they hold only the reply text by then, and
+        an outbox that is never emptied grows with every late answer."""
+        cutoff = (now or utcnow()) - keep
+        with session_scope(self.sessions) as db:
+            return db.execute(delete(ChannelOutbox).where(ChannelOutbox.status.in_(("sent", "failed")),
+                                                          ChannelOutbox.created_at < cutoff)).rowcount or 0
 
     def drain(self, limit: int = 20) -> DrainResult:
         result = DrainResult()

@@ -72,7 +72,7 @@ class ChannelService:
                         for kind, account in self.accounts.items()}
         self.outbox = Outbox(context.sessions, cipher, self.senders, max_attempts=settings.channel_send_max_attempts)
         self.worker = OutboxWorker(self.outbox, worker_interval,
-                                   housekeeping=lambda: store.prune_inbound(context.sessions))
+                                   housekeeping=self._housekeeping)
         self._executor = ThreadPoolExecutor(DIALOGUE_THREADS, thread_name_prefix="channel-dialogue")
         self._session_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
         self._locks_guard = threading.Lock()
@@ -90,6 +90,10 @@ class ChannelService:
         self._executor.shutdown(wait=True, cancel_futures=False)
         if self._owns_http:
             self._http.close()
+
+    def _housekeeping(self) -> None:
+        store.prune_inbound(self.context.sessions)
+        self.outbox.prune_finished()
 
     def account(self, kind: str) -> AccountConfig:
         account = self.accounts.get(kind)

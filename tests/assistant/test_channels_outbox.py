@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
@@ -278,3 +279,17 @@ def _slow_answer(client: TestClient, fake: FakeApi, slow: SlowEngine, channel: s
     # A retry after the answer went out still gets only the acknowledgement: one answer per message.
     assert server.post_xml(xml, nonce="late-retry").text == response.text
     assert len(fake.sent) == sent_before + 1
+
+
+def test_finished_rows_are_pruned_after_a_month_and_pending_ones_kept(parts, fake_api):
+    _, sessions, _, _, _, outbox = parts
+    sent = outbox.enqueue("wechat", OPENID, "s-prune", "已送达的回答")
+    assert outbox.deliver(sent) == "sent"
+    waiting = outbox.enqueue("wechat", OPENID, "s-prune", "还在排队的回答")
+    month_later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
+    assert outbox.prune_finished(now=dt.datetime.now(dt.UTC)) == 0  # a fresh sent row stays
+    assert outbox.prune_finished(now=month_later) == 1
+    with session_scope(sessions) as db:
+        assert db.get(ChannelOutbox, sent) is None
+        kept = db.get(ChannelOutbox, waiting)
+        assert kept is not None and kept.status == "pending"
