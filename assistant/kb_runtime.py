@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from assistant.settings import Settings
 from assistant.storage import kb_repository
 from assistant.storage.db import session_scope
+from knowledge_base.dialect import DialectLexicon, load_dialect
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.loader import load_entries, parse_yaml_file
 from knowledge_base.profile import CommunityProfile
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SYNONYMS_DOC = "synonyms"
 PROFILE_DOC = "profile"
+DIALECT_DOC = "dialect"
 
 
 def shipped_documents(settings: Settings) -> dict[str, Any]:
@@ -36,7 +38,9 @@ def shipped_documents(settings: Settings) -> dict[str, Any]:
     groups = load_synonyms(synonyms_path).groups() if synonyms_path.exists() else {}
     profile_path = settings.community_profile or (settings.kb_data_dir / "community_profile.example.yaml")
     profile_data, _ = parse_yaml_file(Path(profile_path)) if Path(profile_path).exists() else ({}, None)
-    return {SYNONYMS_DOC: groups, PROFILE_DOC: profile_data or {}}
+    dialect_path = settings.kb_data_dir / "dialect.yaml"
+    dialect_rows = load_dialect(dialect_path).rows() if dialect_path.exists() else []
+    return {SYNONYMS_DOC: groups, PROFILE_DOC: profile_data or {}, DIALECT_DOC: dialect_rows}
 
 
 def load_shipped_into_db(settings: Settings, factory: sessionmaker[Session]) -> kb_repository.SyncReport:
@@ -62,6 +66,7 @@ def build_from_db(settings: Settings, factory: sessionmaker[Session]) -> Knowled
         entries = kb_repository.published_entries(session)
         groups = kb_repository.get_document(session, SYNONYMS_DOC) or {}
         profile_data = kb_repository.get_document(session, PROFILE_DOC) or {}
+        dialect_rows = kb_repository.get_document(session, DIALECT_DOC) or []
     return KnowledgeBase.build(
         entries,
         SynonymDictionary.from_groups(groups),
@@ -70,6 +75,7 @@ def build_from_db(settings: Settings, factory: sessionmaker[Session]) -> Knowled
         config=retrieval_config(settings),
         tokenizer=settings.tokenizer,
         revision=revision,
+        dialect=DialectLexicon.from_rows(dialect_rows, DIALECT_DOC),
     )
 
 

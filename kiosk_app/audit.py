@@ -27,6 +27,7 @@ from accessibility.themes import (
     MIN_TOUCH_GAP_DP,
     MIN_TOUCH_TARGET_DP,
 )
+from assistant.dialogue import payloads
 from kiosk_app import texts
 from kiosk_app.catalog import PAGE_SIZE
 
@@ -152,7 +153,7 @@ def audit_screen(screen: Widget, label: str | None = None) -> list[Finding]:
             found.append(Finding(name, "touch-gap", f"{_button_label(a)} / {_button_label(b)}", gap,
                                  MIN_TOUCH_GAP_DP))
     services = [b for b in buttons if getattr(getattr(b, "action", None), "command", None) in SERVICE_COMMANDS
-                and getattr(b.action, "argument", "") != "/human"]
+                and getattr(b.action, "argument", "") != payloads.HUMAN]
     if len(services) > PAGE_SIZE:
         found.append(Finding(name, "service-choices", "buttons", len(services), PAGE_SIZE))
     labels_on_buttons = {_button_label(b) for b in buttons}

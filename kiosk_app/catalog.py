@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from assistant.dialogue import payloads
 from knowledge_base.models import CATEGORIES, KbEntry
 from knowledge_base.profile import CommunityProfile
 
@@ -55,7 +56,7 @@ class Question:
 
     @property
     def payload(self) -> str:
-        return f"/topic {self.entry_id}"
+        return payloads.topic(self.entry_id)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from accessibility import SpeechRate
+from assistant.dialogue import payloads
+from assistant.dialogue.payloads import Command
 from assistant.dialogue.schemas import ChatResponse
 from kiosk_app import texts
 from kiosk_app.catalog import PAGE_SIZE, Catalog
@@ -109,7 +111,7 @@ class KioskController:
             "page": lambda argument: self.lists.turn(argument),
             "ask": self.ask_topic,
             "payload": self.send,
-            "aspect": lambda name: self.send(f"/aspect {name}"),
+            "aspect": lambda name: self.send(payloads.aspect(name)),
             "human": lambda _: self.call_staff(),
             "home": lambda _: self.go_home(),
             "back": lambda _: self.back(),
@@ -219,7 +221,7 @@ class KioskController:
         def ask(catalog: Catalog) -> None:
             question = catalog.question(entry_id)
             # The title is sent again if the server does not know the id (its KB differs from this one).
-            self.send(f"/topic {entry_id}", retry_text=question.title if question else None)
+            self.send(payloads.topic(entry_id), retry_text=question.title if question else None)
 
         self.with_catalog(ask)
 
@@ -228,7 +230,7 @@ class KioskController:
         self.run(lambda: self.client.chat(session, text), lambda r: self._on_reply(r, retry_text))
 
     def call_staff(self) -> None:
-        self.send("/human")
+        self.send(payloads.HUMAN)
 
     def _on_reply(self, response: ChatResponse, retry_text: str | None) -> None:
         self.session_id = response.session_id
@@ -249,8 +251,8 @@ class KioskController:
             self._show_handoff(response, rate)
         else:
             urgent = response.action == "emergency"
-            actions = tuple(Action(texts.STAFF_BUTTON if b.payload == "/human" else b.title, "payload", b.payload,
-                                   Style.DANGER if b.payload == "/human" else Style.BUTTON)
+            actions = tuple(Action(texts.STAFF_BUTTON if b.payload == payloads.HUMAN else b.title, "payload", b.payload,
+                                   Style.DANGER if b.payload == payloads.HUMAN else Style.BUTTON)
                             for b in response.reply.buttons)
             title = texts.EMERGENCY_TITLE if urgent else texts.MESSAGE_TITLE
             self._show(NOTICE, NoticeView(title, response.reply.text, actions, urgent=urgent), speech=speech,
@@ -259,7 +261,8 @@ class KioskController:
     def _show_answer(self, response: ChatResponse, speech: str | None, display: str | None, rate: int) -> None:
         topic = response.topic
         title = topic.title if topic else texts.ANSWER_TITLE
-        offered = {b.payload.split(" ", 1)[1] for b in response.reply.buttons if b.payload.startswith("/aspect ")}
+        offered = {p.argument for p in map(payloads.parse, (b.payload for b in response.reply.buttons))
+                   if p is not None and p.command == Command.aspect}
         if response.aspect:
             offered.add(response.aspect)
             title = f"{title} · {texts.ASPECT_LABELS.get(response.aspect, texts.ASPECT_FALLBACK)}"
@@ -279,8 +282,8 @@ class KioskController:
             self.queue_number = ticket.number
             text = texts.QUEUED.format(number=ticket.number)
             view = HandoffView(text, ticket.number, can_print=self.devices.has_printer,
-                               can_cancel=any(b.payload == "/cancel" for b in response.reply.buttons))
-        elif any(b.payload == "/cancel" for b in response.reply.buttons):
+                               can_cancel=any(b.payload == payloads.CANCEL for b in response.reply.buttons))
+        elif any(b.payload == payloads.CANCEL for b in response.reply.buttons):
             # Nobody on duty: the engine waits for a message and a phone number; here the keypad sends the
             # number as ``/callback <digits>``, so nothing has to be typed in Chinese.
             text = texts.STAFF_AWAY

@@ -10,6 +10,7 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
+from assistant.dialogue import payloads
 from device_adapters.idcard import CardEvent, CardEventKind
 from device_adapters.masking import mask_phone
 from kiosk_app import texts
@@ -212,7 +213,7 @@ class KeypadFlow:
             return
         phone, session = self.digits, self.c.session_id
         # Through the chat API, so the kiosk works the same in-process and against the central server.
-        self.c.run(lambda: self.c.client.chat(session, f"/callback {phone}"), lambda r: self._answered(r, phone))
+        self.c.run(lambda: self.c.client.chat(session, payloads.callback(phone)), lambda r: self._answered(r, phone))
 
     def _answered(self, response: ChatResponse, phone: str) -> None:
         self.c.session_id = response.session_id

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from accessibility import create_tts_engine
+from assistant.dialogue import payloads
 from device_adapters.idcard import FakeIdCardReader
 from device_adapters.idcard.samples import sample_text_block
 from device_adapters.printer import DummyReceiptPrinter
@@ -108,8 +109,8 @@ def visit_every_screen(h: KioskHarness, reader: FakeIdCardReader, printer: Dummy
         h.tap(texts.ASPECT_LABELS["materials"])
         shot("answer-materials")
     questions = [q for category in catalog.home_categories() for q in category.questions][:3]
-    choices = tuple(Action(f"{i}. {q.title}", "payload", f"/choose {i}") for i, q in enumerate(questions, 1))
-    c.navigate(CLARIFY, ClarifyView(texts.CLARIFY_PROMPT, (*choices, Action("都不是", "payload", "/choose 0"))))
+    choices = tuple(Action(f"{i}. {q.title}", "payload", payloads.choose(i)) for i, q in enumerate(questions, 1))
+    c.navigate(CLARIFY, ClarifyView(texts.CLARIFY_PROMPT, (*choices, Action("都不是", "payload", payloads.NONE_OF_THEM))))
     shot("clarify")
     c.call_staff()
     shot("handoff")

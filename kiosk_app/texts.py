@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from knowledge_base.aspects import aspect_table
+
 APP_TITLE = "社区小助手"
 HOME_PROMPT = "您好！请点您要办的事"
 HOME_SPEECH = "请点您要办的事。"
@@ -20,13 +22,10 @@ PROBLEM_TITLE = "出了点问题"
 GENERIC_PROBLEM = "机器出了点问题，请找工作人员帮忙。"
 NOTHING_TO_REPEAT = "现在没有可以重复的内容。"
 
-# The four aspects the kiosk offers under an answer (reference: the issue), in this order.
-ASPECT_LABELS = {
-    "materials": "要带什么",
-    "location": "去哪里办",
-    "time": "要多久",
-    "contact": "打电话问谁",
-}
+# The four aspects the kiosk offers under an answer, in this order; their button texts come from the one
+# aspect table (knowledge_base/data/aspects.yaml).
+KIOSK_ASPECTS = ("materials", "location", "time", "contact")
+ASPECT_LABELS = {name: aspect_table().buttons()[name] for name in KIOSK_ASPECTS}
 ASPECT_FALLBACK = "详细说明"
 
 BACK = "返回"

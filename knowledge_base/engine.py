@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from knowledge_base.dialect import DialectLexicon
 from knowledge_base.errors import IndexBuildError
 from knowledge_base.models import ASPECTS, EntryStatus, KbEntry
 from knowledge_base.profile import CommunityProfile
@@ -38,6 +39,7 @@ class KnowledgeBase:
     build_seconds: float = 0.0
     loaded_from_disk: bool = False
     revision: int = 0
+    dialect: DialectLexicon = field(default_factory=DialectLexicon)
     _rendered: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -52,14 +54,17 @@ class KnowledgeBase:
         calibration: Calibration | None = None,
         tokenizer: str = "jieba",
         revision: int = 0,
+        dialect: DialectLexicon | None = None,
     ) -> KnowledgeBase:
         config = config or RetrievalConfig()
+        dialect = dialect or DialectLexicon()
         published = [e for e in entries if e.status == EntryStatus.published]
-        analyzer = make_analyzer(synonyms, tokenizer)
+        analyzer = make_analyzer(synonyms, tokenizer, dialect)
         if calibration is None:
             calibration = load_calibration()
         started = time.perf_counter()
-        fingerprint = content_fingerprint(published, synonyms.mapping, config) + f"-{tokenizer}"
+        fingerprint = content_fingerprint(published, synonyms.mapping, config, dialect.fingerprint_items()) + \
+            f"-{tokenizer}"
         index = None
         loaded = False
         if index_root is not None:
@@ -80,10 +85,14 @@ class KnowledgeBase:
                 index.save(index_root / fingerprint)
                 _prune_old_indexes(index_root, keep=fingerprint)
         return cls({e.id: e for e in published}, synonyms, profile, index, time.perf_counter() - started, loaded,
-                   revision)
+                   revision, dialect)
 
     def search(self, query: str, k: int = 5) -> SearchResult:
         return self.index.search(query, k)
+
+    def to_mandarin(self, normalized: str) -> str:
+        """A normalised message with its dialect forms rewritten (what every later stage reads)."""
+        return self.dialect.apply(normalized)
 
     def get(self, entry_id: str) -> KbEntry | None:
         return self.entries.get(entry_id)
@@ -108,9 +117,10 @@ class KnowledgeBase:
         return self._rendered[key]
 
 
-def make_analyzer(synonyms: SynonymDictionary, tokenizer: str = "jieba") -> TextAnalyzer:
+def make_analyzer(synonyms: SynonymDictionary, tokenizer: str = "jieba",
+                  dialect: DialectLexicon | None = None) -> TextAnalyzer:
     extra = synonyms.canonical_terms() | set(synonyms.mapping)
-    return TextAnalyzer(make_tokenizer(tokenizer, USER_DICT, extra), synonyms)
+    return TextAnalyzer(make_tokenizer(tokenizer, USER_DICT, extra), synonyms, dialect)
 
 
 def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:

@@ -11,17 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-ASPECTS: dict[str, str] = {
-    "eligibility": "办理条件",
-    "materials": "所需材料",
-    "process": "办理流程",
-    "location": "办理地点",
-    "time": "办理时间",
-    "fees": "费用标准",
-    "contact": "咨询电话",
-    "online": "网上办理",
-    "policy": "政策依据",
-}
+from knowledge_base.aspects import aspect_table
+
+# Aspect name → label (所需材料 …), from the one aspect table (``knowledge_base/data/aspects.yaml``).
+ASPECTS: dict[str, str] = aspect_table().labels()
 
 CATEGORIES: dict[str, str] = {
     "shebao": "社会保险",
@@ -39,6 +32,8 @@ CATEGORIES: dict[str, str] = {
     "binzang": "殡葬与身后事",
     "bianmin": "便民生活",
     "tuiyi": "退役军人",
+    # Matters the community does not handle: referral entries say who does and how to reach them.
+    "qita": "其他部门办理",
 }
 
 MIN_QUESTIONS = 8
@@ -53,6 +48,11 @@ class EntryStatus(StrEnum):
     approved = "approved"
     published = "published"
     archived = "archived"
+
+
+class EntryKind(StrEnum):
+    service = "service"  # the community helps with it
+    referral = "referral"  # someone else handles it: the answer says who and how to reach them
 
 
 class Aspects(BaseModel):
@@ -101,6 +101,7 @@ class KbEntry(BaseModel):
     effective_from: dt.date | None = None
     review_by: dt.date | None = None
     status: EntryStatus = EntryStatus.published
+    kind: EntryKind = EntryKind.service
     version: int = Field(default=1, ge=1)
     updated_by: str = "shipped"
 
@@ -138,6 +139,10 @@ class KbEntry(BaseModel):
         return value
 
     @property
+    def is_referral(self) -> bool:
+        return self.kind == EntryKind.referral
+
+    @property
     def category_name(self) -> str:
         return CATEGORIES[self.category]
 
@@ -146,6 +151,8 @@ class KbEntry(BaseModel):
         payload = self.model_dump(
             mode="json", include={"category", "title", "questions", "answer", "aspects", "department", "region"}
         )
+        if self.kind != EntryKind.service:  # service entries hash as they did before kinds existed
+            payload["kind"] = str(self.kind)
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
     def searchable_texts(self) -> list[str]:

@@ -43,7 +43,7 @@ SECURITY_HEADERS = {
 FLASH_MESSAGES: dict[str, str] = {
     "saved": "已保存草稿。", "submitted": "已提交审核。", "approved": "已审核通过。", "rejected": "已退回修改。",
     "published": "已发布，各服务进程几秒内生效。", "rolled_back": "已回滚并发布。", "imported": "导入成功。",
-    "synonyms_saved": "同义词已保存并生效。", "cluster_added": "已把这些问法加入条目的相似问题。",
+    "synonyms_saved": "同义词已保存并生效。", "dialect_saved": "方言词典已保存并生效。", "cluster_added": "已把这些问法加入条目的相似问题。",
     "cluster_closed": "已处理该问题组。", "draft_created": "已根据未答问题新建草稿。", "user_created": "账号已创建。",
     "unlocked": "账号已解锁。", "archived": "条目已下线。",
 }

@@ -16,10 +16,11 @@ from assistant.console import FormInvalid
 from assistant.console import kb_workflow as wf
 from assistant.console.templating import render
 from assistant.console.web import CSRF, Editor, FormFields, Reader, app_context, redirect
-from assistant.kb_runtime import SYNONYMS_DOC
+from assistant.kb_runtime import DIALECT_DOC, SYNONYMS_DOC
 from assistant.storage import kb_repository
 from assistant.storage.db import session_scope
 from assistant.storage.models import AuditLog
+from knowledge_base.dialect import validate_rows as validate_dialect_rows
 from knowledge_base.errors import ValidationFailed
 from knowledge_base.models import EntryStatus, KbEntry
 from knowledge_base.spreadsheet import export_csv, export_xlsx, import_spreadsheet
@@ -175,3 +176,57 @@ def save_synonyms(request: Request, user: Editor, form: FormFields) -> Response:
         kb_repository.save_document(session, SYNONYMS_DOC, groups, user.username)
     app_context(request).kb.refresh()
     return redirect("/staff/synonyms", "synonyms_saved")
+
+
+# ---------------------------------------------------------------- dialect lexicon
+
+def dialect_to_text(rows: list[dict[str, str]]) -> str:
+    return "\n".join(f"{r['form']} = {r['mandarin']}" + (f"（{r['region']}）" if r.get("region") else "")
+                     for r in rows)
+
+
+def parse_dialect(text: str) -> list[dict[str, str]]:
+    """``方言说法 = 普通话（地区）`` per line; raises FormInvalid with the line numbers of every problem."""
+    rows: list[dict[str, str]] = []
+    problems: list[str] = []
+    lines = text.replace("\r\n", "\n").split("\n")
+    if len(lines) > MAX_SYNONYM_LINES:
+        raise FormInvalid({"dialect": f"最多 {MAX_SYNONYM_LINES} 行"})
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        form, sep, rest = line.replace("＝", "=").partition("=")
+        rest = rest.replace("(", "（").replace(")", "）")
+        mandarin, _, region = rest.partition("（")
+        region = region.rstrip("）").strip() or "通用"
+        if not sep or not form.strip() or not mandarin.strip():
+            problems.append(f"第{number}行：格式应为「方言说法 = 普通话（地区）」")
+            continue
+        rows.append({"form": form.strip(), "mandarin": mandarin.strip(), "region": region})
+    if not problems:
+        problems += [p.message for p in validate_dialect_rows(rows, "dialect")]  # the loader's own rules
+    if problems:
+        raise FormInvalid({"dialect": "；".join(problems[:30])})
+    return rows
+
+
+@router.get("/dialect")
+def dialect_page(request: Request, user: Reader) -> Response:
+    with session_scope(app_context(request).sessions) as session:
+        rows = kb_repository.get_document(session, DIALECT_DOC) or []
+    return render(request, "staff/dialect.html", {"text": dialect_to_text(rows), "error": "", "count": len(rows)})
+
+
+@router.post("/dialect", dependencies=CSRF)
+def save_dialect(request: Request, user: Editor, form: FormFields) -> Response:
+    text = form.get("dialect", "")
+    try:
+        rows = parse_dialect(text)
+    except FormInvalid as exc:
+        return render(request, "staff/dialect.html", {"text": text, "error": exc.errors["dialect"], "count": 0},
+                      status_code=422)
+    with session_scope(app_context(request).sessions) as session:
+        kb_repository.save_document(session, DIALECT_DOC, rows, user.username)
+    app_context(request).kb.refresh()
+    return redirect("/staff/dialect", "dialect_saved")

@@ -13,8 +13,10 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from knowledge_base.dialect import DialectForm
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.models import EntryStatus, KbEntry
+from knowledge_base.normalize import normalize
 from knowledge_base.retrieval.fusion import SIGNALS
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,8 @@ class TrialResult:
     candidates: list[TrialCandidate] = field(default_factory=list)
     answer: str = ""  # what the resident would be told when the decision is "answer"
     error: str = ""
+    mandarin: str = ""  # the question after the dialect lexicon (几耐 → 多久), as every stage reads it
+    dialect: list[DialectForm] = field(default_factory=list)  # the dialect forms found in it
 
     @property
     def decision_label(self) -> str:
@@ -63,13 +67,16 @@ def clean_query(text: str | None) -> tuple[str, str]:
 
 
 def run_trial(kb: KnowledgeBase, query: str, k: int = 5) -> TrialResult:
-    result = kb.search(query, k)
+    normalized = normalize(query)
+    mandarin = kb.to_mandarin(normalized)
+    result = kb.search(mandarin, k)
     candidates = [TrialCandidate(c.entry_id, c.title, c.score, {s: c.signals.get(s, 0.0) for s in SIGNALS})
                   for c in result.candidates]
     answer = ""
     if str(result.decision) == "answer" and candidates and candidates[0].entry_id in kb.entries:
         answer = kb.rendered_answer(candidates[0].entry_id)
-    return TrialResult(query, str(result.decision), candidates, answer)
+    return TrialResult(query, str(result.decision), candidates, answer, mandarin=mandarin,
+                       dialect=kb.dialect.matches(normalized))
 
 
 class EditedKbCache:
@@ -97,4 +104,5 @@ def kb_with_edit(kb: KnowledgeBase, edited: KbEntry, tokenizer: str = "jieba") -
     entries.append(edited.model_copy(update={"status": EntryStatus.published}))
     # No index_root: the temporary index lives in memory only and never replaces the served one.
     return KnowledgeBase.build(entries, kb.synonyms, kb.profile, config=kb.index.config,
-                               calibration=kb.index.calibration, tokenizer=tokenizer, revision=kb.revision)
+                               calibration=kb.index.calibration, tokenizer=tokenizer, revision=kb.revision,
+                               dialect=kb.dialect)

@@ -8,11 +8,19 @@ from collections.abc import Callable
 
 from assistant.context import AppContext
 from assistant.dialogue.engine import DialogueEngine
+from assistant.dialogue.policy import PolicyThresholds
+from assistant.dialogue.popularity import TopicPopularity
+from assistant.dialogue.understanding import Understanding
 from assistant.kb_runtime import KnowledgeBaseProvider
 from assistant.security.crypto import PersonalDataCipher
+from intents.aspects import AspectRecognizer, LearnedAspectRecognizer
 from intents.base import IntentClassifier, IntentResult
+from intents.emergency import LearnedEmergencyDetector
 from intents.registry import IntentConfig, create_classifier
+from knowledge_base.aspects import aspect_table
+from knowledge_base.engine import DATA_DIR as SHIPPED_DATA_DIR
 from knowledge_base.engine import KnowledgeBase
+from knowledge_base.synonyms import load_synonyms
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +92,25 @@ def intent_config(context: AppContext) -> IntentConfig:
     )
 
 
-def build_engine(context: AppContext) -> DialogueEngine:
+def build_aspect_recognizer(context: AppContext) -> AspectRecognizer:
+    """The learned recogniser, trained on the aspect table with the shipped service names in front."""
+    synonyms_path = SHIPPED_DATA_DIR / "synonyms.yaml"
+    names = load_synonyms(synonyms_path).canonical_terms() if synonyms_path.exists() else set()
+    return LearnedAspectRecognizer.train(aspect_table().training_examples(), names,
+                                         model_dir=context.settings.var_dir / "intents")
+
+
+def build_understanding(context: AppContext, thresholds: PolicyThresholds) -> Understanding:
+    """Rules, intents, aspects and retrieval: the stages before the policy, each built once."""
     config = intent_config(context)
     classifier = KbAwareClassifier(lambda: create_classifier(config), context.kb)
+    emergencies = LearnedEmergencyDetector.train(model_dir=context.settings.var_dir / "intents")
+    popularity = TopicPopularity(context.sessions)
+    return Understanding(classifier, build_aspect_recognizer(context), emergencies, thresholds, popularity.counts)
+
+
+def build_engine(context: AppContext) -> DialogueEngine:
+    thresholds = PolicyThresholds.from_settings(context.settings)
     cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir)
-    return DialogueEngine(context.settings, context.sessions, context.kb, classifier, cipher)
+    return DialogueEngine(context.settings, context.sessions, context.kb, build_understanding(context, thresholds),
+                          cipher, thresholds)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from accessibility.speech_text import to_speech_text
+from assistant.dialogue import payloads
 from assistant.dialogue.schemas import Button, Reply
 
 SPEECH_MAX_CHARS = 160
@@ -22,14 +23,33 @@ FALLBACK_AGAIN = "不好意思，我还是没听懂。要不要帮您转给社�
 OUT_OF_SCOPE = "这个问题不在我能办的范围内。我可以回答社保、医保、养老、救助等社区办事问题。"
 EMPTY_INPUT = "请告诉我您想办什么事。"
 EMERGENCY = ("如有人受伤或突发疾病，请马上拨打120；着火拨打119；遇到危险或违法犯罪拨打110。"
-             "我已经通知社区工作人员。请先确保自己安全。")
+             "请先确保自己安全。需要社区帮忙，请点“呼叫工作人员”。")
+EMERGENCY_NUMBERS = "急救打120，着火打119，报警打110。需要社区帮忙，请点“呼叫工作人员”。"
+# What to do first, by kind of danger; every text names the number to call. No promise that anyone has
+# been told: the alert is stored, and the resident can call a person with the button.
+EMERGENCY_BY_KIND = {
+    "medical": "请马上拨打120叫救护车。不要随便搬动摔倒或昏迷的人，守在旁边，等救护车来。",
+    "fire": "请马上离开，拨打119。用湿毛巾捂住口鼻，弯腰走楼梯，不要坐电梯，不要回去拿东西。",
+    "gas": "请马上打开门窗，不要开关电灯电器，不要打火，离开屋子后再拨打119或燃气公司电话。",
+    "flood": "请马上往高处走，不要蹚水，离开低洼的地方，拨打110或119求救。",
+    "landslide": "请马上离开房子和山边，往两侧高处跑，不要回去拿东西，拨打110或119。",
+    "electric": "请先拉闸断电，不要用手直接去拉触电的人，可以用干木棍挑开电线，马上拨打120。",
+    "drowning": "请马上拨打110和120，大声呼救。不会游泳不要下水，可以扔绳子、竹竿或能浮的东西。",
+    "violence": "请先躲到安全的地方，马上拨打110报警。",
+    "suicide": ("您的安全最重要。有危险请马上拨打110或120。也可以拨打心理援助热线12356，"
+                "有人会听您说。请不要一个人待着，找身边信任的人陪着您。"),
+    "missing": "请马上拨打110报警，不用等24小时。告诉警察走失的人穿什么衣服、最后在哪里出现。",
+}
 HANDOFF_QUEUED = "好的，已经为您转接社区工作人员，您的排队号是{number}。请稍等，工作人员会尽快回复您。"
 HANDOFF_OFFLINE = ("现在工作人员不在线。您可以留下问题和联系电话，工作人员上班后会给您回电。"
                    "请直接说您的问题和电话号码。")
 CLARIFY_LEAD = "您想问的是哪一个？请点选或说序号："
-CLARIFY_NONE = "好的，都不是。请您换个说法再说一遍，或者点“转人工”。"
+CLARIFY_NONE = "好的，都不是。可以请社区工作人员帮您，或者换个说法再问。"
+BROAD_LEAD = "您问的是哪一项？请点选或说序号："
 CHOICE_INVALID = "没有这个选项。请说序号，比如“第一个”。"
 ASPECT_MISSING = "这一项暂时没有详细说明，请咨询{department}。"
+ASPECT_MISSING_CONTACT = "{title}的{label}这里没有写明，请问{department}：{contact}。"
+TOPIC_MENU = "关于“{title}”，您想问哪一方面？请点选，或者换个说法再问。"
 REPORT_ASK_WHAT = "好的，我来帮您反映。请说一下是什么问题？"
 REPORT_ASK_WHERE = "请问具体在哪里？比如哪个小区、几栋几单元、哪条路。"
 REPORT_ASK_CONTACT = "请留一个手机号码，方便工作人员联系您。不想留可以说“不留”。"
@@ -40,7 +60,8 @@ TICKET_NOT_FOUND = "没有查到工单{number}，请核对一下号码，或者�
 TICKET_STATUS = "工单{number}目前的状态是“{status}”，由{department}处理。{due}"
 INVALID_PHONE = "这个号码好像不对，请说11位手机号码，或者说“不留”。"
 
-HUMAN_BUTTON = Button(title="转人工", payload="/human")
+HUMAN_BUTTON = Button(title="转人工", payload=payloads.HUMAN)
+STAFF_BUTTON = Button(title="呼叫工作人员", payload=payloads.HUMAN)
 
 
 @lru_cache(maxsize=4096)

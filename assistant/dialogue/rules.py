@@ -1,4 +1,4 @@
-"""Rules that run before the classifier: emergencies, button payloads, topic switches, cancelling.
+"""Rules that run before the classifier: emergencies, topic switches, requests for a person, cancelling.
 
 Emergencies are matched by rule as well as by the classifier because missing one costs far more than
 a false alarm: the reply only tells the resident the emergency numbers and alerts staff.
@@ -7,7 +7,6 @@ a false alarm: the reply only tells the resident the emergency numbers and alert
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 _EMERGENCY = re.compile(
     r"救命|快来人|着火|起火|失火|火灾|烧起来|冒烟了|煤气泄漏|燃气泄漏|闻到.{0,4}(煤气|燃气)味.{0,6}(很大|好大|浓)|"
@@ -23,29 +22,21 @@ _REPORT_OPENER = re.compile(
     r"^(?:你好|您好)?[\s,，]*(?:我|俺)?(?:要|想|想要|需要|来)?(?:反映|反应|投诉|举报|报修|上报)"
     r"(?:一下|一个|个|下)?(?:问题|情况|事情|事)?[\s。.!！]*$"
 )
-_PAYLOAD = re.compile(r"^/(?P<command>[a-z_]+)(?:[\s:](?P<argument>.*))?$")
-
-
-@dataclass(frozen=True)
-class Payload:
-    command: str
-    argument: str
-
 
 # Someone asking how to get help *after* an event (火灾后申请救助) is not in danger now.
 _SERVICE_REQUEST = re.compile(r"申请|补助|补贴|救助金|救急的钱|报销|能领|领钱|怎么办理|手续|政策|赔偿|保险")
+
+
+# Asking whom to tell or what can be applied for (屋后山坡裂了要报告给谁): the emergency model must be surer.
+_ASKING = re.compile(r"报告给谁|报给谁|找谁|哪个部门|归谁管|能申请|可以申请|怎么申请|报销|补贴|补助|要注意什么|注意啥|怎么预防|怎么防")
 
 
 def is_emergency(text: str) -> bool:
     return bool(_EMERGENCY.search(text)) and not _SERVICE_REQUEST.search(text)
 
 
-def parse_payload(text: str) -> Payload | None:
-    """Buttons send ``/choose 2``, ``/aspect materials``, ``/topic senior-age-allowance``, ``/human``."""
-    match = _PAYLOAD.match(text.strip())
-    if not match:
-        return None
-    return Payload(match.group("command"), (match.group("argument") or "").strip())
+def asks_for_service(text: str) -> bool:
+    return bool(_SERVICE_REQUEST.search(text) or _ASKING.search(text))
 
 
 def switch_topic(text: str) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 @dataclass
 class DialogueState:
     topic_id: str | None = None  # the topic of the conversation, for aspect follow-ups
+    aspect: str | None = None  # the aspect of it last answered: 那…呢 switches ask the same of another topic
     pending_choices: list[str] = field(default_factory=list)  # entry ids offered in a clarification
     fallbacks_in_a_row: int = 0
     last_reply: dict[str, Any] | None = None  # the last ChatResponse, for repeat / slower

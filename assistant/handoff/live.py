@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assistant.dialogue import replies
-from assistant.dialogue.rules import is_cancel, is_emergency, parse_payload
+from assistant.dialogue import payloads, replies
+from assistant.dialogue.payloads import Command
+from assistant.dialogue.rules import is_cancel, is_emergency
 from assistant.dialogue.schemas import Action, Button, TicketInfo
 from assistant.handoff import conversation, tickets
 from assistant.handoff.calendar import CHINA
@@ -47,7 +48,7 @@ MESSAGE_DONE_NO_PHONE = "已记下您的留言，工单号是{number}。您可�
 MESSAGE_CANCELLED = "好的，不留言了。还有什么可以帮您？"
 RESIDENT_ENDED = "好的，已结束人工服务。还有问题可以继续问我。"
 NO_MESSAGE_DESCRIPTION = "居民请求人工服务，没有留下具体问题，请回电了解。"
-CANCEL_BUTTON = Button(title="不用了", payload="/cancel")
+CANCEL_BUTTON = Button(title="不用了", payload=payloads.CANCEL)
 
 _MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
@@ -171,15 +172,15 @@ class HandoffService:
         normalized = normalize(text)
         if is_emergency(normalized):
             return None  # the engine raises the alert; the agent still sees the message in the transcript
-        payload = parse_payload(text)
-        if payload is not None and payload.command not in ("human", "cancel", "callback"):
+        payload = payloads.parse(text)
+        if payload is not None and payload.command not in (Command.human, Command.cancel, Command.callback):
             return None  # a button from an earlier answer: the bot answers it
         if request.status == MESSAGE:
             return self._leave_message(db, chat, request, text, channel, now)
-        command = payload.command if payload else ""
-        if command == "human":
+        command = payload.command if payload else None
+        if command == Command.human:
             return self.request(db, chat, channel, "request_human")
-        if command == "cancel" or (request.status == QUEUED and is_cancel(normalized)):
+        if command == Command.cancel or (request.status == QUEUED and is_cancel(normalized)):
             return self._resident_ends(db, chat, request, now)
         return HandoffOutcome("handoff", conversation.LIVE_FORWARDED, ticket=_queue_ticket(request))
 
@@ -194,9 +195,10 @@ class HandoffService:
 
     def _leave_message(self, db: Session, chat: ChatSession, request: HandoffRequest, text: str, channel: str,
                        now: dt.datetime) -> HandoffOutcome:
-        payload = parse_payload(text)
-        normalized = normalize(payload.argument if payload and payload.command == "callback" else text)
-        if (payload and payload.command == "cancel") or is_cancel(normalized):
+        payload = payloads.parse(text)
+        callback = payload is not None and payload.command == Command.callback
+        normalized = normalize(payload.argument if payload and callback else text)
+        if (payload and payload.command == Command.cancel) or is_cancel(normalized):
             request.status = CANCELLED
             request.closed_at = now
             request.close_note = "居民不留言"
@@ -207,13 +209,13 @@ class HandoffService:
         if declined:
             rest = _NO_CONTACT.sub(" ", rest)
         rest = rest.strip(" ,，。.!！?？、")
-        if rest and not _FILLER.match(rest) and not (payload and payload.command == "callback"):
+        if rest and not _FILLER.match(rest) and not callback:
             if _DIGIT_RUN.fullmatch(rest.replace(" ", "")) and phone is None:
                 return HandoffOutcome("handoff", replies.INVALID_PHONE, [CANCEL_BUTTON])
             joined = f"{request.left_message}；{redact(rest)}" if request.left_message else redact(rest)
             request.left_message = joined[:MAX_MESSAGE]
         if phone is None and not declined:
-            if payload and payload.command == "callback":
+            if callback:
                 return HandoffOutcome("handoff", replies.INVALID_PHONE, [CANCEL_BUTTON])
             if request.left_message:
                 return HandoffOutcome("handoff", MESSAGE_ASK_PHONE, [CANCEL_BUTTON])

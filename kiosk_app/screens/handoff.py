@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assistant.dialogue import payloads
 from kiosk_app import texts
 from kiosk_app.screens.base import KioskScreen, load_kv, show
 from kiosk_app.views import Action, HandoffView, Style
@@ -21,7 +22,7 @@ class HandoffScreen(KioskScreen):
         if view and view.can_callback:
             actions.append(Action(texts.CALLBACK_BUTTON, "callback", style=Style.PRIMARY))
         if view and view.can_cancel:
-            actions.append(Action(texts.LEAVE_QUEUE_BUTTON, "payload", "/cancel"))
+            actions.append(Action(texts.LEAVE_QUEUE_BUTTON, "payload", payloads.CANCEL))
         self.fill(self.ids.actions, actions)
 
 

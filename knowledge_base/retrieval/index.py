@@ -73,13 +73,16 @@ class RetrievalConfig:
         return f"{self.encoder}|{self.encoder_model_path}|{FORMAT_VERSION}"
 
 
-def content_fingerprint(entries: Sequence[KbEntry], synonyms: dict[str, str], config: RetrievalConfig) -> str:
+def content_fingerprint(entries: Sequence[KbEntry], synonyms: dict[str, str], config: RetrievalConfig,
+                        dialect: Sequence[tuple[str, str]] = ()) -> str:
     digest = hashlib.sha256()
     for entry in sorted(entries, key=lambda e: e.id):
         digest.update(entry.id.encode())
         digest.update(entry.content_hash().encode())
     digest.update(json.dumps(sorted(synonyms.items()), ensure_ascii=False).encode())
     digest.update(config.fingerprint().encode())
+    if dialect:  # an empty lexicon keeps the fingerprints of indexes built before it existed
+        digest.update(json.dumps(list(dialect), ensure_ascii=False).encode())
     return digest.hexdigest()[:20]
 
 

@@ -24,6 +24,7 @@ from typing import Protocol
 import jieba
 from pypinyin import Style, lazy_pinyin
 
+from knowledge_base.dialect import DialectLexicon
 from knowledge_base.errors import UnknownComponentError
 from knowledge_base.normalize import normalize, strip_fillers
 from knowledge_base.synonyms import SynonymDictionary
@@ -107,9 +108,11 @@ class AnalyzedText:
 
 
 class TextAnalyzer:
-    def __init__(self, tokenizer: Tokenizer, synonyms: SynonymDictionary | None = None) -> None:
+    def __init__(self, tokenizer: Tokenizer, synonyms: SynonymDictionary | None = None,
+                 dialect: DialectLexicon | None = None) -> None:
         self.tokenizer = tokenizer
         self.synonyms = synonyms or SynonymDictionary()
+        self.dialect = dialect or DialectLexicon()
         # Index builds and calibration folds analyse the same questions many times over.
         self._cache: dict[str, AnalyzedText] = {}
 
@@ -126,7 +129,8 @@ class TextAnalyzer:
         return analyzed
 
     def canonical(self, text: str) -> str:
-        return self.synonyms.apply(strip_fillers(normalize(text)))
+        # Dialect first (几耐 → 多久), then fillers, then the KB's own terms (退休金 → 养老金).
+        return self.synonyms.apply(strip_fillers(self.dialect.apply(normalize(text))))
 
     def _analyze(self, text: str) -> AnalyzedText:
         canonical = self.canonical(text)

@@ -1,0 +1,104 @@
+"""Broad requests — 补贴, 医保, 有什么补助, 办证 — answered with a choice of the services they may mean.
+
+A message is broad when what is left of it, after function words and generic words (政策, 福利的事, 有哪些),
+is one or two *broad terms*: words the knowledge base uses across several entries' titles (医保 in five
+titles), or the terms of ``knowledge_base/data/broad_terms.yaml`` (补助 → 补贴, 津贴, 救助 …). The options are
+the entries those terms point at, ordered by how well they match the message and by what residents ask
+most, one category after another so the first screen is not all one kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from knowledge_base.engine import KnowledgeBase
+from knowledge_base.loader import parse_yaml_file
+
+BROAD_TERMS_FILE = Path(__file__).resolve().parents[2] / "knowledge_base" / "data" / "broad_terms.yaml"
+# A word in at least this many titles is broad by itself.
+MIN_TITLES_FOR_BROAD = 3
+MAX_OTHER_WORDS = 1  # 「老人 补贴」: one more word narrows the options instead of making the message specific
+GENERIC_WORDS = frozenset({
+    "政策", "福利", "待遇", "方面", "相关", "那些", "这些", "东西", "事情", "事", "问题", "情况", "哪些", "有哪些",
+    "项目", "服务", "了解", "咨询", "介绍", "规定", "之类", "什么样", "种类", "啥子", "几种", "类",
+})
+
+
+@dataclass(frozen=True)
+class BroadRequest:
+    terms: tuple[str, ...]
+    options: tuple[str, ...]  # entry ids, best first
+    listed: bool  # every broad term is one of broad_terms.yaml (not only found in several titles)
+    others: tuple[str, ...]  # the other words of the message
+
+    @property
+    def bare(self) -> bool:
+        """Nothing but listed broad terms (「医保」, 「有什么补贴」): a choice even when one entry matches well."""
+        return self.listed and not self.others
+
+
+@lru_cache(maxsize=4)
+def load_broad_terms(path: Path = BROAD_TERMS_FILE) -> Mapping[str, tuple[str, ...]]:
+    if not path.exists():
+        return {}
+    data, _ = parse_yaml_file(path)
+    terms = data.get("broad_terms") if isinstance(data, dict) else None
+    if not isinstance(terms, dict):
+        return {}
+    return {str(term): tuple(str(k) for k in (keys or [term])) for term, keys in terms.items()}
+
+
+def _titles(knowledge: KnowledgeBase) -> dict[str, str]:
+    cached = getattr(knowledge, "_broad_titles", None)
+    if cached is None:
+        analyzer = knowledge.index.analyzer
+        cached = {entry_id: f"{entry.title}|{analyzer.canonical(entry.title)}"
+                  for entry_id, entry in knowledge.entries.items() if not entry.is_referral}
+        knowledge._broad_titles = cached  # type: ignore[attr-defined]  # once per KB revision
+    return cached
+
+
+def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Mapping[str, int],
+                       max_options: int) -> BroadRequest | None:
+    analyzed = knowledge.index.analyzer.analyze_query(normalized)
+    words = [w for w in dict.fromkeys(analyzed.words) if w not in GENERIC_WORDS]
+    if not words or len(words) > 1 + MAX_OTHER_WORDS:
+        return None
+    explicit = load_broad_terms()
+    titles = _titles(knowledge)
+    broad: list[str] = []
+    matched: dict[str, int] = {}
+    for word in words:
+        keys = explicit.get(word) or ((word,) if len(word) >= 2 else ())
+        hits = [entry_id for entry_id, title in titles.items() if any(k in title for k in keys)]
+        if word in explicit or len(hits) >= MIN_TITLES_FOR_BROAD:
+            broad.append(word)
+            for entry_id in hits:
+                matched[entry_id] = matched.get(entry_id, 0) + 1
+    others = [w for w in words if w not in broad]
+    if not broad or len(others) > MAX_OTHER_WORDS:
+        return None
+    search = knowledge.search(normalized, k=20)
+    relevance = {c.entry_id: c.score for c in search.candidates}
+    if others:  # 「老人补贴」: keep the options that also match the other word
+        narrowed = {e: n for e, n in matched.items() if relevance.get(e, 0.0) > 0.05 or others[0] in titles[e]}
+        matched = narrowed or matched
+    ranked = sorted(matched, key=lambda e: (-matched[e], -relevance.get(e, 0.0), -popularity.get(e, 0), e))
+    return BroadRequest(tuple(broad), tuple(by_category(knowledge, ranked)[:max_options]),
+                        all(term in explicit for term in broad), tuple(others))
+
+
+def by_category(knowledge: KnowledgeBase, ranked: list[str]) -> list[str]:
+    """The best of each category first, then the second of each, and so on."""
+    queues: dict[str, list[str]] = {}
+    for entry_id in ranked:
+        queues.setdefault(knowledge.entries[entry_id].category, []).append(entry_id)
+    ordered: list[str] = []
+    while any(queues.values()):
+        for queue in queues.values():
+            if queue:
+                ordered.append(queue.pop(0))
+    return ordered

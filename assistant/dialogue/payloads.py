@@ -1,0 +1,81 @@
+"""The one vocabulary of button payloads and typed commands, made and parsed here only.
+
+A button's payload is the text a channel sends back when the resident taps it: ``/aspect materials``,
+``/choose 2``, ``/topic senior-age-allowance``, ``/human``, ``/callback 13800000000``, ``/cancel``,
+``/repeat``, ``/slower``. The engine, the handoff code, the kiosk and the WeChat channel all make them
+with the functions below and read them with ``parse``, so a renamed command cannot drift between them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    aspect = "aspect"  # argument: an aspect name of the current topic
+    choose = "choose"  # argument: the 1-based option of a clarification; 0 = none of them
+    topic = "topic"  # argument: a knowledge-base entry id (kiosk tiles)
+    human = "human"  # ask for a person
+    callback = "callback"  # argument: the phone number to call back (kiosk keypad)
+    cancel = "cancel"  # leave the queue / do not leave a message
+    repeat = "repeat"
+    slower = "slower"
+
+
+@dataclass(frozen=True)
+class Payload:
+    command: Command
+    argument: str = ""
+
+    def __str__(self) -> str:
+        return f"/{self.command}" + (f" {self.argument}" if self.argument else "")
+
+    @property
+    def number(self) -> int | None:
+        """The argument as a number (``/choose 2``), or None."""
+        return int(self.argument) if self.argument.isdigit() else None
+
+
+_PAYLOAD = re.compile(r"^/(?P<command>[a-z_]+)(?:[\s:](?P<argument>.*))?$")
+
+
+def parse(text: str) -> Payload | None:
+    """The payload a text carries, or None for ordinary text and unknown commands."""
+    match = _PAYLOAD.match(text.strip())
+    if not match:
+        return None
+    try:
+        command = Command(match.group("command"))
+    except ValueError:
+        return None
+    return Payload(command, (match.group("argument") or "").strip())
+
+
+def is_command(text: str, command: Command) -> bool:
+    payload = parse(text)
+    return payload is not None and payload.command == command
+
+
+def aspect(name: str) -> str:
+    return str(Payload(Command.aspect, name))
+
+
+def choose(option: int) -> str:
+    return str(Payload(Command.choose, str(option)))
+
+
+def topic(entry_id: str) -> str:
+    return str(Payload(Command.topic, entry_id))
+
+
+def callback(phone: str) -> str:
+    return str(Payload(Command.callback, phone))
+
+
+HUMAN = str(Payload(Command.human))
+CANCEL = str(Payload(Command.cancel))
+REPEAT = str(Payload(Command.repeat))
+SLOWER = str(Payload(Command.slower))
+NONE_OF_THEM = choose(0)

@@ -1,0 +1,330 @@
+"""The dialogue policy: what to do with a turn, as a pure function of what the earlier stages found.
+
+``decide(state, evidence, thresholds)`` reads the conversation's state, the rule hits, the intent ranking,
+the retrieval results (the message alone, the message read in the current topic, a 那…呢 target, the request
+clauses of a long message, a broad request's options) and the aspect prediction, and returns one
+``Decision``. It touches no database and no model: the engine carries the decision out. Every number it
+compares against is a field of ``PolicyThresholds``, which ``Settings`` fills.
+
+The order of the checks is the order of precedence: a danger to life outranks everything, then a button
+the resident tapped, then a form in progress, a request for a person, ticket look-ups and pending choices,
+then follow-ups in the current topic, and only then a fresh reading of the message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from assistant.dialogue.payloads import Command, Payload
+from assistant.dialogue.state import DialogueState
+from assistant.settings import Settings
+from intents.aspects import AspectPrediction
+from intents.base import FALLBACK_INTENT, IntentResult
+from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
+from knowledge_base.retrieval.index import SearchResult
+
+SMALLTALK_INTENTS = frozenset({"greet", "goodbye", "thanks", "bot_capabilities", "affirm"})
+
+
+@dataclass(frozen=True)
+class PolicyThresholds:
+    answer: float = 0.4  # calibrated retrieval score from which a topic is answered
+    clarify: float = 0.2  # score from which a topic is worth offering as a choice
+    low_confidence_margin: float = 0.1  # answered, but within this of ``answer``: logged for review
+    intent_override: float = 0.75  # a small-talk intent this sure wins over a strong retrieval match
+    smalltalk_min_chars: int = 8  # shorter messages with a small-talk intent are small talk
+    out_of_scope_override: float = 0.97  # an out-of-scope intent loses only to an almost certain match
+    emergency_intent: float = 0.6  # intent classifier's emergency confidence that raises an alert
+    emergency_model: float = 0.5  # emergency detector's probability of danger that raises an alert
+    emergency_model_suicide: float = 0.35  # … when the likeliest danger is someone ending their life
+    emergency_model_asking: float = 0.85  # … when the message asks whom to tell or what to apply for
+    aspect_followup: float = 0.45  # aspect recogniser's confidence for a follow-up in the current topic
+    aspect_new_topic: float = 0.7  # … for answering only that aspect of a newly named topic
+    new_topic: float = 0.5  # the message alone names another topic this strongly: it is a new topic
+    new_topic_with_aspect: float = 0.7  # … when the message also reads as an aspect follow-up
+    context_gain: float = 0.15  # read in the current topic, the message scores this much higher: follow-up
+    two_topics: float = 0.25  # two request clauses each point at their own topic this clearly: offer both
+    two_topics_lead: float = 2.0  # … each clause's topic this many times its runner-up
+    broad_min_options: int = 3
+    broad_max_options: int = 6
+    clarify_max_options: int = 3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PolicyThresholds:
+        named = {name: getattr(settings, f"policy_{name}") for name in cls.__dataclass_fields__
+                 if hasattr(settings, f"policy_{name}")}
+        return cls(answer=settings.answer_threshold, clarify=settings.clarify_threshold, **named)
+
+
+class Act(StrEnum):
+    emergency = "emergency"
+    answer = "answer"  # topic_id, aspect (None: the whole answer)
+    clarify = "clarify"  # options
+    topic_menu = "topic_menu"  # in a topic, unclear what else is asked: offer its aspects
+    fallback = "fallback"  # out_of_scope says which message
+    handoff = "handoff"
+    start_report = "start_report"
+    continue_report = "continue_report"
+    ticket_status = "ticket_status"  # number (None: ask for it / look up the session's own)
+    smalltalk = "smalltalk"  # name: greet, goodbye, thanks, bot_capabilities, affirm
+    repeat = "repeat"  # slow
+    pick = "pick"  # index (0-based) into the pending choices
+    none_of_them = "none_of_them"
+    choice_invalid = "choice_invalid"
+    deny = "deny"
+
+
+@dataclass(frozen=True)
+class EmergencySignal:
+    kind: str | None  # medical, fire, gas, … (None: the rules matched, the kind is unknown)
+    source: str  # "rule", "model" or "intent"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the stages before the policy found about one message."""
+
+    normalized: str  # normalised, dialect rewritten to Mandarin
+    payload: Payload | None = None
+    emergency: EmergencySignal | None = None
+    wants_human: bool = False
+    report_opener: bool = False
+    cancel: bool = False
+    intent: IntentResult | None = None
+    ticket_number: str | None = None
+    choice: int | None = None  # 0-based option a message names (第二个 → 1; -1 = the last)
+    aspect: AspectPrediction = field(default_factory=lambda: AspectPrediction(None, 0.0, []))
+    alone: SearchResult | None = None  # retrieval of the message (its request clauses when long)
+    in_context: SearchResult | None = None  # retrieval of the message read in the current topic
+    switch: SearchResult | None = None  # 那X呢: retrieval of X
+    clauses: tuple[SearchResult, ...] = ()  # each request clause of a long message on its own
+    broad_options: tuple[str, ...] = ()  # a broad request's options (entry ids)
+    topic_known: bool = False  # the state's topic is still a published entry
+    referrals: frozenset[str] = frozenset()  # entry ids that are referrals
+
+
+@dataclass(frozen=True)
+class Decision:
+    act: Act
+    topic_id: str | None = None
+    aspect: str | None = None
+    score: float | None = None
+    options: tuple[str, ...] = ()
+    reason: str = ""  # why: for tests, the review list and the turn record
+    intent: str | None = None
+    confidence: float = 0.0
+    emergency_kind: str | None = None
+    out_of_scope: bool = False
+    slow: bool = False
+    index: int | None = None
+    number: str | None = None
+    low_confidence: bool = False
+
+
+def decide(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decision:
+    intent = ev.intent
+    name = intent.name if intent else None
+    confidence = intent.confidence if intent else 0.0
+    if ev.emergency is not None:
+        return Decision(Act.emergency, intent="emergency", confidence=1.0, emergency_kind=ev.emergency.kind,
+                        reason=f"emergency:{ev.emergency.source}")
+    if ev.payload is not None:
+        return _payload(state, ev, ev.payload)
+    if state.form is not None:
+        return Decision(Act.continue_report, intent="report_issue", confidence=1.0, reason="form")
+    if ev.report_opener:
+        return Decision(Act.start_report, intent="report_issue", confidence=1.0, reason="report opener")
+    if ev.wants_human or name == "request_human":
+        return Decision(Act.handoff, intent="request_human", confidence=max(confidence, 0.9), reason="human")
+    if ev.ticket_number is not None or (state.awaiting == "ticket_number" and name != "ask_service"):
+        return Decision(Act.ticket_status, number=ev.ticket_number, intent="check_ticket_status",
+                        confidence=max(confidence, 0.9 if ev.ticket_number else 0.0), reason="ticket")
+    if state.pending_choices:
+        chosen = _pending_choice(ev, name, confidence)
+        if chosen is not None:
+            return chosen
+    by_intent = _non_service_intent(ev, name, confidence, th)
+    if by_intent is not None:
+        return by_intent
+    if state.topic_id and ev.topic_known:
+        followed = _in_context(state, ev, name, confidence, th)
+        if followed is not None:
+            return followed
+    return _fresh(state, ev, name, confidence, th)
+
+
+# --- buttons -----------------------------------------------------------------------------------------
+
+def _payload(state: DialogueState, ev: Evidence, payload: Payload) -> Decision:
+    command = payload.command
+    if command == Command.choose:
+        if payload.argument == "0":
+            return Decision(Act.none_of_them, intent="deny", confidence=1.0, reason="button")
+        if payload.number is not None and state.pending_choices:
+            return Decision(Act.pick, index=payload.number - 1, intent="choose_option", confidence=1.0,
+                            reason="button")
+        return Decision(Act.choice_invalid, intent="choose_option", confidence=1.0, reason="button")
+    if command == Command.aspect and state.topic_id and ev.topic_known and payload.argument:
+        return Decision(Act.answer, topic_id=state.topic_id, aspect=payload.argument, intent="ask_service",
+                        confidence=1.0, reason="aspect button")
+    if command == Command.topic and payload.argument:
+        return Decision(Act.answer, topic_id=payload.argument, intent="ask_service", confidence=1.0,
+                        reason="topic button", score=1.0)
+    if command == Command.human:
+        return Decision(Act.handoff, intent="request_human", confidence=1.0, reason="button")
+    if command in (Command.repeat, Command.slower):
+        return Decision(Act.repeat, slow=command == Command.slower, intent=str(command), confidence=1.0)
+    return Decision(Act.fallback, reason="unknown button")
+
+
+def _pending_choice(ev: Evidence, name: str | None, confidence: float) -> Decision | None:
+    if name == "deny":
+        return Decision(Act.none_of_them, intent="deny", confidence=confidence, reason="deny choices")
+    if ev.choice is None or (name not in ("choose_option", FALLBACK_INTENT) and len(ev.normalized) > 6):
+        return None
+    return Decision(Act.pick, index=ev.choice, intent="choose_option", confidence=confidence, reason="spoken choice")
+
+
+# --- intents that are not a service question -------------------------------------------------------------
+
+def _non_service_intent(ev: Evidence, name: str | None, confidence: float, th: PolicyThresholds) -> Decision | None:
+    if name == "check_ticket_status":
+        return Decision(Act.ticket_status, intent=name, confidence=confidence, reason="intent")
+    if name == "report_issue":
+        return Decision(Act.start_report, intent=name, confidence=confidence, reason="intent")
+    if name in ("repeat", "slower"):
+        return Decision(Act.repeat, slow=name == "slower", intent=name, confidence=confidence)
+    if name == "choose_option":
+        return Decision(Act.choice_invalid, intent=name, confidence=confidence, reason="no choices pending")
+    if name == "deny":
+        return Decision(Act.deny, intent=name, confidence=confidence)
+    if name in SMALLTALK_INTENTS:
+        alone = ev.alone
+        strong = (alone is not None and alone.decision == RetrievalDecision.answer
+                  and len(ev.normalized) >= th.smalltalk_min_chars)
+        if not strong or confidence >= th.intent_override:
+            return Decision(Act.smalltalk, intent=name, confidence=confidence)
+    return None
+
+
+# --- follow-ups in the current topic ---------------------------------------------------------------------
+
+def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence: float,
+                th: PolicyThresholds) -> Decision | None:
+    current = state.topic_id
+    assert current is not None
+    switched = _switch(state, ev, th)
+    if switched is not None:
+        return switched
+    aspect = ev.aspect.name if ev.aspect.confidence >= th.aspect_followup else None
+    alone_top = ev.alone.top if ev.alone else None
+    alone_score = alone_top.score if alone_top else 0.0
+    names_other = (alone_top is not None and alone_top.entry_id != current
+                   and ev.alone is not None and ev.alone.decision == RetrievalDecision.answer
+                   and alone_score >= (th.new_topic_with_aspect if aspect else th.new_topic))
+    if names_other and not ev.broad_options:
+        return None  # a new question: read afresh
+    context_score = _score_of(ev.in_context, current)
+    if aspect is not None:
+        return Decision(Act.answer, topic_id=current, aspect=aspect, score=context_score, intent="ask_service",
+                        confidence=max(confidence, ev.aspect.confidence), reason="aspect follow-up")
+    if name == "out_of_scope" or ev.broad_options:
+        return None
+    gained = context_score - alone_score >= th.context_gain and context_score >= th.answer
+    if gained and (alone_top is None or alone_top.entry_id == current or alone_score < th.new_topic):
+        return Decision(Act.answer, topic_id=current, score=context_score, intent="ask_service",
+                        confidence=confidence, reason="follow-up read in the topic")
+    if ev.alone is None or ev.alone.decision == RetrievalDecision.no_answer:
+        # Never 「不会回答」 in a conversation: offer what the current topic can tell.
+        return Decision(Act.topic_menu, topic_id=current, intent=name or "ask_service", confidence=confidence,
+                        reason="unclear follow-up")
+    return None
+
+
+def _switch(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decision | None:
+    """那X呢: X is the new topic, asked about the aspect being discussed."""
+    if ev.switch is None or ev.switch.top is None:
+        return None
+    top = ev.switch.top
+    if ev.switch.decision == RetrievalDecision.answer:
+        return Decision(Act.answer, topic_id=top.entry_id, aspect=state.aspect, score=top.score,
+                        intent="ask_service", confidence=top.score, reason="那…呢 switch",
+                        low_confidence=top.score < th.answer + th.low_confidence_margin)
+    if ev.switch.decision == RetrievalDecision.clarify:
+        return _clarify(ev.switch, th, "那…呢 unclear")
+    return None
+
+
+# --- a message read afresh ---------------------------------------------------------------------------------
+
+def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: float,
+           th: PolicyThresholds) -> Decision:
+    intent_name = name or "ask_service"
+    if ev.broad_options and len(ev.broad_options) >= th.broad_min_options:
+        return Decision(Act.clarify, options=ev.broad_options[: th.broad_max_options], intent=intent_name,
+                        confidence=confidence, reason="broad request")
+    two = _two_topics(ev, th)
+    if two is not None:
+        return two
+    search = ev.alone
+    top = search.top if search else None
+    if name == "out_of_scope" and not _referral_answer(ev) and (top is None or top.score < th.out_of_scope_override):
+        return Decision(Act.fallback, out_of_scope=True, intent="out_of_scope", confidence=confidence,
+                        reason="out of scope")
+    if search is None or top is None:
+        return Decision(Act.fallback, intent=intent_name, confidence=confidence, reason="nothing found")
+    if search.decision == RetrievalDecision.answer:
+        aspect = ev.aspect.name if ev.aspect.confidence >= th.aspect_new_topic else None
+        if top.entry_id in ev.referrals:
+            aspect = None  # a referral's answer is who to ask: say it whole
+        return Decision(Act.answer, topic_id=top.entry_id, aspect=aspect, score=top.score, intent=intent_name,
+                        confidence=confidence, reason="retrieval",
+                        low_confidence=top.score < th.answer + th.low_confidence_margin)
+    if search.decision == RetrievalDecision.clarify:
+        clarified = _clarify(search, th, "close candidates")
+        if clarified.act == Act.clarify:
+            return Decision(Act.clarify, options=clarified.options, intent=intent_name, confidence=confidence,
+                            reason=clarified.reason)
+    return Decision(Act.fallback, intent=intent_name, confidence=confidence, reason="no answer")
+
+
+def _referral_answer(ev: Evidence) -> bool:
+    search = ev.alone
+    return (search is not None and search.top is not None and search.decision == RetrievalDecision.answer
+            and search.top.entry_id in ev.referrals)
+
+
+def _two_topics(ev: Evidence, th: PolicyThresholds) -> Decision | None:
+    if len(ev.clauses) < 2:
+        return None
+    tops: list[str] = []
+    answered = False
+    for result in ev.clauses:
+        top = result.top
+        if top is None or top.score < th.two_topics or top.entry_id in tops:
+            continue
+        runner_up = result.candidates[1].score if len(result.candidates) > 1 else 0.0
+        if top.score >= th.two_topics_lead * runner_up:
+            tops.append(top.entry_id)
+            answered = answered or result.decision == RetrievalDecision.answer
+    if len(tops) < 2 or not answered:
+        return None
+    return Decision(Act.clarify, options=tuple(tops[: th.clarify_max_options]), intent="ask_service",
+                    confidence=1.0, reason="two topics")
+
+
+def _clarify(search: SearchResult, th: PolicyThresholds, reason: str) -> Decision:
+    """Choices from retrieval: never a single one (one good candidate is an answer or nothing)."""
+    options = tuple(c.entry_id for c in search.candidates if c.score >= th.clarify)[: th.clarify_max_options]
+    if len(options) < 2:
+        options = tuple(c.entry_id for c in search.candidates[:2] if c.score >= th.clarify / 2)
+    if len(options) < 2:
+        return Decision(Act.fallback, reason=f"{reason}: a single weak candidate")
+    return Decision(Act.clarify, options=options, reason=reason)
+
+
+def _score_of(search: SearchResult | None, entry_id: str) -> float:
+    if search is None:
+        return 0.0
+    return next((c.score for c in search.candidates if c.entry_id == entry_id), 0.0)

@@ -1,0 +1,124 @@
+"""The stages before the policy: rules, intents, aspects and retrieval, read from one message.
+
+``Understanding.read`` normalises the message (NFKC, 繁→简, numerals) and rewrites dialect forms to
+Mandarin with the knowledge base's lexicon, then collects the ``Evidence`` the policy decides on: rule hits
+(emergency, a button payload, a request for a person, a report opener), the emergency detector's reading,
+the intent ranking and entities, the aspect prediction, and retrieval — of the message alone (its request
+clauses when it is long), of the message read in the current topic, of a 那…呢 target, of each request
+clause, and the options of a broad request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from assistant.dialogue import payloads
+from assistant.dialogue.broad import find_broad_request
+from assistant.dialogue.clauses import LONG_MESSAGE_CHARS, request_clauses
+from assistant.dialogue.policy import EmergencySignal, Evidence, PolicyThresholds
+from assistant.dialogue.rules import (
+    asks_for_service,
+    is_cancel,
+    is_emergency,
+    is_report_opener,
+    switch_topic,
+    wants_human,
+)
+from assistant.dialogue.state import DialogueState
+from intents.aspects import NO_ASPECT, AspectRecognizer
+from intents.base import IntentClassifier, IntentResult
+from intents.choices import extract_choice
+from intents.emergency import EmergencyDetector
+from knowledge_base.engine import KnowledgeBase
+from knowledge_base.normalize import normalize
+from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
+from knowledge_base.retrieval.index import SearchResult
+
+# Intents whose messages need no retrieval at all.
+_NO_RETRIEVAL_INTENTS = frozenset({"check_ticket_status", "report_issue", "repeat", "slower", "choose_option", "deny"})
+
+
+class Understanding:
+    def __init__(self, classifier: IntentClassifier, aspects: AspectRecognizer, emergencies: EmergencyDetector,
+                 thresholds: PolicyThresholds, popularity: Callable[[], Mapping[str, int]] = dict) -> None:
+        self.classifier = classifier
+        self.aspects = aspects
+        self.emergencies = emergencies
+        self.thresholds = thresholds
+        self.popularity = popularity
+
+    def mandarin(self, knowledge: KnowledgeBase, text: str) -> str:
+        return knowledge.to_mandarin(normalize(text))
+
+    def read(self, knowledge: KnowledgeBase, state: DialogueState, text: str) -> Evidence:
+        normalized = self.mandarin(knowledge, text)
+        if not normalized:
+            return Evidence(normalized="")
+        payload = payloads.parse(text)
+        topic_known = bool(state.topic_id) and state.topic_id in knowledge.entries
+        referrals = frozenset(e.id for e in knowledge.entries.values() if e.is_referral)
+        emergency = self._emergency(normalized)
+        if payload is not None or emergency is not None:
+            return Evidence(normalized, payload=payload, emergency=emergency, topic_known=topic_known,
+                            referrals=referrals)
+        result = self.classifier.classify(normalized)
+        if emergency is None and result.name == "emergency" and result.confidence >= self.thresholds.emergency_intent:
+            emergency = EmergencySignal(self.emergencies.read(normalized).kind, "intent")
+        ticket = result.first("ticket_number")
+        choice = result.first("choice") or extract_choice(normalized)
+        evidence = Evidence(
+            normalized, emergency=emergency, wants_human=wants_human(normalized),
+            report_opener=is_report_opener(normalized), cancel=is_cancel(normalized), intent=result,
+            ticket_number=str(ticket.value) if ticket is not None else None,
+            choice=int(choice.value) if choice is not None else None, topic_known=topic_known, referrals=referrals)
+        if emergency is not None or not self._needs_retrieval(state, evidence, result):
+            return evidence
+        return self._with_retrieval(knowledge, state, evidence, normalized, topic_known)
+
+    def _emergency(self, normalized: str) -> EmergencySignal | None:
+        reading = self.emergencies.read(normalized)
+        if is_emergency(normalized):
+            return EmergencySignal(reading.kind if reading.danger >= 0.2 else None, "rule")
+        th = self.thresholds
+        needed = th.emergency_model_suicide if reading.kind == "suicide" else th.emergency_model
+        if asks_for_service(normalized):  # 山坡裂缝了要报告给谁: a report or an application, not a call for help
+            needed = max(needed, th.emergency_model_asking)
+        if reading.kind is not None and reading.danger >= needed:
+            return EmergencySignal(reading.kind, "model")
+        return None
+
+    @staticmethod
+    def _needs_retrieval(state: DialogueState, ev: Evidence, result: IntentResult) -> bool:
+        if state.form is not None or ev.report_opener or ev.wants_human or ev.ticket_number is not None:
+            return False
+        return result.name not in _NO_RETRIEVAL_INTENTS or bool(state.pending_choices)
+
+    def _with_retrieval(self, knowledge: KnowledgeBase, state: DialogueState, ev: Evidence, normalized: str,
+                        topic_known: bool) -> Evidence:
+        aspect = self.aspects.predict(normalized) if normalized else NO_ASPECT
+        clauses = request_clauses(normalized)
+        alone = knowledge.search("，".join(clauses))
+        if len(normalized) > LONG_MESSAGE_CHARS and alone.decision != RetrievalDecision.answer:
+            whole = knowledge.search(normalized)
+            if whole.top is not None and (alone.top is None or whole.top.score > alone.top.score):
+                alone = whole
+        per_clause: tuple[SearchResult, ...] = ()
+        if len(clauses) > 1:
+            per_clause = tuple(knowledge.search(c) for c in clauses)
+        switch = None
+        target = switch_topic(normalized)
+        if target is not None and topic_known:
+            switch = knowledge.search(target)
+        in_context = None
+        if topic_known and state.topic_id is not None:
+            title = knowledge.entries[state.topic_id].title.split("（")[0]
+            in_context = knowledge.search(f"{title} {normalized}")
+        broad = find_broad_request(knowledge, normalized, self.popularity(), self.thresholds.broad_max_options)
+        if broad is not None and not broad.bare and alone.decision == RetrievalDecision.answer:
+            broad = None  # 「社保卡丢了」: a word of several titles, but the message says which
+        return Evidence(
+            ev.normalized, emergency=ev.emergency, wants_human=ev.wants_human, report_opener=ev.report_opener,
+            cancel=ev.cancel, intent=ev.intent, ticket_number=ev.ticket_number, choice=ev.choice, aspect=aspect,
+            alone=alone, in_context=in_context, switch=switch, clauses=per_clause,
+            broad_options=broad.options if broad is not None else (), topic_known=topic_known,
+            referrals=ev.referrals)

@@ -1,0 +1,209 @@
+"""The dialogue policy, branch by branch, with hand-made evidence: no model, no database, no knowledge base."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.dialogue import payloads
+from assistant.dialogue.policy import Act, EmergencySignal, Evidence, PolicyThresholds, decide
+from assistant.dialogue.state import DialogueState
+from assistant.settings import Settings
+from intents.aspects import AspectPrediction
+from intents.base import IntentResult
+from knowledge_base.retrieval.fusion import Decision as RD
+from knowledge_base.retrieval.index import Candidate, SearchResult
+
+TH = PolicyThresholds()
+
+
+def search(*scored: tuple[str, float], decision: RD | None = None) -> SearchResult:
+    candidates = [Candidate(entry_id, entry_id, score, {}) for entry_id, score in scored]
+    if decision is None:
+        top = scored[0][1] if scored else 0.0
+        decision = RD.answer if top >= TH.answer else RD.clarify if top >= TH.clarify else RD.no_answer
+    return SearchResult("q", "q", candidates, decision)
+
+
+def intent(name: str, confidence: float = 0.9) -> IntentResult:
+    return IntentResult(name, confidence, [(name, confidence)])
+
+
+def aspect(name: str | None, confidence: float = 0.9) -> AspectPrediction:
+    return AspectPrediction(name, confidence, [(name or "general", confidence)])
+
+
+def ev(**fields) -> Evidence:
+    fields.setdefault("normalized", "一句话")
+    fields.setdefault("intent", intent("ask_service"))
+    return Evidence(**fields)
+
+
+IN_TOPIC = DialogueState(topic_id="senior-age-allowance")
+
+
+# --- precedence ------------------------------------------------------------------------------------------
+
+def test_an_emergency_outranks_a_button_a_form_and_a_request_for_a_person() -> None:
+    state = DialogueState(form={"what": "灯坏了"}, pending_choices=["a", "b"], topic_id="x")
+    decision = decide(state, ev(emergency=EmergencySignal("medical", "model"), wants_human=True,
+                                payload=payloads.parse("/human"), topic_known=True), TH)
+    assert decision.act == Act.emergency
+    assert decision.emergency_kind == "medical"
+    assert decision.intent == "emergency"
+
+
+def test_a_form_in_progress_takes_the_message() -> None:
+    decision = decide(DialogueState(form={"what": "灯坏了"}), ev(alone=search(("x", 0.9))), TH)
+    assert decision.act == Act.continue_report
+
+
+def test_asking_for_a_person_hands_off() -> None:
+    assert decide(DialogueState(), ev(wants_human=True), TH).act == Act.handoff
+    assert decide(DialogueState(), ev(intent=intent("request_human")), TH).act == Act.handoff
+
+
+def test_a_ticket_number_looks_the_ticket_up() -> None:
+    decision = decide(DialogueState(), ev(ticket_number="GX20261120003"), TH)
+    assert decision.act == Act.ticket_status and decision.number == "GX20261120003"
+
+
+# --- buttons ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "act"), [
+    ("/choose 0", Act.none_of_them), ("/choose 2", Act.pick), ("/human", Act.handoff),
+    ("/repeat", Act.repeat), ("/slower", Act.repeat),
+])
+def test_buttons(text: str, act: Act) -> None:
+    state = DialogueState(pending_choices=["a", "b", "c"])
+    decision = decide(state, ev(payload=payloads.parse(text)), TH)
+    assert decision.act == act
+    if act == Act.pick:
+        assert decision.index == 1
+
+
+def test_an_aspect_button_answers_that_aspect_of_the_current_topic() -> None:
+    decision = decide(IN_TOPIC, ev(payload=payloads.parse(payloads.aspect("materials")), topic_known=True), TH)
+    assert (decision.act, decision.topic_id, decision.aspect) == (Act.answer, "senior-age-allowance", "materials")
+
+
+def test_a_choice_button_without_choices_is_invalid() -> None:
+    assert decide(DialogueState(), ev(payload=payloads.parse("/choose 2")), TH).act == Act.choice_invalid
+
+
+# --- pending choices -------------------------------------------------------------------------------------
+
+def test_a_spoken_choice_picks_and_a_denial_offers_a_person() -> None:
+    state = DialogueState(pending_choices=["a", "b"])
+    assert decide(state, ev(normalized="第二个", choice=1, intent=intent("choose_option")), TH).index == 1
+    assert decide(state, ev(intent=intent("deny")), TH).act == Act.none_of_them
+
+
+# --- follow-ups in the current topic ----------------------------------------------------------------------
+
+def test_an_elliptical_aspect_question_follows_up_on_the_current_topic() -> None:
+    decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("public-rental-housing", 0.35)),
+                                   in_context=search(("senior-age-allowance", 0.9)), topic_known=True), TH)
+    assert (decision.act, decision.topic_id, decision.aspect) == (Act.answer, "senior-age-allowance", "materials")
+
+
+def test_a_message_that_names_another_topic_strongly_is_a_new_topic_even_with_an_aspect() -> None:
+    decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("minimum-living-allowance", 0.9)),
+                                   in_context=search(("senior-age-allowance", 0.6)), topic_known=True), TH)
+    assert decision.act == Act.answer and decision.topic_id == "minimum-living-allowance"
+    assert decision.aspect == "materials"  # 低保要带什么: that aspect of the new topic
+
+
+def test_a_weakly_named_topic_does_not_pull_an_aspect_follow_up_away() -> None:
+    # 手机上搞得掂不: 手机 matches 电子社保卡 a little; the aspect reading keeps the conversation's topic.
+    decision = decide(IN_TOPIC, ev(aspect=aspect("online", 0.7), alone=search(("e-social-security-card", 0.55)),
+                                   in_context=search(("senior-age-allowance", 0.8)), topic_known=True), TH)
+    assert decision.topic_id == "senior-age-allowance" and decision.aspect == "online"
+
+
+def test_a_switch_keeps_the_aspect_being_discussed() -> None:
+    state = DialogueState(topic_id="senior-age-allowance", aspect="materials")
+    decision = decide(state, ev(switch=search(("public-rental-housing", 0.8)), topic_known=True,
+                                alone=search(("public-rental-housing", 0.8))), TH)
+    assert (decision.topic_id, decision.aspect) == ("public-rental-housing", "materials")
+
+
+def test_a_switch_after_a_whole_answer_answers_the_new_topic_whole() -> None:
+    decision = decide(IN_TOPIC, ev(switch=search(("public-rental-housing", 0.8)), topic_known=True), TH)
+    assert decision.topic_id == "public-rental-housing" and decision.aspect is None
+
+
+def test_an_unclear_message_in_a_topic_offers_the_topic_aspects_instead_of_giving_up() -> None:
+    decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("x", 0.05)), topic_known=True,
+                                   in_context=search(("senior-age-allowance", 0.3))), TH)
+    assert decision.act == Act.topic_menu and decision.topic_id == "senior-age-allowance"
+
+
+def test_a_message_that_reads_far_better_in_the_topic_is_a_follow_up() -> None:
+    decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("x", 0.25), ("y", 0.22)), topic_known=True,
+                                   in_context=search(("senior-age-allowance", 0.8))), TH)
+    assert decision.act == Act.answer and decision.topic_id == "senior-age-allowance"
+
+
+def test_out_of_scope_in_a_topic_gets_the_scope_message_not_the_topic() -> None:
+    decision = decide(IN_TOPIC, ev(intent=intent("out_of_scope"), aspect=aspect(None), alone=search(("x", 0.1)),
+                                   topic_known=True, in_context=search(("senior-age-allowance", 0.5))), TH)
+    assert decision.act == Act.fallback and decision.out_of_scope
+
+
+# --- a message read afresh ---------------------------------------------------------------------------------
+
+def test_a_broad_request_is_offered_its_options() -> None:
+    options = ("a", "b", "c", "d", "e", "f", "g")
+    decision = decide(DialogueState(), ev(broad_options=options, alone=search(("a", 0.9))), TH)
+    assert decision.act == Act.clarify and decision.options == options[: TH.broad_max_options]
+
+
+def test_a_broad_request_with_too_few_options_is_not_a_broad_clarification() -> None:
+    decision = decide(DialogueState(), ev(broad_options=("a", "b"), alone=search(("a", 0.9))), TH)
+    assert decision.act == Act.answer
+
+
+def test_two_request_clauses_on_two_topics_offer_both() -> None:
+    decision = decide(DialogueState(), ev(alone=search(("a", 0.6)),
+                                          clauses=(search(("a", 0.7)), search(("b", 0.8)))), TH)
+    assert decision.act == Act.clarify and decision.options == ("a", "b")
+
+
+def test_an_aspect_word_never_lifts_a_weak_topic_into_an_answer() -> None:
+    decision = decide(DialogueState(), ev(aspect=aspect("materials", 0.99), alone=search(("a", 0.25))), TH)
+    assert decision.act != Act.answer
+
+
+def test_a_clarification_never_has_a_single_option() -> None:
+    decision = decide(DialogueState(), ev(alone=search(("a", 0.3), ("b", 0.01), decision=RD.clarify)), TH)
+    assert decision.act == Act.fallback
+    decision = decide(DialogueState(), ev(alone=search(("a", 0.3), ("b", 0.25), decision=RD.clarify)), TH)
+    assert decision.act == Act.clarify and len(decision.options) == 2
+
+
+def test_out_of_scope_is_refused_unless_a_referral_answers_it() -> None:
+    oos = intent("out_of_scope")
+    assert decide(DialogueState(), ev(intent=oos, alone=search(("a", 0.6))), TH).out_of_scope
+    decision = decide(DialogueState(), ev(intent=oos, alone=search(("referral-tax", 0.6)),
+                                          referrals=frozenset({"referral-tax"})), TH)
+    assert decision.act == Act.answer and decision.topic_id == "referral-tax"
+
+
+def test_a_confident_answer_answers_and_a_borderline_one_is_logged() -> None:
+    decision = decide(DialogueState(), ev(alone=search(("a", 0.45))), TH)
+    assert decision.act == Act.answer and decision.low_confidence
+    assert not decide(DialogueState(), ev(alone=search(("a", 0.9))), TH).low_confidence
+
+
+def test_small_talk_wins_over_a_weak_match() -> None:
+    decision = decide(DialogueState(), ev(normalized="你好", intent=intent("greet", 0.6), alone=search(("a", 0.5))),
+                      TH)
+    assert decision.act == Act.smalltalk and decision.intent == "greet"
+
+
+def test_settings_fill_the_thresholds() -> None:
+    settings = Settings.model_construct(answer_threshold=0.5, clarify_threshold=0.25, policy_new_topic=0.66,
+                                        **{f: v.default for f, v in Settings.model_fields.items()
+                                           if f not in ("answer_threshold", "clarify_threshold", "policy_new_topic")})
+    th = PolicyThresholds.from_settings(settings)
+    assert (th.answer, th.clarify, th.new_topic) == (0.5, 0.25, 0.66)
