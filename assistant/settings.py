@@ -43,15 +43,19 @@ class Settings(BaseSettings):
     policy_intent_override: float = 0.75
     policy_out_of_scope_override: float = 0.97
     policy_emergency_intent: float = 0.6
-    policy_emergency_model: float = 0.5
-    policy_emergency_model_suicide: float = 0.35
+    policy_emergency_model: float = 0.3
+    policy_emergency_model_suicide: float = 0.25
     policy_emergency_model_asking: float = 0.85
     policy_aspect_followup: float = 0.45
     policy_aspect_new_topic: float = 0.7
     policy_new_topic: float = 0.5
     policy_new_topic_with_aspect: float = 0.7
     policy_context_gain: float = 0.15
-    policy_two_topics: float = 0.25
+    policy_new_topic_certain: float = 0.95
+    policy_aspect_second_choice: float = 0.2
+    policy_weak_command_intent: float = 0.75
+    policy_two_topics: float = 0.45
+    policy_agreeing_readings: float = 0.25
     policy_two_topics_lead: float = 2.0
     policy_broad_max_options: int = 6
 

@@ -10,6 +10,7 @@ reads every message. The dialogue layer combines it with the emergency rules; ei
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -17,11 +18,13 @@ import yaml
 
 from intents.base import DATA_DIR
 from intents.errors import TrainingDataError
+from intents.features import ModelParams
 from intents.text_model import TextModel, train_text_model
 from intents.training_data import load_training_data
 
 EMERGENCY_FILE = DATA_DIR / "emergency.yml"
 NONE = "none"
+EMERGENCY_PARAMS = ModelParams(class_weight=None)
 KINDS = ("medical", "fire", "gas", "flood", "landslide", "electric", "drowning", "violence", "suicide", "missing")
 
 
@@ -65,8 +68,14 @@ class LearnedEmergencyDetector:
         self.model = model
 
     @classmethod
-    def train(cls, *, path: Path = EMERGENCY_FILE, model_dir: Path | None = None) -> LearnedEmergencyDetector:
-        return cls(train_text_model("emergency", load_emergency_examples(path), model_dir=model_dir))
+    def train(cls, *, path: Path = EMERGENCY_FILE, extra_negatives: Sequence[str] = (),
+              model_dir: Path | None = None) -> LearnedEmergencyDetector:
+        """``extra_negatives``: more messages that are no emergency (the dialogue layer adds KB questions)."""
+        examples = load_emergency_examples(path)
+        examples[NONE] = list(dict.fromkeys([*examples[NONE], *extra_negatives]))
+        # Unweighted classes: "no emergency" is most messages, and balancing the weights made every
+        # 「想办…」 look like 「想死」.
+        return cls(train_text_model("emergency", examples, params=EMERGENCY_PARAMS, model_dir=model_dir))
 
     def read(self, normalized: str) -> EmergencyReading:
         ranked = self.model.rank(normalized)

@@ -181,9 +181,12 @@ def shipped_kb():
     from knowledge_base.profile import load_profile
     from knowledge_base.synonyms import load_synonyms
 
+    from knowledge_base.dialect import load_dialect
+
     config = retrieval_config(Settings.model_construct())  # defaults, no environment
     return KnowledgeBase.build(load_entries(SHIPPED_DATA_DIR), load_synonyms(SHIPPED_DATA_DIR / "synonyms.yaml"),
-                               load_profile(SHIPPED_DATA_DIR / "community_profile.example.yaml"), config=config)
+                               load_profile(SHIPPED_DATA_DIR / "community_profile.example.yaml"), config=config,
+                               dialect=load_dialect(SHIPPED_DATA_DIR / "dialect.yaml"))
 
 
 # ---------------------------------------------------------------- settings and databases

@@ -9,6 +9,7 @@ most, one category after another so the first screen is not all one kind.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -22,22 +23,26 @@ BROAD_TERMS_FILE = Path(__file__).resolve().parents[2] / "knowledge_base" / "dat
 MIN_TITLES_FOR_BROAD = 3
 MAX_OTHER_WORDS = 1  # 「老人 补贴」: one more word narrows the options instead of making the message specific
 GENERIC_WORDS = frozenset({
-    "政策", "福利", "待遇", "方面", "相关", "那些", "这些", "东西", "事情", "事", "问题", "情况", "哪些", "有哪些",
-    "项目", "服务", "了解", "咨询", "介绍", "规定", "之类", "什么样", "种类", "啥子", "几种", "类",
+    "政策", "待遇", "方面", "相关", "那些", "这些", "东西", "事情", "事", "问题", "情况", "哪些", "有哪些",
+    "项目", "服务", "了解", "咨询", "介绍", "规定", "之类", "什么样", "种类", "啥子", "几种", "类", "政府", "国家",
+    "享受", "领", "发", "能", "一些", "块", "那块", "哪样", "么子", "讲", "讲下", "说说", "东东", "想", "问下",
 })
+# What may stand around the broad terms of a bare request (「医保嘅嘢想问下」, 「有什么补助」); anything else
+# (怎么申请, 丢了) makes the message say what it wants.
+_GENERIC_SURFACE = re.compile(
+    r"我想问下|我想问问|我想问|想问下|想问问|想问|想咨询下?|咨询下|问一下|问下|讲下|说说|了解下|了解一下|"
+    r"有什么|有哪些|有没有|有冇|有乜嘢|有咩|有么子|有哪样|都有啥|都有什么|有啥|什么|啥|哪些|乜嘢|咩|么子|哪样|"
+    r"方面的?|那块的?|那些|之类|的事情?|的问题|的东西|嘅嘢|问题|事情|政策|福利|好处|国家|政府|能享受|享受|"
+    r"得不得|可以|能|领|发|的|了|吗|呢|啊|呀|嘛|吧|我|给|对|都|要|想|请问|你好|您好|[\s,.?!，。？！、]")
+CATEGORY_KEY = "分类:"
 
 
 @dataclass(frozen=True)
 class BroadRequest:
     terms: tuple[str, ...]
     options: tuple[str, ...]  # entry ids, best first
-    listed: bool  # every broad term is one of broad_terms.yaml (not only found in several titles)
     others: tuple[str, ...]  # the other words of the message
-
-    @property
-    def bare(self) -> bool:
-        """Nothing but listed broad terms (「医保」, 「有什么补贴」): a choice even when one entry matches well."""
-        return self.listed and not self.others
+    bare: bool  # nothing but broad terms and generic words (「医保」, 「有什么补贴」): a choice even when one matches
 
 
 @lru_cache(maxsize=4)
@@ -49,6 +54,20 @@ def load_broad_terms(path: Path = BROAD_TERMS_FILE) -> Mapping[str, tuple[str, .
     if not isinstance(terms, dict):
         return {}
     return {str(term): tuple(str(k) for k in (keys or [term])) for term, keys in terms.items()}
+
+
+def _matching(knowledge: KnowledgeBase, titles: dict[str, str], keys: tuple[str, ...]) -> list[str]:
+    categories = {k.removeprefix(CATEGORY_KEY) for k in keys if k.startswith(CATEGORY_KEY)}
+    words = [k for k in keys if not k.startswith(CATEGORY_KEY)]
+    return [entry_id for entry_id, title in titles.items()
+            if knowledge.entries[entry_id].category in categories or any(k in title for k in words)]
+
+
+def is_bare(normalized: str, terms: list[str]) -> bool:
+    rest = normalized
+    for term in sorted(terms, key=len, reverse=True):
+        rest = rest.replace(term, "")
+    return not _GENERIC_SURFACE.sub("", rest)
 
 
 def _titles(knowledge: KnowledgeBase) -> dict[str, str]:
@@ -73,7 +92,7 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
     matched: dict[str, int] = {}
     for word in words:
         keys = explicit.get(word) or ((word,) if len(word) >= 2 else ())
-        hits = [entry_id for entry_id, title in titles.items() if any(k in title for k in keys)]
+        hits = _matching(knowledge, titles, keys)
         if word in explicit or len(hits) >= MIN_TITLES_FOR_BROAD:
             broad.append(word)
             for entry_id in hits:
@@ -87,8 +106,8 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
         narrowed = {e: n for e, n in matched.items() if relevance.get(e, 0.0) > 0.05 or others[0] in titles[e]}
         matched = narrowed or matched
     ranked = sorted(matched, key=lambda e: (-matched[e], -relevance.get(e, 0.0), -popularity.get(e, 0), e))
-    return BroadRequest(tuple(broad), tuple(by_category(knowledge, ranked)[:max_options]),
-                        all(term in explicit for term in broad), tuple(others))
+    return BroadRequest(tuple(broad), tuple(by_category(knowledge, ranked)[:max_options]), tuple(others),
+                        is_bare(analyzed.canonical, broad))
 
 
 def by_category(knowledge: KnowledgeBase, ranked: list[str]) -> list[str]:

@@ -100,11 +100,22 @@ def build_aspect_recognizer(context: AppContext) -> AspectRecognizer:
                                          model_dir=context.settings.var_dir / "intents")
 
 
+# KB categories whose questions may describe a danger (水漫进屋里了先做什么): not taught as "no emergency".
+DANGER_CATEGORIES = frozenset({"anquan"})
+
+
+def emergency_negatives(knowledge: KnowledgeBase) -> list[str]:
+    """The knowledge base's questions, which are service questions and not someone in danger."""
+    return [q for entry in knowledge.entries.values() if entry.category not in DANGER_CATEGORIES
+            for q in entry.searchable_texts()]
+
+
 def build_understanding(context: AppContext, thresholds: PolicyThresholds) -> Understanding:
     """Rules, intents, aspects and retrieval: the stages before the policy, each built once."""
     config = intent_config(context)
     classifier = KbAwareClassifier(lambda: create_classifier(config), context.kb)
-    emergencies = LearnedEmergencyDetector.train(model_dir=context.settings.var_dir / "intents")
+    emergencies = LearnedEmergencyDetector.train(extra_negatives=emergency_negatives(context.kb.current()),
+                                                 model_dir=context.settings.var_dir / "intents")
     popularity = TopicPopularity(context.sessions)
     return Understanding(classifier, build_aspect_recognizer(context), emergencies, thresholds, popularity.counts)
 

@@ -25,6 +25,8 @@ from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
 from knowledge_base.retrieval.index import SearchResult
 
 SMALLTALK_INTENTS = frozenset({"greet", "goodbye", "thanks", "bot_capabilities", "affirm"})
+_COMMAND_INTENTS = frozenset({"repeat", "slower", "choose_option"})
+GENERAL = "general"  # the aspect recogniser's label for "about the topic as a whole"
 
 
 @dataclass(frozen=True)
@@ -36,16 +38,21 @@ class PolicyThresholds:
     smalltalk_min_chars: int = 8  # shorter messages with a small-talk intent are small talk
     out_of_scope_override: float = 0.97  # an out-of-scope intent loses only to an almost certain match
     emergency_intent: float = 0.6  # intent classifier's emergency confidence that raises an alert
-    emergency_model: float = 0.5  # emergency detector's probability of danger that raises an alert
-    emergency_model_suicide: float = 0.35  # … when the likeliest danger is someone ending their life
+    emergency_model: float = 0.3  # emergency detector's probability of danger that raises an alert
+    emergency_model_suicide: float = 0.25  # … when the likeliest danger is someone ending their life
     emergency_model_asking: float = 0.85  # … when the message asks whom to tell or what to apply for
     aspect_followup: float = 0.45  # aspect recogniser's confidence for a follow-up in the current topic
     aspect_new_topic: float = 0.7  # … for answering only that aspect of a newly named topic
     new_topic: float = 0.5  # the message alone names another topic this strongly: it is a new topic
     new_topic_with_aspect: float = 0.7  # … when the message also reads as an aspect follow-up
+    new_topic_certain: float = 0.95  # … so strongly that it is a new topic even if the current one fits too
+    aspect_second_choice: float = 0.2  # a short follow-up whose likeliest reading is "in general" asks this aspect
+    short_followup_chars: int = 8
+    weak_command_intent: float = 0.75  # in a topic, repeat/slower/choose below this lose to an aspect reading
     context_gain: float = 0.15  # read in the current topic, the message scores this much higher: follow-up
-    two_topics: float = 0.25  # two request clauses each point at their own topic this clearly: offer both
+    two_topics: float = 0.45  # two request clauses each point at their own topic this clearly: offer both
     two_topics_lead: float = 2.0  # … each clause's topic this many times its runner-up
+    agreeing_readings: float = 0.25  # a long message's request and the whole message agree on a topic this good
     broad_min_options: int = 3
     broad_max_options: int = 6
     clarify_max_options: int = 3
@@ -96,10 +103,12 @@ class Evidence:
     choice: int | None = None  # 0-based option a message names (第二个 → 1; -1 = the last)
     aspect: AspectPrediction = field(default_factory=lambda: AspectPrediction(None, 0.0, []))
     alone: SearchResult | None = None  # retrieval of the message (its request clauses when long)
+    whole: SearchResult | None = None  # a long message read whole, when its request clauses did not settle it
     in_context: SearchResult | None = None  # retrieval of the message read in the current topic
     switch: SearchResult | None = None  # 那X呢: retrieval of X
     clauses: tuple[SearchResult, ...] = ()  # each request clause of a long message on its own
     broad_options: tuple[str, ...] = ()  # a broad request's options (entry ids)
+    broad_bare: bool = False  # the message is nothing but broad words (「医保」): a choice before anything else
     topic_known: bool = False  # the state's topic is still a published entry
     referrals: frozenset[str] = frozenset()  # entry ids that are referrals
 
@@ -144,6 +153,11 @@ def decide(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decision
         chosen = _pending_choice(ev, name, confidence)
         if chosen is not None:
             return chosen
+    if ev.broad_bare and len(ev.broad_options) >= th.broad_min_options and name not in SMALLTALK_INTENTS:
+        return _broad(ev, name, confidence, th)
+    if (state.topic_id and ev.topic_known and name in _COMMAND_INTENTS and confidence < th.weak_command_intent
+            and _followup_aspect(ev, th) is not None):
+        name = "ask_service"  # 「步骤是什么」 is no request to repeat: an aspect follow-up
     by_intent = _non_service_intent(ev, name, confidence, th)
     if by_intent is not None:
         return by_intent
@@ -217,12 +231,16 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     switched = _switch(state, ev, th)
     if switched is not None:
         return switched
-    aspect = ev.aspect.name if ev.aspect.confidence >= th.aspect_followup else None
+    aspect = _followup_aspect(ev, th)
     alone_top = ev.alone.top if ev.alone else None
     alone_score = alone_top.score if alone_top else 0.0
+    # Another topic is named when the message alone points at it, and it still wins with the current topic's
+    # name put in front (「发票要原件吗」 alone finds 发票; read as 「手工报销 发票要原件吗」 it is about 手工报销).
+    context_top = ev.in_context.top.entry_id if ev.in_context is not None and ev.in_context.top else None
     names_other = (alone_top is not None and alone_top.entry_id != current
                    and ev.alone is not None and ev.alone.decision == RetrievalDecision.answer
-                   and alone_score >= (th.new_topic_with_aspect if aspect else th.new_topic))
+                   and alone_score >= (th.new_topic_with_aspect if aspect else th.new_topic)
+                   and (context_top != current or alone_score >= th.new_topic_certain))
     if names_other and not ev.broad_options:
         return None  # a new question: read afresh
     context_score = _score_of(ev.in_context, current)
@@ -239,6 +257,17 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
         # Never 「不会回答」 in a conversation: offer what the current topic can tell.
         return Decision(Act.topic_menu, topic_id=current, intent=name or "ask_service", confidence=confidence,
                         reason="unclear follow-up")
+    return None
+
+
+def _followup_aspect(ev: Evidence, th: PolicyThresholds) -> str | None:
+    if ev.aspect.name is not None:
+        return ev.aspect.name if ev.aspect.confidence >= th.aspect_followup else None
+    # 「点样搞」 after an answer: the whole answer was just given, so a short question that is second most
+    # likely a particular aspect asks for that aspect.
+    runner_up = next(((name, p) for name, p in ev.aspect.ranking if name != GENERAL), None)
+    if runner_up and len(ev.normalized) <= th.short_followup_chars and runner_up[1] >= th.aspect_second_choice:
+        return runner_up[0]
     return None
 
 
@@ -262,8 +291,7 @@ def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: flo
            th: PolicyThresholds) -> Decision:
     intent_name = name or "ask_service"
     if ev.broad_options and len(ev.broad_options) >= th.broad_min_options:
-        return Decision(Act.clarify, options=ev.broad_options[: th.broad_max_options], intent=intent_name,
-                        confidence=confidence, reason="broad request")
+        return _broad(ev, name, confidence, th)
     two = _two_topics(ev, th)
     if two is not None:
         return two
@@ -281,12 +309,31 @@ def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: flo
         return Decision(Act.answer, topic_id=top.entry_id, aspect=aspect, score=top.score, intent=intent_name,
                         confidence=confidence, reason="retrieval",
                         low_confidence=top.score < th.answer + th.low_confidence_margin)
+    if _readings_agree(ev, th):
+        return Decision(Act.answer, topic_id=top.entry_id, score=top.score, intent=intent_name, confidence=confidence,
+                        reason="request and whole message agree", low_confidence=True)
     if search.decision == RetrievalDecision.clarify:
         clarified = _clarify(search, th, "close candidates")
         if clarified.act == Act.clarify:
             return Decision(Act.clarify, options=clarified.options, intent=intent_name, confidence=confidence,
                             reason=clarified.reason)
     return Decision(Act.fallback, intent=intent_name, confidence=confidence, reason="no answer")
+
+
+def _broad(ev: Evidence, name: str | None, confidence: float, th: PolicyThresholds) -> Decision:
+    intent_name = name if name in ("ask_service", None) else "ask_service"
+    return Decision(Act.clarify, options=ev.broad_options[: th.broad_max_options], intent=intent_name or "ask_service",
+                    confidence=confidence, reason="broad request")
+
+
+def _readings_agree(ev: Evidence, th: PolicyThresholds) -> bool:
+    """A long message whose request clauses and whole text both put the same topic first (and well ahead of
+    the runner-up in the whole text): the story around the request only blurred the scores."""
+    if ev.alone is None or ev.whole is None or ev.alone.top is None or ev.whole.top is None:
+        return False
+    whole = ev.whole.candidates
+    lead = whole[0].score >= th.two_topics_lead * (whole[1].score if len(whole) > 1 else 0.0)
+    return ev.alone.top.entry_id == whole[0].entry_id and ev.alone.top.score >= th.agreeing_readings and lead
 
 
 def _referral_answer(ev: Evidence) -> bool:

@@ -11,9 +11,16 @@ import re
 _EMERGENCY = re.compile(
     r"救命|快来人|着火|起火|失火|火灾|烧起来|冒烟了|煤气泄漏|燃气泄漏|闻到.{0,4}(煤气|燃气)味.{0,6}(很大|好大|浓)|"
     r"摔倒.{0,6}(起不来|不动|流血|昏)|晕倒|昏倒|昏迷|不省人事|叫不醒|没有?呼吸|心脏病.{0,4}(发作|犯了)|"
-    r"中风了|大出血|流了好多血|触电|溺水|掉进水里|被困|有人跳楼|要跳楼|想自杀|不想活了|打人了|持刀|抢劫|被绑|"
-    r"小孩丢了|孩子不见了|老人走丢了|走失了|洪水.{0,4}(进屋|冲|淹到)|山体滑坡了|塌了"
+    r"中风了|大出血|流了好多血|触电|溺水|掉进水里|被困|有人跳楼|要跳楼|想自杀|不想活了|活不下去了|活着没(?:意思|意义|盼头)|我想死|想寻死|寻短见|想轻生|(?:喝|吃)了(?:农药|老鼠药|一瓶安眠药|好多安眠药)|打人了|持刀|抢劫|被绑|"
+    r"小孩丢了|孩子不见了|老人走丢了|走失了|洪水.{0,4}(进屋|冲|淹到)|山体滑坡了|塌了|"
+    # Signs that need 120 now, told without the word 急救: stroke, seizure, chest pain, head bleeding.
+    r"嘴巴?歪|口眼歪|(说话|讲话)(说|讲)?不清|半边身子?(没力|没劲|不能动|动不了|麻)|抽筋|抽搐|口吐白沫|"
+    r"胸口(好|很|一直)?(痛|疼|闷|绞)|喘不(上|过|赢)气|透不过气|(头|脑壳|脑袋)(在|一直)?(流血|出血|冒血)|流血不止|"
+    r"叫(她|他|人)?不应|没有?反应了|撞倒了|倒在地上"
 )
+# Not now: a hypothetical, prevention, or something that happened before (万一老人走丢了怎么办, 去年中风了).
+_NOT_NOW = re.compile(r"万一|如果|假如|要是|怎么防|如何防|预防|防止|防范|怎样防|注意什么|要注意|打什么电话|"
+                      r"去年|前年|以前|上个月|上次|之前|那时候|后遗症|过去了")
 _SWITCH = re.compile(r"^(?:那|那么|还有|再问一下|另外)\s*(?P<topic>.{2,20}?)\s*(?:呢|怎么样|咋样|又怎么办)\s*[?？。!！]*$")
 _HUMAN = re.compile(r"转人工|人工服务|人工客服|真人|找工作人员|叫工作人员|呼叫工作人员|跟工作人员说|和工作人员说|找个人|找人工")
 _CANCEL = re.compile(r"^(?:算了|不用了|不要了|取消|不报了|不说了|退出)")
@@ -32,11 +39,12 @@ _ASKING = re.compile(r"报告给谁|报给谁|找谁|哪个部门|归谁管|能�
 
 
 def is_emergency(text: str) -> bool:
-    return bool(_EMERGENCY.search(text)) and not _SERVICE_REQUEST.search(text)
+    return bool(_EMERGENCY.search(text)) and not _SERVICE_REQUEST.search(text) and not _NOT_NOW.search(text)
 
 
 def asks_for_service(text: str) -> bool:
-    return bool(_SERVICE_REQUEST.search(text) or _ASKING.search(text))
+    """A service request, a question whom to tell, a hypothetical or a past event: the model must be surer."""
+    return bool(_SERVICE_REQUEST.search(text) or _ASKING.search(text) or _NOT_NOW.search(text))
 
 
 def switch_topic(text: str) -> str | None:

@@ -11,9 +11,10 @@ clause, and the options of a broad request.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from assistant.dialogue import payloads
-from assistant.dialogue.broad import find_broad_request
+from assistant.dialogue.broad import BroadRequest, find_broad_request
 from assistant.dialogue.clauses import LONG_MESSAGE_CHARS, request_clauses
 from assistant.dialogue.policy import EmergencySignal, Evidence, PolicyThresholds
 from assistant.dialogue.rules import (
@@ -71,9 +72,14 @@ class Understanding:
             report_opener=is_report_opener(normalized), cancel=is_cancel(normalized), intent=result,
             ticket_number=str(ticket.value) if ticket is not None else None,
             choice=int(choice.value) if choice is not None else None, topic_known=topic_known, referrals=referrals)
-        if emergency is not None or not self._needs_retrieval(state, evidence, result):
+        if emergency is not None:
             return evidence
-        return self._with_retrieval(knowledge, state, evidence, normalized, topic_known)
+        broad = find_broad_request(knowledge, normalized, self.popularity(), self.thresholds.broad_max_options)
+        if not self._needs_retrieval(state, evidence, result):
+            if broad is not None and broad.bare:  # 「社保那块的问题」 reads as a ticket question to the classifier
+                return replace(evidence, broad_options=broad.options, broad_bare=True)
+            return evidence
+        return self._with_retrieval(knowledge, state, evidence, normalized, topic_known, broad)
 
     def _emergency(self, normalized: str) -> EmergencySignal | None:
         reading = self.emergencies.read(normalized)
@@ -94,14 +100,16 @@ class Understanding:
         return result.name not in _NO_RETRIEVAL_INTENTS or bool(state.pending_choices)
 
     def _with_retrieval(self, knowledge: KnowledgeBase, state: DialogueState, ev: Evidence, normalized: str,
-                        topic_known: bool) -> Evidence:
+                        topic_known: bool, broad: BroadRequest | None) -> Evidence:
         aspect = self.aspects.predict(normalized) if normalized else NO_ASPECT
         clauses = request_clauses(normalized)
         alone = knowledge.search("，".join(clauses))
+        whole = None
         if len(normalized) > LONG_MESSAGE_CHARS and alone.decision != RetrievalDecision.answer:
             whole = knowledge.search(normalized)
-            if whole.top is not None and (alone.top is None or whole.top.score > alone.top.score):
-                alone = whole
+            if whole.decision == RetrievalDecision.answer and whole.top is not None and (
+                    alone.top is None or whole.top.score > alone.top.score):
+                alone, whole = whole, None
         per_clause: tuple[SearchResult, ...] = ()
         if len(clauses) > 1:
             per_clause = tuple(knowledge.search(c) for c in clauses)
@@ -113,12 +121,9 @@ class Understanding:
         if topic_known and state.topic_id is not None:
             title = knowledge.entries[state.topic_id].title.split("（")[0]
             in_context = knowledge.search(f"{title} {normalized}")
-        broad = find_broad_request(knowledge, normalized, self.popularity(), self.thresholds.broad_max_options)
         if broad is not None and not broad.bare and alone.decision == RetrievalDecision.answer:
             broad = None  # 「社保卡丢了」: a word of several titles, but the message says which
-        return Evidence(
-            ev.normalized, emergency=ev.emergency, wants_human=ev.wants_human, report_opener=ev.report_opener,
-            cancel=ev.cancel, intent=ev.intent, ticket_number=ev.ticket_number, choice=ev.choice, aspect=aspect,
-            alone=alone, in_context=in_context, switch=switch, clauses=per_clause,
-            broad_options=broad.options if broad is not None else (), topic_known=topic_known,
-            referrals=ev.referrals)
+        return replace(ev, aspect=aspect, alone=alone, whole=whole, in_context=in_context, switch=switch,
+                       clauses=per_clause,
+                       broad_options=broad.options if broad is not None else (),
+                       broad_bare=broad is not None and broad.bare)

@@ -108,9 +108,35 @@ def test_an_elliptical_aspect_question_follows_up_on_the_current_topic() -> None
 
 def test_a_message_that_names_another_topic_strongly_is_a_new_topic_even_with_an_aspect() -> None:
     decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("minimum-living-allowance", 0.9)),
-                                   in_context=search(("senior-age-allowance", 0.6)), topic_known=True), TH)
+                                   in_context=search(("minimum-living-allowance", 0.8), ("senior-age-allowance", 0.6)),
+                                   topic_known=True), TH)
     assert decision.act == Act.answer and decision.topic_id == "minimum-living-allowance"
     assert decision.aspect == "materials"  # 低保要带什么: that aspect of the new topic
+
+
+def test_a_topic_the_message_alone_finds_loses_when_the_current_topic_reads_better() -> None:
+    # 「发票要原件吗」 after 手工报销: alone it finds 发票, read in the topic it stays there.
+    state = DialogueState(topic_id="manual-reimbursement")
+    decision = decide(state, ev(aspect=aspect("materials", 0.8), alone=search(("referral-invoice", 0.84)),
+                                in_context=search(("manual-reimbursement", 0.9), ("referral-invoice", 0.5)),
+                                topic_known=True), TH)
+    assert (decision.topic_id, decision.aspect) == ("manual-reimbursement", "materials")
+
+
+def test_a_short_how_question_after_an_answer_asks_for_the_process() -> None:
+    ranking = AspectPrediction(None, 0.6, [("general", 0.6), ("process", 0.3), ("time", 0.1)])
+    decision = decide(IN_TOPIC, ev(normalized="点样搞", aspect=ranking, alone=search(("x", 0.1)),
+                                   in_context=search(("senior-age-allowance", 0.9)), topic_known=True), TH)
+    assert (decision.act, decision.aspect) == (Act.answer, "process")
+
+
+def test_a_weak_repeat_reading_loses_to_an_aspect_follow_up() -> None:
+    decision = decide(IN_TOPIC, ev(normalized="步骤是什么", intent=intent("repeat", 0.5),
+                                   aspect=aspect("process", 0.8), alone=search(("x", 0.1)),
+                                   in_context=search(("senior-age-allowance", 0.9)), topic_known=True), TH)
+    assert decision.aspect == "process"
+    assert decide(IN_TOPIC, ev(intent=intent("repeat", 0.95), aspect=aspect("process", 0.8),
+                               topic_known=True), TH).act == Act.repeat
 
 
 def test_a_weakly_named_topic_does_not_pull_an_aspect_follow_up_away() -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, MetaData, Table, func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.context import create_context
-from assistant.kb_runtime import PROFILE_DOC, SYNONYMS_DOC, KnowledgeBaseProvider, load_shipped_into_db
+from assistant.kb_runtime import DIALECT_DOC, PROFILE_DOC, SYNONYMS_DOC, KnowledgeBaseProvider, load_shipped_into_db
 from assistant.settings import Settings
 from assistant.storage import kb_repository
 from assistant.storage.all_models import metadata
@@ -190,7 +190,7 @@ def test_sync_inserts_then_is_a_no_op(factory: sessionmaker[Session], kb_setting
     ids = sorted(e.id for e in load_entries(kb_settings.kb_data_dir))
     report = load_shipped_into_db(kb_settings, factory)
     assert sorted(report.inserted) == ids
-    assert sorted(report.documents_changed) == [PROFILE_DOC, SYNONYMS_DOC]
+    assert sorted(report.documents_changed) == [DIALECT_DOC, PROFILE_DOC, SYNONYMS_DOC]
     assert revision(factory) == 1
     assert all(history(factory, i) and history(factory, i)[0][:2] == (1, "shipped") for i in ids)
     with session_scope(factory) as session:

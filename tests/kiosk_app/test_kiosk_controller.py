@@ -425,8 +425,8 @@ def test_in_process_callback_out_of_hours_becomes_an_encrypted_work_order(
 
     evening = HandoffService(kiosk_settings.model_copy(update={"office_hours": "08:00-18:00"}),
                              clock=lambda: dt.datetime(2026, 3, 10, 22, 0, tzinfo=CHINA))
-    engine = DialogueEngine(kiosk_settings, kiosk_context.sessions, kiosk_context.kb, kiosk_engine.classifier,
-                            kiosk_engine.cipher, handoff=evening)
+    engine = DialogueEngine(kiosk_settings, kiosk_context.sessions, kiosk_context.kb, kiosk_engine.understanding,
+                            kiosk_engine.cipher, kiosk_engine.thresholds, handoff=evening)
     client = InProcessAssistantClient(kiosk_settings, ("yanglao",), context=kiosk_context, engine=engine)
     controller, _, tts = make(client=client)
     controller.call_staff()

@@ -420,7 +420,7 @@ def test_empty_queries_are_no_answer(tiny_kb, query: str) -> None:
 
 # ---------------------------------------------------------------- the shipped knowledge base
 
-UNRELATED = ["护照", "办护照要多久", "车牌", "新车上车牌去哪里", "股票", "哪支股票能涨", "房贷利率", "房贷利率现在多少"]
+UNRELATED = ["股票", "哪支股票能涨", "房贷利率", "房贷利率现在多少", "红烧肉怎么做"]
 
 
 @pytest.mark.slow
@@ -453,3 +453,15 @@ def test_shipped_colloquial_questions(shipped_kb, query: str, expected: str) -> 
     result = shipped_kb.search(query)
     assert result.top.entry_id == expected
     assert result.decision == Decision.answer
+
+
+REFERRED = {"办护照要多久": "referral-passport", "新车上车牌去哪里": "referral-vehicle-registration",
+            "老板欠了我三个月工资": "referral-wage-arrears", "网上买的衣服商家不给退": "referral-online-shopping-return"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("query", "entry_id"), REFERRED.items())
+def test_matters_of_other_departments_find_their_referral(shipped_kb, query: str, entry_id: str) -> None:
+    result = shipped_kb.search(query)
+    assert result.top is not None and result.top.entry_id == entry_id, result.candidates[:2]
+    assert shipped_kb.entries[entry_id].is_referral

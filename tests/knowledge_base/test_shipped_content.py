@@ -20,7 +20,9 @@ from knowledge_base.synonyms import load_synonyms
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = REPO.parent / "shared" / "catalog" / "services.yaml"
 MAX_SPOKEN_ANSWER = 120  # the content guide's limit for the spoken answer
-NATIONAL_HOTLINES = {"12345", "12333", "12393", "12385", "120", "110", "119", "122"}
+# National service numbers (docs/kb_format.md): the referral entries name the ones of other departments.
+NATIONAL_HOTLINES = {"12345", "12333", "12393", "12385", "120", "110", "119", "122", "12315", "12348", "12366",
+                     "12368", "12367", "12378", "12356", "12369", "12123"}
 SIMPLE_PLACEHOLDERS = {"社区名称", "社区地址", "办公时间", "社区电话"}
 
 # a run of digits, possibly split by dashes or spaces (0771-1234567, 400 123 4567)
