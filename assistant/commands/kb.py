@@ -100,7 +100,8 @@ def reindex(calibrate: bool) -> None:
     """Rebuild the retrieval index (and optionally the calibration) from the database."""
     import shutil
 
-    from assistant.kb_runtime import build_from_db, retrieval_config
+    from assistant.kb_runtime import DIALECT_DOC, build_from_db, retrieval_config
+    from knowledge_base.dialect import DialectLexicon
     from knowledge_base.engine import CALIBRATION_FILE, make_analyzer
     from knowledge_base.loader import parse_yaml_file
     from knowledge_base.retrieval.calibrate import fit_calibration, negative_questions
@@ -112,9 +113,10 @@ def reindex(calibrate: bool) -> None:
                 from knowledge_base.synonyms import SynonymDictionary
 
                 synonyms = SynonymDictionary.from_groups(kb_repository.get_document(session, "synonyms") or {})
+                dialect = DialectLexicon.from_rows(kb_repository.get_document(session, DIALECT_DOC) or [])
             negatives, _ = parse_yaml_file(context.settings.kb_data_dir / "calibration_negatives.yaml")
-            calibration, stats = fit_calibration(entries, make_analyzer(synonyms), negative_questions(negatives),
-                                                 config=retrieval_config(context.settings))
+            calibration, stats = fit_calibration(entries, make_analyzer(synonyms, dialect=dialect),
+                                                 negative_questions(negatives), config=retrieval_config(context.settings))
             calibration.save(CALIBRATION_FILE)
             click.echo(f"calibration: weights {[round(w, 3) for w in calibration.weights]} "
                        f"bias {calibration.bias:.3f} ({stats})")

@@ -24,6 +24,14 @@ _QUESTION_CUE = re.compile(
 _WISH_CUE = re.compile(r"想|要|帮我|帮忙|麻烦|请问|申请|办理|咨询|了解|问一下|问下|问问")
 
 
+# A second question is announced: 还有…, 另外…, 两个都要…, 分别去哪
+_SECOND_QUESTION = re.compile(r"还有|另外|顺便|再问|还想问|两个|两样|两件|分别|一起问|以及|也想问|同时")
+
+
+def asks_two_things(text: str) -> bool:
+    return bool(_SECOND_QUESTION.search(text))
+
+
 def split_clauses(text: str) -> list[str]:
     return [c.strip() for c in _SPLIT.split(text) if len(c.strip()) >= MIN_CLAUSE_CHARS]
 

@@ -355,6 +355,9 @@ def _two_topics(ev: Evidence, th: PolicyThresholds) -> Decision | None:
         if top.score >= th.two_topics_lead * runner_up:
             tops.append(top.entry_id)
             answered = answered or result.decision == RetrievalDecision.answer
+    # Each must also be among the candidates of the message read whole: a clause read alone finds junk too.
+    support = {c.entry_id for result in (ev.alone, ev.whole) if result is not None for c in result.candidates}
+    tops = [t for t in tops if t in support]
     if len(tops) < 2 or not answered:
         return None
     return Decision(Act.clarify, options=tuple(tops[: th.clarify_max_options]), intent="ask_service",

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from assistant.dialogue import payloads
 from assistant.dialogue.broad import BroadRequest, find_broad_request
-from assistant.dialogue.clauses import LONG_MESSAGE_CHARS, request_clauses
+from assistant.dialogue.clauses import asks_two_things, request_clauses
 from assistant.dialogue.policy import EmergencySignal, Evidence, PolicyThresholds
 from assistant.dialogue.rules import (
     asks_for_service,
@@ -103,15 +103,16 @@ class Understanding:
                         topic_known: bool, broad: BroadRequest | None) -> Evidence:
         aspect = self.aspects.predict(normalized) if normalized else NO_ASPECT
         clauses = request_clauses(normalized)
-        alone = knowledge.search("，".join(clauses))
+        alone = knowledge.search(normalized)
         whole = None
-        if len(normalized) > LONG_MESSAGE_CHARS and alone.decision != RetrievalDecision.answer:
-            whole = knowledge.search(normalized)
-            if whole.decision == RetrievalDecision.answer and whole.top is not None and (
-                    alone.top is None or whole.top.score > alone.top.score):
-                alone, whole = whole, None
+        if len(clauses) > 1 and alone.decision != RetrievalDecision.answer:
+            # The whole story did not settle it: read the request clauses alone (「……想问下高龄津贴怎么领」).
+            request = knowledge.search("，".join(clauses))
+            if request.decision == RetrievalDecision.answer or (
+                    request.top is not None and (alone.top is None or request.top.score > alone.top.score)):
+                alone, whole = request, alone
         per_clause: tuple[SearchResult, ...] = ()
-        if len(clauses) > 1:
+        if len(clauses) > 1 and asks_two_things(normalized):
             per_clause = tuple(knowledge.search(c) for c in clauses)
         switch = None
         target = switch_topic(normalized)

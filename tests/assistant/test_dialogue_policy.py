@@ -190,9 +190,15 @@ def test_a_broad_request_with_too_few_options_is_not_a_broad_clarification() -> 
 
 
 def test_two_request_clauses_on_two_topics_offer_both() -> None:
-    decision = decide(DialogueState(), ev(alone=search(("a", 0.6)),
+    decision = decide(DialogueState(), ev(alone=search(("a", 0.6), ("b", 0.3)),
                                           clauses=(search(("a", 0.7)), search(("b", 0.8)))), TH)
     assert decision.act == Act.clarify and decision.options == ("a", "b")
+
+
+def test_a_clause_topic_the_whole_message_does_not_support_is_not_offered() -> None:
+    decision = decide(DialogueState(), ev(alone=search(("a", 0.6), ("c", 0.3)),
+                                          clauses=(search(("a", 0.7)), search(("b", 0.8)))), TH)
+    assert decision.act == Act.answer and decision.topic_id == "a"
 
 
 def test_an_aspect_word_never_lifts_a_weak_topic_into_an_answer() -> None:
