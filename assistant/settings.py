@@ -50,7 +50,6 @@ class Settings(BaseSettings):
     policy_aspect_new_topic: float = 0.7
     policy_new_topic: float = 0.5
     policy_new_topic_with_aspect: float = 0.7
-    policy_context_gain: float = 0.15
     policy_new_topic_certain: float = 0.95
     policy_aspect_second_choice: float = 0.2
     policy_weak_command_intent: float = 0.75

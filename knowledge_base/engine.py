@@ -90,6 +90,20 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 5) -> SearchResult:
         return self.index.search(query, k)
 
+    def vocabulary(self, entry_id: str) -> frozenset[str]:
+        """The retrieval words of an entry (title, questions, answer, aspects): what it can be said to be about."""
+        vocabularies = self.__dict__.setdefault("_vocabularies", {})
+        if entry_id not in vocabularies:
+            entry = self.entries[entry_id]
+            texts = [*entry.searchable_texts(), entry.answer, *entry.aspects.present().values()]
+            vocabularies[entry_id] = frozenset(w for t in texts for w in self.index.analyzer.analyze(t).words)
+        return vocabularies[entry_id]
+
+    def uncovered_words(self, query: str, entry_id: str) -> list[str]:
+        """Words of ``query`` (two characters or more) that the entry never uses: 社保卡 for 辅助器具."""
+        vocabulary = self.vocabulary(entry_id)
+        return [w for w in self.index.analyzer.analyze_query(query).words if len(w) >= 2 and w not in vocabulary]
+
     def to_mandarin(self, normalized: str) -> str:
         """A normalised message with its dialect forms rewritten (what every later stage reads)."""
         return self.dialect.apply(normalized)

@@ -117,7 +117,9 @@ def build_understanding(context: AppContext, thresholds: PolicyThresholds) -> Un
     emergencies = LearnedEmergencyDetector.train(extra_negatives=emergency_negatives(context.kb.current()),
                                                  model_dir=context.settings.var_dir / "intents")
     popularity = TopicPopularity(context.sessions)
-    return Understanding(classifier, build_aspect_recognizer(context), emergencies, thresholds, popularity.counts)
+    phrasings = list(aspect_table().training_examples().values())
+    return Understanding(classifier, build_aspect_recognizer(context), emergencies, thresholds, popularity.counts,
+                         phrasings)
 
 
 def build_engine(context: AppContext) -> DialogueEngine:

@@ -25,7 +25,9 @@ from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
 from knowledge_base.retrieval.index import SearchResult
 
 SMALLTALK_INTENTS = frozenset({"greet", "goodbye", "thanks", "bot_capabilities", "affirm"})
-_COMMAND_INTENTS = frozenset({"repeat", "slower", "choose_option"})
+# Intents that lose to a confident aspect reading in a topic when they are not sure themselves (步骤是什么 is no
+# "repeat", 修要多久 is no new report).
+_COMMAND_INTENTS = frozenset({"repeat", "slower", "choose_option", "report_issue", "check_ticket_status"})
 GENERAL = "general"  # the aspect recogniser's label for "about the topic as a whole"
 
 
@@ -49,7 +51,6 @@ class PolicyThresholds:
     aspect_second_choice: float = 0.2  # a short follow-up whose likeliest reading is "in general" asks this aspect
     short_followup_chars: int = 8
     weak_command_intent: float = 0.75  # in a topic, repeat/slower/choose below this lose to an aspect reading
-    context_gain: float = 0.15  # read in the current topic, the message scores this much higher: follow-up
     two_topics: float = 0.45  # two request clauses each point at their own topic this clearly: offer both
     two_topics_lead: float = 2.0  # … each clause's topic this many times its runner-up
     agreeing_readings: float = 0.25  # a long message's request and the whole message agree on a topic this good
@@ -97,6 +98,7 @@ class Evidence:
     emergency: EmergencySignal | None = None
     wants_human: bool = False
     report_opener: bool = False
+    asks_whom: bool = False  # asks who handles something or how to report it (归谁管, 怎么反映, 找哪个部门)
     cancel: bool = False
     intent: IntentResult | None = None
     ticket_number: str | None = None
@@ -104,6 +106,8 @@ class Evidence:
     aspect: AspectPrediction = field(default_factory=lambda: AspectPrediction(None, 0.0, []))
     alone: SearchResult | None = None  # retrieval of the message (its request clauses when long)
     whole: SearchResult | None = None  # a long message read whole, when its request clauses did not settle it
+    uncovered_current: tuple[str, ...] = ()  # words of the message the current topic never uses
+    uncovered_other: tuple[str, ...] = ()  # … and that the message-alone top entry never uses
     in_context: SearchResult | None = None  # retrieval of the message read in the current topic
     switch: SearchResult | None = None  # 那X呢: retrieval of X
     clauses: tuple[SearchResult, ...] = ()  # each request clause of a long message on its own
@@ -206,6 +210,9 @@ def _non_service_intent(ev: Evidence, name: str | None, confidence: float, th: P
     if name == "check_ticket_status":
         return Decision(Act.ticket_status, intent=name, confidence=confidence, reason="intent")
     if name == "report_issue":
+        answered = ev.alone is not None and ev.alone.decision == RetrievalDecision.answer
+        if ev.asks_whom and answered:
+            return None  # 「路灯坏了归谁管」 asks who handles it: the entry answers, no work order yet
         return Decision(Act.start_report, intent=name, confidence=confidence, reason="intent")
     if name in ("repeat", "slower"):
         return Decision(Act.repeat, slow=name == "slower", intent=name, confidence=confidence)
@@ -234,13 +241,16 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     aspect = _followup_aspect(ev, th)
     alone_top = ev.alone.top if ev.alone else None
     alone_score = alone_top.score if alone_top else 0.0
-    # Another topic is named when the message alone points at it, and it still wins with the current topic's
-    # name put in front (「发票要原件吗」 alone finds 发票; read as 「手工报销 发票要原件吗」 it is about 手工报销).
-    context_top = ev.in_context.top.entry_id if ev.in_context is not None and ev.in_context.top else None
+    # Another topic is named when the message alone points at it and uses words of that topic that the current
+    # one never uses (「社保卡丢了」 while on 辅助器具). 「发票要原件吗」 finds 发票 alone, but 手工报销 uses those
+    # words too: a follow-up. Only a near-certain match switches without that evidence.
+    other_fits_better = len(ev.uncovered_other) < len(ev.uncovered_current)
+    needed = th.new_topic if other_fits_better else th.new_topic_certain
+    if aspect and not other_fits_better:
+        needed = max(needed, th.new_topic_with_aspect)
     names_other = (alone_top is not None and alone_top.entry_id != current
                    and ev.alone is not None and ev.alone.decision == RetrievalDecision.answer
-                   and alone_score >= (th.new_topic_with_aspect if aspect else th.new_topic)
-                   and (context_top != current or alone_score >= th.new_topic_certain))
+                   and alone_score >= needed)
     if names_other and not ev.broad_options:
         return None  # a new question: read afresh
     context_score = _score_of(ev.in_context, current)
@@ -249,10 +259,12 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
                         confidence=max(confidence, ev.aspect.confidence), reason="aspect follow-up")
     if name == "out_of_scope" or ev.broad_options:
         return None
-    gained = context_score - alone_score >= th.context_gain and context_score >= th.answer
-    if gained and (alone_top is None or alone_top.entry_id == current or alone_score < th.new_topic):
+    in_topic_words = not ev.uncovered_current and bool(ev.normalized)
+    weak_alone = ev.alone is None or ev.alone.decision != RetrievalDecision.answer or alone_top is None \
+        or alone_top.entry_id == current
+    if in_topic_words and weak_alone and context_score >= th.answer:
         return Decision(Act.answer, topic_id=current, score=context_score, intent="ask_service",
-                        confidence=confidence, reason="follow-up read in the topic")
+                        confidence=confidence, reason="follow-up in the topic's own words")
     if ev.alone is None or ev.alone.decision == RetrievalDecision.no_answer:
         # Never 「不会回答」 in a conversation: offer what the current topic can tell.
         return Decision(Act.topic_menu, topic_id=current, intent=name or "ask_service", confidence=confidence,

@@ -38,6 +38,15 @@ _SERVICE_REQUEST = re.compile(r"申请|补助|补贴|救助金|救急的钱|报�
 _ASKING = re.compile(r"报告给谁|报给谁|找谁|哪个部门|归谁管|能申请|可以申请|怎么申请|报销|补贴|补助|要注意什么|注意啥|怎么预防|怎么防")
 
 
+# Asking who handles a problem, rather than reporting it: 路灯坏了归谁管, 怎么反映, 找哪个部门.
+_ASKS_WHOM = re.compile(r"归谁管|谁管|找谁|找哪个部门|哪个部门|怎么反映|怎样反映|向哪里反映|去哪里反映|打什么电话|打哪个电话|"
+                        r"怎么报修|去哪报|跟谁说|向谁反映|该找")
+
+
+def asks_whom(text: str) -> bool:
+    return bool(_ASKS_WHOM.search(text))
+
+
 def is_emergency(text: str) -> bool:
     return bool(_EMERGENCY.search(text)) and not _SERVICE_REQUEST.search(text) and not _NOT_NOW.search(text)
 

@@ -10,7 +10,7 @@ clause, and the options of a broad request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from assistant.dialogue import payloads
@@ -19,6 +19,7 @@ from assistant.dialogue.clauses import asks_two_things, request_clauses
 from assistant.dialogue.policy import EmergencySignal, Evidence, PolicyThresholds
 from assistant.dialogue.rules import (
     asks_for_service,
+    asks_whom,
     is_cancel,
     is_emergency,
     is_report_opener,
@@ -36,13 +37,15 @@ from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
 from knowledge_base.retrieval.index import SearchResult
 
 # Intents whose messages need no retrieval at all.
-_NO_RETRIEVAL_INTENTS = frozenset({"check_ticket_status", "report_issue", "repeat", "slower", "choose_option", "deny"})
+_NO_RETRIEVAL_INTENTS = frozenset({"check_ticket_status", "repeat", "slower", "choose_option", "deny"})
 
 
 class Understanding:
     def __init__(self, classifier: IntentClassifier, aspects: AspectRecognizer, emergencies: EmergencyDetector,
-                 thresholds: PolicyThresholds, popularity: Callable[[], Mapping[str, int]] = dict) -> None:
+                 thresholds: PolicyThresholds, popularity: Callable[[], Mapping[str, int]] = dict,
+                 aspect_phrasings: Sequence[Sequence[str]] = ()) -> None:
         self.classifier = classifier
+        self.aspect_phrasings = aspect_phrasings
         self.aspects = aspects
         self.emergencies = emergencies
         self.thresholds = thresholds
@@ -70,16 +73,29 @@ class Understanding:
         evidence = Evidence(
             normalized, emergency=emergency, wants_human=wants_human(normalized),
             report_opener=is_report_opener(normalized), cancel=is_cancel(normalized), intent=result,
+            asks_whom=asks_whom(normalized),
             ticket_number=str(ticket.value) if ticket is not None else None,
             choice=int(choice.value) if choice is not None else None, topic_known=topic_known, referrals=referrals)
         if emergency is not None:
             return evidence
         broad = find_broad_request(knowledge, normalized, self.popularity(), self.thresholds.broad_max_options)
         if not self._needs_retrieval(state, evidence, result):
+            if topic_known:  # 「步骤是什么」 may read as "repeat" to the classifier: the policy weighs the aspect
+                evidence = replace(evidence, aspect=self.aspects.predict(normalized))
             if broad is not None and broad.bare:  # 「社保那块的问题」 reads as a ticket question to the classifier
                 return replace(evidence, broad_options=broad.options, broad_bare=True)
             return evidence
         return self._with_retrieval(knowledge, state, evidence, normalized, topic_known, broad)
+
+    def _aspect_words(self, knowledge: KnowledgeBase) -> frozenset[str]:
+        """Words of the aspect table's phrasings (材料, 多久, 电话 …): they say nothing about which topic."""
+        cached = knowledge.__dict__.get("_aspect_words")
+        if cached is None:
+            analyzer = knowledge.index.analyzer
+            cached = frozenset(w for phrasings in self.aspect_phrasings for p in phrasings
+                               for w in analyzer.analyze_query(p).words)
+            knowledge.__dict__["_aspect_words"] = cached  # once per knowledge-base revision
+        return cached
 
     def _emergency(self, normalized: str) -> EmergencySignal | None:
         reading = self.emergencies.read(normalized)
@@ -95,7 +111,7 @@ class Understanding:
 
     @staticmethod
     def _needs_retrieval(state: DialogueState, ev: Evidence, result: IntentResult) -> bool:
-        if state.form is not None or ev.report_opener or ev.wants_human or ev.ticket_number is not None:
+        if state.form is not None or ev.wants_human or ev.ticket_number is not None:
             return False
         return result.name not in _NO_RETRIEVAL_INTENTS or bool(state.pending_choices)
 
@@ -116,15 +132,33 @@ class Understanding:
             per_clause = tuple(knowledge.search(c) for c in clauses)
         switch = None
         target = switch_topic(normalized)
-        if target is not None and topic_known:
+        if target is not None and topic_known and state.topic_id is not None:
             switch = knowledge.search(target)
+            target_broad = find_broad_request(knowledge, target, {}, self.thresholds.broad_max_options)
+            if switch.decision != RetrievalDecision.answer or (target_broad is not None and target_broad.bare):
+                # 「那医保呢」 after 新生儿落户: the 医保 of the newborn — read X together with the current topic.
+                title = knowledge.entries[state.topic_id].title.split("（")[0]
+                together = knowledge.search(f"{title}{target}", k=6)
+                others = [c for c in together.candidates if c.entry_id != state.topic_id]
+                if others and others[0].score >= self.thresholds.answer:
+                    switch = SearchResult(target, together.canonical, others, RetrievalDecision.answer)
         in_context = None
+        uncovered_current: tuple[str, ...] = ()
+        uncovered_other: tuple[str, ...] = ()
         if topic_known and state.topic_id is not None:
             title = knowledge.entries[state.topic_id].title.split("（")[0]
             in_context = knowledge.search(f"{title} {normalized}")
+            # Which topic's own words the message uses: 「发票要原件吗」 is in 手工报销's words, 「社保卡丢了」
+            # is not in 辅助器具's.
+            neutral = self._aspect_words(knowledge)
+            uncovered_current = tuple(w for w in knowledge.uncovered_words(normalized, state.topic_id)
+                                      if w not in neutral)
+            if alone.top is not None and alone.top.entry_id != state.topic_id:
+                uncovered_other = tuple(w for w in knowledge.uncovered_words(normalized, alone.top.entry_id)
+                                        if w not in neutral)
         if broad is not None and not broad.bare and alone.decision == RetrievalDecision.answer:
             broad = None  # 「社保卡丢了」: a word of several titles, but the message says which
         return replace(ev, aspect=aspect, alone=alone, whole=whole, in_context=in_context, switch=switch,
-                       clauses=per_clause,
+                       clauses=per_clause, uncovered_current=uncovered_current, uncovered_other=uncovered_other,
                        broad_options=broad.options if broad is not None else (),
                        broad_bare=broad is not None and broad.bare)

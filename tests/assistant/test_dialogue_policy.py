@@ -107,9 +107,10 @@ def test_an_elliptical_aspect_question_follows_up_on_the_current_topic() -> None
 
 
 def test_a_message_that_names_another_topic_strongly_is_a_new_topic_even_with_an_aspect() -> None:
+    # 低保要带什么材料 while on 高龄津贴: 低保 is a word 高龄津贴 never uses.
     decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("minimum-living-allowance", 0.9)),
-                                   in_context=search(("minimum-living-allowance", 0.8), ("senior-age-allowance", 0.6)),
-                                   topic_known=True), TH)
+                                   in_context=search(("senior-age-allowance", 0.9)), topic_known=True,
+                                   uncovered_current=("低保",), uncovered_other=()), TH)
     assert decision.act == Act.answer and decision.topic_id == "minimum-living-allowance"
     assert decision.aspect == "materials"  # 低保要带什么: that aspect of the new topic
 
@@ -140,7 +141,7 @@ def test_a_weak_repeat_reading_loses_to_an_aspect_follow_up() -> None:
 
 
 def test_a_weakly_named_topic_does_not_pull_an_aspect_follow_up_away() -> None:
-    # 手机上搞得掂不: 手机 matches 电子社保卡 a little; the aspect reading keeps the conversation's topic.
+    # 手机上搞得掂不: 手机 matches 电子社保卡; no word of it is foreign to the current topic, so it stays.
     decision = decide(IN_TOPIC, ev(aspect=aspect("online", 0.7), alone=search(("e-social-security-card", 0.55)),
                                    in_context=search(("senior-age-allowance", 0.8)), topic_known=True), TH)
     assert decision.topic_id == "senior-age-allowance" and decision.aspect == "online"
@@ -160,11 +161,11 @@ def test_a_switch_after_a_whole_answer_answers_the_new_topic_whole() -> None:
 
 def test_an_unclear_message_in_a_topic_offers_the_topic_aspects_instead_of_giving_up() -> None:
     decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("x", 0.05)), topic_known=True,
-                                   in_context=search(("senior-age-allowance", 0.3))), TH)
+                                   in_context=search(("senior-age-allowance", 0.3)), uncovered_current=("天空",)), TH)
     assert decision.act == Act.topic_menu and decision.topic_id == "senior-age-allowance"
 
 
-def test_a_message_that_reads_far_better_in_the_topic_is_a_follow_up() -> None:
+def test_a_message_in_the_topic_own_words_is_a_follow_up() -> None:
     decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("x", 0.25), ("y", 0.22)), topic_known=True,
                                    in_context=search(("senior-age-allowance", 0.8))), TH)
     assert decision.act == Act.answer and decision.topic_id == "senior-age-allowance"
@@ -239,3 +240,9 @@ def test_settings_fill_the_thresholds() -> None:
                                            if f not in ("answer_threshold", "clarify_threshold", "policy_new_topic")})
     th = PolicyThresholds.from_settings(settings)
     assert (th.answer, th.clarify, th.new_topic) == (0.5, 0.25, 0.66)
+
+
+def test_a_near_certain_match_switches_even_when_the_current_topic_has_the_words() -> None:
+    decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("public-rental-housing", 0.97)), topic_known=True,
+                                   in_context=search(("senior-age-allowance", 0.9))), TH)
+    assert decision.topic_id == "public-rental-housing"
