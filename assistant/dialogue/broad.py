@@ -63,13 +63,6 @@ def _matching(knowledge: KnowledgeBase, titles: dict[str, str], keys: tuple[str,
             if knowledge.entries[entry_id].category in categories or any(k in title for k in words)]
 
 
-def is_bare(normalized: str, terms: list[str]) -> bool:
-    rest = normalized
-    for term in sorted(terms, key=len, reverse=True):
-        rest = rest.replace(term, "")
-    return not _GENERIC_SURFACE.sub("", rest)
-
-
 def _titles(knowledge: KnowledgeBase) -> dict[str, str]:
     cached = getattr(knowledge, "_broad_titles", None)
     if cached is None:
@@ -82,32 +75,45 @@ def _titles(knowledge: KnowledgeBase) -> dict[str, str]:
 
 def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Mapping[str, int],
                        max_options: int) -> BroadRequest | None:
-    analyzed = knowledge.index.analyzer.analyze_query(normalized)
-    words = [w for w in dict.fromkeys(analyzed.words) if w not in GENERIC_WORDS]
-    if not words or len(words) > 1 + MAX_OTHER_WORDS:
-        return None
+    analyzer = knowledge.index.analyzer
+    canonical = analyzer.canonical(normalized)
     explicit = load_broad_terms()
     titles = _titles(knowledge)
-    broad: list[str] = []
-    matched: dict[str, int] = {}
-    for word in words:
-        keys = explicit.get(word) or ((word,) if len(word) >= 2 else ())
-        hits = _matching(knowledge, titles, keys)
-        if word in explicit or len(hits) >= MIN_TITLES_FOR_BROAD:
-            broad.append(word)
-            for entry_id in hits:
-                matched[entry_id] = matched.get(entry_id, 0) + 1
-    others = [w for w in words if w not in broad]
-    if not broad or len(others) > MAX_OTHER_WORDS:
+    # Listed terms are spotted in the text itself (longest first): word segmentation splits 「有没有钱领」 as 钱领.
+    terms: list[str] = []
+    rest = canonical
+    # …but not inside a longer term of the knowledge base's dictionary (社保 in 社保卡).
+    known = knowledge.synonyms.canonical_terms()
+    longer = [w for w in analyzer.analyze_query(canonical).words if w in known]
+    for term in sorted(explicit, key=len, reverse=True):
+        if term in rest and not any(term in w and len(w) > len(term) for w in longer):
+            terms.append(term)
+            rest = rest.replace(term, " ")
+    for word in analyzer.analyze_query(rest).words:
+        if len(word) >= 2 and word not in GENERIC_WORDS and \
+                len(_matching(knowledge, titles, (word,))) >= MIN_TITLES_FOR_BROAD:
+            terms.append(word)
+            rest = rest.replace(word, " ")
+    if not terms:
         return None
+    others = [w for w in analyzer.analyze_query(rest).words if w not in GENERIC_WORDS and len(w) >= 2]
+    if len(others) > MAX_OTHER_WORDS:
+        return None
+    matched: dict[str, int] = {}
+    for term in terms:
+        for entry_id in _matching(knowledge, titles, explicit.get(term) or (term,)):
+            matched[entry_id] = matched.get(entry_id, 0) + 1
     search = knowledge.search(normalized, k=20)
     relevance = {c.entry_id: c.score for c in search.candidates}
-    if others:  # 「老人补贴」: keep the options that also match the other word
+    if others:  # 「老人家有什么福利」: prefer the options that also match the other word
         narrowed = {e: n for e, n in matched.items() if relevance.get(e, 0.0) > 0.05 or others[0] in titles[e]}
-        matched = narrowed or matched
+        if len(narrowed) >= MIN_TITLES_FOR_BROAD:
+            matched = narrowed
     ranked = sorted(matched, key=lambda e: (-matched[e], -relevance.get(e, 0.0), -popularity.get(e, 0), e))
-    return BroadRequest(tuple(broad), tuple(by_category(knowledge, ranked)[:max_options]), tuple(others),
-                        is_bare(analyzed.canonical, broad))
+    # Bare: nothing but listed terms and generic words. A word that is merely in several titles (社保卡) is not
+    # bare: 「社保卡」 alone is still answered when retrieval is sure.
+    bare = all(term in explicit for term in terms) and not _GENERIC_SURFACE.sub("", rest)
+    return BroadRequest(tuple(terms), tuple(by_category(knowledge, ranked)[:max_options]), tuple(others), bare)
 
 
 def by_category(knowledge: KnowledgeBase, ranked: list[str]) -> list[str]:
