@@ -85,7 +85,7 @@ class FakeAspectRecognizer:
     """For tests: a message containing one of the given cue words is that aspect, with confidence 0.95."""
 
     def __init__(self, cues: dict[str, str] | None = None) -> None:
-        self.cues = cues or {"材料": "materials", "带什么": "materials", "去哪": "location", "多久": "time",
+        self.cues = cues if cues is not None else {"材料": "materials", "带什么": "materials", "去哪": "location", "多久": "time",
                              "网上": "online", "电话": "contact", "多少钱": "fees", "条件": "eligibility",
                              "流程": "process", "依据": "policy"}
 

@@ -90,7 +90,7 @@ class FakeEmergencyDetector:
     """For tests: messages containing a cue word are that kind of emergency."""
 
     def __init__(self, cues: dict[str, str] | None = None) -> None:
-        self.cues = cues or {"倒在地上": "medical", "着火": "fire", "煤气味": "gas", "不想活": "suicide"}
+        self.cues = cues if cues is not None else {"倒在地上": "medical", "着火": "fire", "煤气味": "gas", "不想活": "suicide"}
 
     def read(self, normalized: str) -> EmergencyReading:
         for cue, kind in self.cues.items():

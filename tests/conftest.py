@@ -176,12 +176,11 @@ def tiny_kb(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def shipped_kb():
     from assistant.kb_runtime import retrieval_config
+    from knowledge_base.dialect import load_dialect
     from knowledge_base.engine import KnowledgeBase
     from knowledge_base.loader import load_entries
     from knowledge_base.profile import load_profile
     from knowledge_base.synonyms import load_synonyms
-
-    from knowledge_base.dialect import load_dialect
 
     config = retrieval_config(Settings.model_construct())  # defaults, no environment
     return KnowledgeBase.build(load_entries(SHIPPED_DATA_DIR), load_synonyms(SHIPPED_DATA_DIR / "synonyms.yaml"),

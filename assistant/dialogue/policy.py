@@ -254,6 +254,8 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     if names_other and not ev.broad_options:
         return None  # a new question: read afresh
     context_score = _score_of(ev.in_context, current)
+    if name == "out_of_scope" and ev.uncovered_current:
+        return None  # 「今天股票大盘怎么走」: words the topic never uses, and no service at all
     if aspect is not None:
         return Decision(Act.answer, topic_id=current, aspect=aspect, score=context_score, intent="ask_service",
                         confidence=max(confidence, ev.aspect.confidence), reason="aspect follow-up")

@@ -66,7 +66,10 @@ class Understanding:
             return Evidence(normalized, payload=payload, emergency=emergency, topic_known=topic_known,
                             referrals=referrals)
         result = self.classifier.classify(normalized)
-        if emergency is None and result.name == "emergency" and result.confidence >= self.thresholds.emergency_intent:
+        # The classifier's emergency intent counts only for a message that asks for no service: its training
+        # examples are short calls for help, and 「去年着火了能申请救助吗」 shares their words.
+        if emergency is None and result.name == "emergency" and not asks_for_service(normalized) \
+                and result.confidence >= self.thresholds.emergency_intent:
             emergency = EmergencySignal(self.emergencies.read(normalized).kind, "intent")
         ticket = result.first("ticket_number")
         choice = result.first("choice") or extract_choice(normalized)

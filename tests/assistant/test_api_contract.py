@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from accessibility.themes import check_web_palette, web_palette
 from assistant.api.main import create_app
 from assistant.context import AppContext, create_context
+from assistant.dialogue import payloads as vocabulary
 from assistant.settings import PROJECT_ROOT, Settings
 from assistant.storage.models import (
     Alert,
@@ -247,7 +248,7 @@ def test_clarification_then_choose_by_button(api: Api, clarifying_query: str) ->
     assert question["action"] == "clarify" and question["topic"] is None
     assert "/choose 0" in payloads(question)  # 都不是
     options = _options(api, question)
-    assert 2 <= len(options) <= 3
+    assert 2 <= len(options) <= 6  # a broad request offers up to six
     for number, line in enumerate(question["reply"]["text"].splitlines()[1:], start=1):
         assert line.startswith(f"{number}. ")
     chosen = api.chat("/choose 1", question["session_id"])
@@ -562,3 +563,66 @@ def test_page_palette_is_the_accessibility_palette_and_passes() -> None:
     assert len(high) >= 15
     assert check_web_palette(normal) == []
     assert check_web_palette({**web_palette(high_contrast=True), **high}) == []
+
+
+# ---------------------------------------------------------------- understanding residents (issue: conversation)
+
+def test_elliptical_follow_ups_stay_in_the_topic_and_a_switch_keeps_the_aspect(api: Api) -> None:
+    first, materials, when, switched = api.conversation("高龄津贴怎么申请", "那要准备点啥", "大概多久有结果",
+                                                        "那低保呢")
+    assert first["topic"]["id"] == "senior-age-allowance" and first["aspect"] is None
+    assert (materials["topic"]["id"], materials["aspect"]) == ("senior-age-allowance", "materials")
+    assert (when["topic"]["id"], when["aspect"]) == ("senior-age-allowance", "time")
+    assert (switched["topic"]["id"], switched["aspect"]) == ("minimum-living-allowance", "time")
+
+
+def test_an_aspect_the_topic_lacks_is_said_so_with_whom_to_ask(api: Api) -> None:
+    entries = api.context.kb.current().entries
+    entry_id, missing = next((e.id, name) for e in entries.values() if not e.is_referral
+                             for name in ("online", "time", "fees") if not getattr(e.aspects, name))
+    first = api.chat(entries[entry_id].title)
+    followed = api.chat(vocabulary.aspect(missing), first["session_id"])  # the kiosk's and chat's aspect button
+    assert (followed["action"], followed["topic"]["id"], followed["aspect"]) == ("answer", entry_id, missing)
+    assert "没有写明" in followed["reply"]["text"] and entries[entry_id].department in followed["reply"]["text"]
+    assert "不会回答" not in followed["reply"]["text"]
+
+
+def test_the_session_is_shared_across_channels(api: Api) -> None:
+    first = api.chat("残疾证怎么办", channel="wechat")
+    followed = api.chat("去边度办", first["session_id"], channel="kiosk")
+    assert (followed["topic"]["id"], followed["aspect"]) == ("disability-certificate", "location")
+
+
+@pytest.mark.parametrize(("story", "number"), [
+    ("我妈在厕所倒了叫她半天都不应", "120"), ("楼下那户窗口一直往外冒黑烟", "119"),
+    ("我真的活不下去了，不想再拖累家里人", "12356"),
+])
+def test_an_emergency_told_as_a_story_gets_the_number_to_call(api: Api, story: str, number: str) -> None:
+    body = api.chat(story)
+    assert body["action"] == "emergency" and number in body["reply"]["text"]
+    assert any(b["payload"] == vocabulary.HUMAN for b in body["reply"]["buttons"])
+
+
+def test_a_safety_question_is_no_emergency(api: Api) -> None:
+    for question in ("冬天在屋里烧炭怎么防中毒", "去年摔过一跤现在能申请什么"):
+        assert api.chat(question)["action"] != "emergency", question
+
+
+def test_a_matter_of_another_department_gets_a_referral(api: Api) -> None:
+    body = api.chat("老板拖了我三个月工资不给")
+    entries = api.context.kb.current().entries
+    assert body["action"] == "answer" and entries[body["topic"]["id"]].is_referral
+    assert "12333" in body["reply"]["text"] or "劳动" in body["reply"]["text"]
+
+
+def test_a_broad_word_offers_three_to_six_choices_and_none_of_them_offers_a_person(api: Api) -> None:
+    body = api.chat("补贴")
+    choices = [p for p in payloads(body) if p.startswith("/choose ") and p != "/choose 0"]
+    assert body["action"] == "clarify" and 3 <= len(choices) <= 6
+    none = api.chat(vocabulary.NONE_OF_THEM, body["session_id"])
+    assert vocabulary.HUMAN in payloads(none)
+
+
+def test_cantonese_phrasing_finds_the_topic(api: Api) -> None:
+    assert api.chat("我阿妈八十几岁，有冇高龄补贴攞")["topic"]["id"] == "senior-age-allowance"
+

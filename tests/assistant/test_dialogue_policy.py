@@ -175,6 +175,11 @@ def test_out_of_scope_in_a_topic_gets_the_scope_message_not_the_topic() -> None:
     decision = decide(IN_TOPIC, ev(intent=intent("out_of_scope"), aspect=aspect(None), alone=search(("x", 0.1)),
                                    topic_known=True, in_context=search(("senior-age-allowance", 0.5))), TH)
     assert decision.act == Act.fallback and decision.out_of_scope
+    # 「今天股票大盘怎么走」 reads as a process question, but the topic never uses its words
+    decision = decide(IN_TOPIC, ev(intent=intent("out_of_scope"), aspect=aspect("process", 0.8),
+                                   alone=search(("x", 0.1)), topic_known=True, uncovered_current=("股票", "大盘"),
+                                   in_context=search(("senior-age-allowance", 0.5))), TH)
+    assert decision.act == Act.fallback and decision.out_of_scope
 
 
 # --- a message read afresh ---------------------------------------------------------------------------------

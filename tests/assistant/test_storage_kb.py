@@ -18,7 +18,13 @@ from sqlalchemy import Engine, MetaData, Table, func, inspect, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.context import create_context
-from assistant.kb_runtime import DIALECT_DOC, PROFILE_DOC, SYNONYMS_DOC, KnowledgeBaseProvider, load_shipped_into_db
+from assistant.kb_runtime import (
+    DIALECT_DOC,
+    PROFILE_DOC,
+    SYNONYMS_DOC,
+    KnowledgeBaseProvider,
+    load_shipped_into_db,
+)
 from assistant.settings import Settings
 from assistant.storage import kb_repository
 from assistant.storage.all_models import metadata

@@ -1,0 +1,125 @@
+"""The stages before the policy, on the tiny knowledge base with fake models: what evidence they collect."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from assistant.dialogue import payloads
+from assistant.dialogue.clauses import asks_two_things, is_request, request_clauses, split_clauses
+from assistant.dialogue.policy import PolicyThresholds
+from assistant.dialogue.state import DialogueState
+from assistant.dialogue.understanding import Understanding
+from intents.aspects import FakeAspectRecognizer
+from intents.emergency import FakeEmergencyDetector
+from intents.fake import FakeIntentClassifier
+from knowledge_base.dialect import DialectLexicon
+
+
+@pytest.fixture
+def classifier() -> FakeIntentClassifier:
+    return FakeIntentClassifier()
+
+
+@pytest.fixture
+def understanding(classifier: FakeIntentClassifier) -> Understanding:
+    return Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector(), PolicyThresholds())
+
+
+@pytest.fixture(scope="module")
+def cantonese_kb(tiny_kb):
+    lexicon = DialectLexicon.from_rows([{"form": "使唔使", "mandarin": "要不要", "region": "粤语"},
+                                        {"form": "攞", "mandarin": "拿", "region": "粤语"}])
+    return dataclasses.replace(tiny_kb, dialect=lexicon)
+
+
+def test_dialect_is_rewritten_before_any_stage_reads_the_message(understanding, classifier, cantonese_kb) -> None:
+    evidence = understanding.read(cantonese_kb, DialogueState(), "使唔使带身份证去攞社保卡")
+    assert evidence.normalized == "要不要带身份证去拿社保卡"
+    assert classifier.calls and "使唔使" not in classifier.calls[-1]
+
+
+def test_a_button_is_read_without_classifying(understanding, classifier, tiny_kb) -> None:
+    evidence = understanding.read(tiny_kb, DialogueState(topic_id="senior-age-allowance"),
+                                  payloads.aspect("materials"))
+    assert evidence.payload == payloads.parse("/aspect materials")
+    assert evidence.topic_known and not classifier.calls
+
+
+def test_the_emergency_detector_raises_an_alert_without_keywords(classifier, tiny_kb) -> None:
+    understanding = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector({"躺着不动": "medical"}),
+                                  PolicyThresholds())
+    evidence = understanding.read(tiny_kb, DialogueState(), "我爸在厕所躺着不动")
+    assert evidence.emergency is not None and evidence.emergency.kind == "medical"
+    assert evidence.emergency.source == "model"
+
+
+def test_a_detector_reading_must_be_surer_when_the_message_asks_for_a_service(classifier, tiny_kb) -> None:
+    class Reading(FakeEmergencyDetector):
+        def read(self, normalized: str):  # the same moderate danger for every message
+            from intents.emergency import EmergencyReading
+
+            return EmergencyReading("fire", 0.6, 0.6)
+
+    understanding = Understanding(classifier, FakeAspectRecognizer(), Reading({}), PolicyThresholds())
+    assert understanding.read(tiny_kb, DialogueState(), "屋里冒烟了好呛").emergency is not None
+    assert understanding.read(tiny_kb, DialogueState(), "冒烟的事能申请补助吗").emergency is None
+
+
+def test_the_emergency_rules_stay_quiet_for_a_past_event_or_an_application(classifier, tiny_kb) -> None:
+    understanding = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector({}), PolicyThresholds())
+    for text in ("去年家里着火了能申请救助吗", "万一老人走丢了怎么办", "怎么预防煤气中毒", "我爸前年中风了能办残疾证吗"):
+        assert understanding.read(tiny_kb, DialogueState(), text).emergency is None, text
+    for text in ("楼下着火了", "老伴嘴巴歪了说话不清", "我不想活了"):
+        assert understanding.read(tiny_kb, DialogueState(), text).emergency is not None, text
+
+
+def test_a_follow_up_is_read_alone_and_in_the_topic(understanding, tiny_kb) -> None:
+    evidence = understanding.read(tiny_kb, DialogueState(topic_id="senior-age-allowance"), "要带什么材料")
+    assert evidence.aspect.name == "materials"
+    assert evidence.alone is not None and evidence.in_context is not None
+    assert evidence.in_context.top is not None and evidence.in_context.top.entry_id == "senior-age-allowance"
+
+
+def test_words_a_topic_never_uses_are_found(understanding, tiny_kb) -> None:
+    evidence = understanding.read(tiny_kb, DialogueState(topic_id="community-elderly-canteen"), "社保卡丢了怎么办")
+    assert "社保卡" in evidence.uncovered_current
+    assert evidence.alone is not None and evidence.alone.top is not None
+    assert evidence.alone.top.entry_id == "social-security-card-loss"
+    assert "社保卡" not in evidence.uncovered_other
+
+
+def test_a_switch_target_is_searched(understanding, tiny_kb) -> None:
+    evidence = understanding.read(tiny_kb, DialogueState(topic_id="senior-age-allowance"), "那老年食堂呢")
+    assert evidence.switch is not None and evidence.switch.top is not None
+    assert evidence.switch.top.entry_id == "community-elderly-canteen"
+
+
+def test_a_bare_broad_word_gets_options_from_its_category(understanding, tiny_kb) -> None:
+    evidence = understanding.read(tiny_kb, DialogueState(), "社保")
+    assert evidence.broad_bare
+    assert set(evidence.broad_options) == {"social-security-card-apply", "social-security-card-loss",
+                                           "resident-pension-claim"}
+    assert not understanding.read(tiny_kb, DialogueState(), "社保卡丢了怎么补办").broad_bare
+
+
+# --- long messages (pure functions) -------------------------------------------------------------------------
+
+STORY = "我妈今年八十三了，一个人住在乡下，腿脚也不好，我在南宁打工照顾不到，想问下她能不能领高龄津贴"
+
+
+def test_a_long_message_is_read_by_its_request_clauses() -> None:
+    assert split_clauses(STORY)[0] == "我妈今年八十三了"
+    assert request_clauses(STORY) == ["想问下她能不能领高龄津贴"]
+    assert request_clauses("高龄津贴怎么领") == ["高龄津贴怎么领"]  # short: the message is its own request
+
+
+def test_the_last_clause_counts_even_without_a_question_word() -> None:
+    story = "我家老人八十五岁了，一个人住在乡下，身体也不太好，儿女都在外地，高龄津贴"
+    assert request_clauses(story)[-1] == "高龄津贴"
+
+
+def test_request_cues_and_a_second_question() -> None:
+    assert is_request("社保卡去哪里补") and is_request("我想办个残疾证") and not is_request("我老伴前年走了")
+    assert asks_two_things("还有她的医保卡丢了怎么补") and not asks_two_things(STORY)
