@@ -9,8 +9,8 @@ reads every message. The dialogue layer combines it with the emergency rules; ei
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
