@@ -17,10 +17,12 @@ from pathlib import Path
 
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.loader import parse_yaml_file
+from knowledge_base.retrieval.index import SearchResult
 
 BROAD_TERMS_FILE = Path(__file__).resolve().parents[2] / "knowledge_base" / "data" / "broad_terms.yaml"
 # A word in at least this many titles is broad by itself.
 MIN_TITLES_FOR_BROAD = 3
+RELEVANCE_CANDIDATES = 20  # retrieval candidates that order a broad request's options
 MAX_OTHER_WORDS = 1  # 「老人 补贴」: one more word narrows the options instead of making the message specific
 GENERIC_WORDS = frozenset({
     "政策", "待遇", "方面", "相关", "那些", "这些", "东西", "事情", "事", "问题", "情况", "哪些", "有哪些",
@@ -74,7 +76,8 @@ def _titles(knowledge: KnowledgeBase) -> dict[str, str]:
 
 
 def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Mapping[str, int],
-                       max_options: int) -> BroadRequest | None:
+                       max_options: int, search: SearchResult | None = None) -> BroadRequest | None:
+    """``search``: the message's retrieval with ``RELEVANCE_CANDIDATES`` candidates, when the caller has it."""
     analyzer = knowledge.index.analyzer
     canonical = analyzer.canonical(normalized)
     explicit = load_broad_terms()
@@ -103,7 +106,8 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
     for term in terms:
         for entry_id in _matching(knowledge, titles, explicit.get(term) or (term,)):
             matched[entry_id] = matched.get(entry_id, 0) + 1
-    search = knowledge.search(normalized, k=20)
+    if search is None:
+        search = knowledge.search(normalized, k=RELEVANCE_CANDIDATES)
     relevance = {c.entry_id: c.score for c in search.candidates}
     if others:  # 「老人家有什么福利」: prefer the options that also match the other word
         narrowed = {e: n for e, n in matched.items() if relevance.get(e, 0.0) > 0.05 or others[0] in titles[e]}

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 from assistant.dialogue import payloads
-from assistant.dialogue.broad import BroadRequest, find_broad_request
+from assistant.dialogue.broad import RELEVANCE_CANDIDATES, find_broad_request
 from assistant.dialogue.clauses import asks_two_things, request_clauses
 from assistant.dialogue.policy import EmergencySignal, Evidence, PolicyThresholds
 from assistant.dialogue.rules import (
@@ -81,14 +81,14 @@ class Understanding:
             choice=int(choice.value) if choice is not None else None, topic_known=topic_known, referrals=referrals)
         if emergency is not None:
             return evidence
-        broad = find_broad_request(knowledge, normalized, self.popularity(), self.thresholds.broad_max_options)
         if not self._needs_retrieval(state, evidence, result):
+            broad = find_broad_request(knowledge, normalized, self.popularity(), self.thresholds.broad_max_options)
             if topic_known:  # 「步骤是什么」 may read as "repeat" to the classifier: the policy weighs the aspect
                 evidence = replace(evidence, aspect=self.aspects.predict(normalized))
             if broad is not None and broad.bare:  # 「社保那块的问题」 reads as a ticket question to the classifier
                 return replace(evidence, broad_options=broad.options, broad_bare=True)
             return evidence
-        return self._with_retrieval(knowledge, state, evidence, normalized, topic_known, broad)
+        return self._with_retrieval(knowledge, state, evidence, normalized, topic_known)
 
     def _aspect_words(self, knowledge: KnowledgeBase) -> frozenset[str]:
         """Words of the aspect table's phrasings (材料, 多久, 电话 …): they say nothing about which topic."""
@@ -119,10 +119,12 @@ class Understanding:
         return result.name not in _NO_RETRIEVAL_INTENTS or bool(state.pending_choices)
 
     def _with_retrieval(self, knowledge: KnowledgeBase, state: DialogueState, ev: Evidence, normalized: str,
-                        topic_known: bool, broad: BroadRequest | None) -> Evidence:
+                        topic_known: bool) -> Evidence:
         aspect = self.aspects.predict(normalized) if normalized else NO_ASPECT
         clauses = request_clauses(normalized)
-        alone = knowledge.search(normalized)
+        alone = knowledge.search(normalized, k=RELEVANCE_CANDIDATES)  # also orders a broad request's options
+        broad = find_broad_request(knowledge, normalized, self.popularity(), self.thresholds.broad_max_options,
+                                   alone)
         whole = None
         if len(clauses) > 1 and alone.decision != RetrievalDecision.answer:
             # The whole story did not settle it: read the request clauses alone (「……想问下高龄津贴怎么领」).
@@ -145,6 +147,7 @@ class Understanding:
                 others = [c for c in together.candidates if c.entry_id != state.topic_id]
                 if others and others[0].score >= self.thresholds.answer:
                     switch = SearchResult(target, together.canonical, others, RetrievalDecision.answer)
+        neutral = self._aspect_words(knowledge)
         in_context = None
         uncovered_current: tuple[str, ...] = ()
         uncovered_other: tuple[str, ...] = ()
@@ -153,15 +156,17 @@ class Understanding:
             in_context = knowledge.search(f"{title} {normalized}")
             # Which topic's own words the message uses: 「发票要原件吗」 is in 手工报销's words, 「社保卡丢了」
             # is not in 辅助器具's.
-            neutral = self._aspect_words(knowledge)
             uncovered_current = tuple(w for w in knowledge.uncovered_words(normalized, state.topic_id)
                                       if w not in neutral)
             if alone.top is not None and alone.top.entry_id != state.topic_id:
                 uncovered_other = tuple(w for w in knowledge.uncovered_words(normalized, alone.top.entry_id)
                                         if w not in neutral)
+        uncovered_alone = tuple(w for w in knowledge.uncovered_words(normalized, alone.top.entry_id)
+                                if w not in neutral) if alone.top is not None else ()
         if broad is not None and not broad.bare and alone.decision == RetrievalDecision.answer:
             broad = None  # 「社保卡丢了」: a word of several titles, but the message says which
         return replace(ev, aspect=aspect, alone=alone, whole=whole, in_context=in_context, switch=switch,
                        clauses=per_clause, uncovered_current=uncovered_current, uncovered_other=uncovered_other,
+                       uncovered_alone=uncovered_alone,
                        broad_options=broad.options if broad is not None else (),
                        broad_bare=broad is not None and broad.bare)

@@ -251,3 +251,15 @@ def test_a_near_certain_match_switches_even_when_the_current_topic_has_the_words
     decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("public-rental-housing", 0.97)), topic_known=True,
                                    in_context=search(("senior-age-allowance", 0.9))), TH)
     assert decision.topic_id == "public-rental-housing"
+
+
+def test_a_weak_match_on_words_the_entry_never_uses_is_not_answered_when_the_classifier_doubts() -> None:
+    doubt = IntentResult("ask_service", 0.5, [("ask_service", 0.5), ("out_of_scope", 0.36)])
+    decision = decide(DialogueState(), ev(intent=doubt, alone=search(("community-job-postings", 0.6)),
+                                          uncovered_alone=("装修", "公司")), TH)
+    assert decision.act == Act.fallback and decision.out_of_scope
+    # the same match without the doubt, or without foreign words, or strong enough, is answered
+    sure = IntentResult("ask_service", 0.95, [("ask_service", 0.95), ("out_of_scope", 0.02)])
+    assert decide(DialogueState(), ev(intent=sure, alone=search(("a", 0.6)), uncovered_alone=("装修",)), TH).act == Act.answer
+    assert decide(DialogueState(), ev(intent=doubt, alone=search(("a", 0.6))), TH).act == Act.answer
+    assert decide(DialogueState(), ev(intent=doubt, alone=search(("a", 0.9)), uncovered_alone=("x",)), TH).act == Act.answer
