@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from pypinyin import Style, lazy_pinyin
+
 _EMERGENCY = re.compile(
     r"救命|快来人|着火|起火|失火|火灾|烧起来|冒烟了|煤气泄漏|燃气泄漏|闻到.{0,4}(煤气|燃气)味.{0,6}(很大|好大|浓)|"
     r"摔倒.{0,6}(起不来|不动|流血|昏)|晕倒|昏倒|昏迷|不省人事|叫不醒|没有?呼吸|心脏病.{0,4}(发作|犯了)|"
@@ -35,7 +37,15 @@ _SERVICE_REQUEST = re.compile(r"申请|补助|补贴|救助金|救急的钱|报�
 
 
 # Asking whom to tell or what can be applied for (屋后山坡裂了要报告给谁): the emergency model must be surer.
-_ASKING = re.compile(r"报告给谁|报给谁|找谁|哪个部门|归谁管|能申请|可以申请|怎么申请|报销|补贴|补助|要注意什么|注意啥|怎么预防|怎么防")
+_ASKING = re.compile(r"报告给谁|报给谁|找谁|哪个部门|归谁管|能申请|可以申请|怎么申请|报销|补贴|补助|要注意什么|注意啥|怎么预防|怎么防|"
+                     r"安全吗|安不安全|危险吗|危不危险|合不合格|要不要装|该不该")
+# The same signs written with the wrong characters by pinyin input or speech recognition (胸口通 for 胸口痛,
+# 嘴外了 for 嘴歪了): matched on toneless pinyin.
+_EMERGENCY_SOUNDS = re.compile(
+    r"xiongkou(hao|hen|yizhi)?(tong|teng|men)|zui(ba)?wai|chuanbu(shang|guo)qi|toubuguoqi|jiaobuying|"
+    r"zhaohuo(le|la)|qihuo(le|la)|meiqi(xielou|weidao)|ranqi(xielou|weidao)|chudian(le|la)|nishui(le|la)|"
+    r"banbianshen(zi)?(meili|bunengdong|dongbuliao|ma)|koutubaimo|liuxuebuzhi"
+)
 
 
 # Asking who handles a problem, rather than reporting it: 路灯坏了归谁管, 怎么反映, 找哪个部门.
@@ -48,7 +58,13 @@ def asks_whom(text: str) -> bool:
 
 
 def is_emergency(text: str) -> bool:
-    return bool(_EMERGENCY.search(text)) and not _SERVICE_REQUEST.search(text) and not _NOT_NOW.search(text)
+    if _SERVICE_REQUEST.search(text) or _NOT_NOW.search(text):
+        return False
+    return bool(_EMERGENCY.search(text) or _EMERGENCY_SOUNDS.search(_pinyin(text)))
+
+
+def _pinyin(text: str) -> str:
+    return "".join(lazy_pinyin(text, style=Style.NORMAL, errors="ignore"))
 
 
 def asks_for_service(text: str) -> bool:

@@ -1,0 +1,32 @@
+"""The rules that run before any model: emergencies (also misspelt), who-handles-it questions, switches."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.dialogue.rules import asks_for_service, asks_whom, is_emergency, switch_topic
+
+
+@pytest.mark.parametrize("text", ["楼下着火了", "我老伴嘴巴歪了说话不清", "老公胸口通出好多汗", "嘴外了手没力",
+                                  "他倒在地上叫他不应", "我不想活了", "孩子抽搐口吐白沫"])
+def test_a_danger_now_is_an_emergency_also_when_misspelt(text: str) -> None:
+    assert is_emergency(text)
+
+
+@pytest.mark.parametrize("text", ["去年家里着火了能申请救助吗", "万一老人走丢了怎么办", "怎么预防煤气中毒",
+                                  "我爸前年中风了半边身子不能动能办残疾证吗", "开发商不退认筹金", "高龄津贴怎么申请"])
+def test_past_events_hypotheticals_and_applications_are_not(text: str) -> None:
+    assert not is_emergency(text)
+
+
+def test_questions_about_safety_and_services_make_the_model_be_surer() -> None:
+    assert asks_for_service("燃气热水器装在浴室里安全吗") and asks_for_service("山坡裂缝要报告给谁")
+    assert not asks_for_service("屋里全是烟")
+
+
+def test_who_handles_it() -> None:
+    assert asks_whom("路灯坏了归谁管") and asks_whom("这个怎么反映") and not asks_whom("楼道灯坏了")
+
+
+def test_a_switch_names_the_new_topic() -> None:
+    assert switch_topic("那公租房呢") == "公租房" and switch_topic("公租房怎么申请") is None
