@@ -315,7 +315,7 @@ def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: flo
         return two
     search = ev.alone
     top = search.top if search else None
-    if name == "out_of_scope" and not _referral_answer(ev) and (top is None or top.score < th.out_of_scope_override):
+    if name == "out_of_scope" and not _referral_answer(ev, th) and (top is None or top.score < th.out_of_scope_override):
         return Decision(Act.fallback, out_of_scope=True, intent="out_of_scope", confidence=confidence,
                         reason="out of scope")
     if search is None or top is None:
@@ -366,10 +366,11 @@ def _doubtful(ev: Evidence, score: float, th: PolicyThresholds) -> bool:
     return out_of_scope >= th.out_of_scope_doubt
 
 
-def _referral_answer(ev: Evidence) -> bool:
+def _referral_answer(ev: Evidence, th: PolicyThresholds) -> bool:
+    """An out-of-scope message that a referral entry matches confidently (办护照 → 出入境) gets the referral."""
     search = ev.alone
     return (search is not None and search.top is not None and search.decision == RetrievalDecision.answer
-            and search.top.entry_id in ev.referrals)
+            and search.top.entry_id in ev.referrals and search.top.score >= th.confident_topic)
 
 
 def _two_topics(ev: Evidence, th: PolicyThresholds) -> Decision | None:

@@ -210,8 +210,10 @@ class HybridIndex:
             )
             for i in top
         ]
-        decision = decide([c.score for c in candidates], self.config.thresholds,
-                          allow_dominant=query_features[0] < ALL_WORDS_UNKNOWN)
+        all_unknown = query_features[0] >= ALL_WORDS_UNKNOWN
+        decision = decide([c.score for c in candidates], self.config.thresholds, allow_dominant=not all_unknown)
+        if all_unknown and decision == Decision.answer:
+            decision = Decision.clarify  # offered, never answered (股票 is not 发票)
         return SearchResult(query, canonical, candidates, decision)
 
     # --- persistence ---

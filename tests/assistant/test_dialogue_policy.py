@@ -222,7 +222,7 @@ def test_a_clarification_never_has_a_single_option() -> None:
 def test_out_of_scope_is_refused_unless_a_referral_answers_it() -> None:
     oos = intent("out_of_scope")
     assert decide(DialogueState(), ev(intent=oos, alone=search(("a", 0.6))), TH).out_of_scope
-    decision = decide(DialogueState(), ev(intent=oos, alone=search(("referral-tax", 0.6)),
+    decision = decide(DialogueState(), ev(intent=oos, alone=search(("referral-tax", 0.8)),
                                           referrals=frozenset({"referral-tax"})), TH)
     assert decision.act == Act.answer and decision.topic_id == "referral-tax"
 
