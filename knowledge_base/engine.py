@@ -90,6 +90,14 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 5) -> SearchResult:
         return self.index.search(query, k)
 
+    @property
+    def referral_ids(self) -> frozenset[str]:
+        """The entries of kind referral (computed once per knowledge base)."""
+        found = self.__dict__.get("_referral_ids")
+        if found is None:
+            found = self.__dict__["_referral_ids"] = frozenset(e.id for e in self.entries.values() if e.is_referral)
+        return found
+
     def vocabulary(self, entry_id: str) -> frozenset[str]:
         """The retrieval words of an entry (title, questions, answer, aspects): what it can be said to be about."""
         vocabularies = self.__dict__.setdefault("_vocabularies", {})
@@ -101,8 +109,12 @@ class KnowledgeBase:
 
     def uncovered_words(self, query: str, entry_id: str) -> list[str]:
         """Words of ``query`` (two characters or more) that the entry never uses: 社保卡 for 辅助器具."""
+        return self.uncovered(self.index.analyzer.analyze_query(query).words, entry_id)
+
+    def uncovered(self, words: list[str], entry_id: str) -> list[str]:
+        """``uncovered_words`` for words the caller has already analysed."""
         vocabulary = self.vocabulary(entry_id)
-        return [w for w in self.index.analyzer.analyze_query(query).words if len(w) >= 2 and w not in vocabulary]
+        return [w for w in words if len(w) >= 2 and w not in vocabulary]
 
     def to_mandarin(self, normalized: str) -> str:
         """A normalised message with its dialect forms rewritten (what every later stage reads)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.loader import parse_yaml_file
+from knowledge_base.retrieval.fusion import Decision
 from knowledge_base.retrieval.index import SearchResult
 
 BROAD_TERMS_FILE = Path(__file__).resolve().parents[2] / "knowledge_base" / "data" / "broad_terms.yaml"
@@ -59,6 +60,13 @@ def load_broad_terms(path: Path = BROAD_TERMS_FILE) -> Mapping[str, tuple[str, .
 
 
 def _matching(knowledge: KnowledgeBase, titles: dict[str, str], keys: tuple[str, ...]) -> list[str]:
+    cache = knowledge.__dict__.setdefault("_broad_matches", {})  # once per KB revision and key set
+    if keys not in cache:
+        cache[keys] = _match(knowledge, titles, keys)
+    return cache[keys]
+
+
+def _match(knowledge: KnowledgeBase, titles: dict[str, str], keys: tuple[str, ...]) -> list[str]:
     categories = {k.removeprefix(CATEGORY_KEY) for k in keys if k.startswith(CATEGORY_KEY)}
     words = [k for k in keys if not k.startswith(CATEGORY_KEY)]
     return [entry_id for entry_id, title in titles.items()
@@ -79,19 +87,23 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
                        max_options: int, search: SearchResult | None = None) -> BroadRequest | None:
     """``search``: the message's retrieval with ``RELEVANCE_CANDIDATES`` candidates, when the caller has it."""
     analyzer = knowledge.index.analyzer
-    canonical = analyzer.canonical(normalized)
+    analyzed = analyzer.analyze_query(normalized)
+    canonical = analyzed.canonical
     explicit = load_broad_terms()
     titles = _titles(knowledge)
     # Listed terms are spotted in the text itself (longest first): word segmentation splits 「有没有钱领」 as 钱领.
     terms: list[str] = []
     rest = canonical
     # …but not inside a longer term of the knowledge base's dictionary (社保 in 社保卡).
-    known = knowledge.synonyms.canonical_terms()
-    longer = [w for w in analyzer.analyze_query(canonical).words if w in known]
+    known = knowledge.__dict__.get("_broad_known") or knowledge.__dict__.setdefault(
+        "_broad_known", frozenset(knowledge.synonyms.canonical_terms()))
+    longer = [w for w in analyzed.words if w in known]
     for term in sorted(explicit, key=len, reverse=True):
         if term in rest and not any(term in w and len(w) > len(term) for w in longer):
             terms.append(term)
             rest = rest.replace(term, " ")
+    if not terms and search is not None and search.decision == Decision.answer:
+        return None  # only a bare listed term outranks a confident answer: nothing more to look for
     for word in analyzer.analyze_query(rest).words:
         if len(word) >= 2 and word not in GENERIC_WORDS and \
                 len(_matching(knowledge, titles, (word,))) >= MIN_TITLES_FOR_BROAD:

@@ -1,8 +1,8 @@
 """The dialogue policy: what to do with a turn, as a pure function of what the earlier stages found.
 
 ``decide(state, evidence, thresholds)`` reads the conversation's state, the rule hits, the intent ranking,
-the retrieval results (the message alone, the message read in the current topic, a 那…呢 target, the request
-clauses of a long message, a broad request's options) and the aspect prediction, and returns one
+the retrieval results (the message alone, a 那…呢 target, the request clauses of a long message, a broad
+request's options), the words of the message each candidate topic never uses and the aspect prediction, and returns one
 ``Decision``. It touches no database and no model: the engine carries the decision out. Every number it
 compares against is a field of ``PolicyThresholds``, which ``Settings`` fills.
 
@@ -112,7 +112,6 @@ class Evidence:
     uncovered_current: tuple[str, ...] = ()  # words of the message the current topic never uses
     uncovered_other: tuple[str, ...] = ()  # … and that the message-alone top entry never uses
     uncovered_alone: tuple[str, ...] = ()  # words of the message the message-alone top entry never uses
-    in_context: SearchResult | None = None  # retrieval of the message read in the current topic
     switch: SearchResult | None = None  # 那X呢: retrieval of X
     clauses: tuple[SearchResult, ...] = ()  # each request clause of a long message on its own
     broad_options: tuple[str, ...] = ()  # a broad request's options (entry ids)
@@ -257,7 +256,9 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
                    and alone_score >= needed)
     if names_other and not ev.broad_options:
         return None  # a new question: read afresh
-    context_score = _score_of(ev.in_context, current)
+    # A follow-up is answered from the topic being discussed; its score is that topic's in the message alone,
+    # or certainty when the message is elliptical (like an aspect button).
+    context_score = _score_of(ev.alone, current) or 1.0
     if name == "out_of_scope" and ev.uncovered_current:
         return None  # 「今天股票大盘怎么走」: words the topic never uses, and no service at all
     if aspect is not None:
@@ -268,7 +269,7 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     in_topic_words = not ev.uncovered_current and bool(ev.normalized)
     weak_alone = ev.alone is None or ev.alone.decision != RetrievalDecision.answer or alone_top is None \
         or alone_top.entry_id == current
-    if in_topic_words and weak_alone and context_score >= th.answer:
+    if in_topic_words and weak_alone:
         return Decision(Act.answer, topic_id=current, score=context_score, intent="ask_service",
                         confidence=confidence, reason="follow-up in the topic's own words")
     if ev.alone is None or ev.alone.decision == RetrievalDecision.no_answer:

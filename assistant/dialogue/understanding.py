@@ -4,8 +4,8 @@
 Mandarin with the knowledge base's lexicon, then collects the ``Evidence`` the policy decides on: rule hits
 (emergency, a button payload, a request for a person, a report opener), the emergency detector's reading,
 the intent ranking and entities, the aspect prediction, and retrieval — of the message alone (its request
-clauses when it is long), of the message read in the current topic, of a 那…呢 target, of each request
-clause, and the options of a broad request.
+clauses when it is long), of a 那…呢 target, of each request clause, and the options of a broad request —
+and which words of the message the current topic and the best match never use.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class Understanding:
             return Evidence(normalized="")
         payload = payloads.parse(text)
         topic_known = bool(state.topic_id) and state.topic_id in knowledge.entries
-        referrals = frozenset(e.id for e in knowledge.entries.values() if e.is_referral)
+        referrals = knowledge.referral_ids
         emergency = self._emergency(normalized)
         if payload is not None or emergency is not None:
             return Evidence(normalized, payload=payload, emergency=emergency, topic_known=topic_known,
@@ -147,25 +147,21 @@ class Understanding:
                 others = [c for c in together.candidates if c.entry_id != state.topic_id]
                 if others and others[0].score >= self.thresholds.answer:
                     switch = SearchResult(target, together.canonical, others, RetrievalDecision.answer)
+        # Which topic's own words the message uses: 「发票要原件吗」 is in 手工报销's words, 「社保卡丢了」 is not
+        # in 辅助器具's. Words of the aspect table (材料, 多久 …) say nothing about the topic and are left out.
         neutral = self._aspect_words(knowledge)
-        in_context = None
-        uncovered_current: tuple[str, ...] = ()
-        uncovered_other: tuple[str, ...] = ()
-        if topic_known and state.topic_id is not None:
-            title = knowledge.entries[state.topic_id].title.split("（")[0]
-            in_context = knowledge.search(f"{title} {normalized}")
-            # Which topic's own words the message uses: 「发票要原件吗」 is in 手工报销's words, 「社保卡丢了」
-            # is not in 辅助器具's.
-            uncovered_current = tuple(w for w in knowledge.uncovered_words(normalized, state.topic_id)
-                                      if w not in neutral)
-            if alone.top is not None and alone.top.entry_id != state.topic_id:
-                uncovered_other = tuple(w for w in knowledge.uncovered_words(normalized, alone.top.entry_id)
-                                        if w not in neutral)
-        uncovered_alone = tuple(w for w in knowledge.uncovered_words(normalized, alone.top.entry_id)
-                                if w not in neutral) if alone.top is not None else ()
+        words = [w for w in knowledge.index.analyzer.analyze_query(normalized).words if w not in neutral]
+
+        def uncovered(entry_id: str | None) -> tuple[str, ...]:
+            return tuple(knowledge.uncovered(words, entry_id)) if entry_id is not None else ()
+
+        alone_id = alone.top.entry_id if alone.top is not None else None
+        uncovered_current = uncovered(state.topic_id) if topic_known else ()
+        uncovered_other = uncovered(alone_id) if topic_known and alone_id != state.topic_id else ()
+        uncovered_alone = uncovered(alone_id)
         if broad is not None and not broad.bare and alone.decision == RetrievalDecision.answer:
             broad = None  # 「社保卡丢了」: a word of several titles, but the message says which
-        return replace(ev, aspect=aspect, alone=alone, whole=whole, in_context=in_context, switch=switch,
+        return replace(ev, aspect=aspect, alone=alone, whole=whole, switch=switch,
                        clauses=per_clause, uncovered_current=uncovered_current, uncovered_other=uncovered_other,
                        uncovered_alone=uncovered_alone,
                        broad_options=broad.options if broad is not None else (),

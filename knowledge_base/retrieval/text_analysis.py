@@ -38,6 +38,7 @@ STOPWORDS = frozenset(
 
 PARALLEL_THRESHOLD = 8000
 CACHE_LIMIT = 500_000
+RECENT_QUERIES = 64
 _FORKED_ANALYZER: TextAnalyzer | None = None
 
 
@@ -115,6 +116,7 @@ class TextAnalyzer:
         self.dialect = dialect or DialectLexicon()
         # Index builds and calibration folds analyse the same questions many times over.
         self._cache: dict[str, AnalyzedText] = {}
+        self._recent: dict[str, AnalyzedText] = {}
 
     def analyze(self, text: str) -> AnalyzedText:
         cached = self._cache.get(text)
@@ -161,9 +163,16 @@ class TextAnalyzer:
         return [self.analyze(t) for t in texts]
 
     def analyze_query(self, text: str) -> AnalyzedText:
-        """Like ``analyze`` but never cached: a server sees an endless stream of distinct questions, and
-        keeping each one would grow every worker's memory for nothing."""
-        return self._cache.get(text) or self._analyze(text)
+        """Like ``analyze`` but kept only in a small recent-queries cache: a server sees an endless stream of
+        distinct questions (keeping each would grow every worker's memory for nothing), while one turn reads
+        the same message several times (retrieval, the words each topic uses, broad requests)."""
+        found = self._cache.get(text) or self._recent.get(text)
+        if found is None:
+            found = self._analyze(text)
+            if len(self._recent) >= RECENT_QUERIES:
+                self._recent.pop(next(iter(self._recent), None), None)  # the oldest (insertion order)
+            self._recent[text] = found
+        return found
 
     def dense_tokens(self, text: str) -> str:
         """Words and single characters, space-separated: the input of the trained static encoder."""

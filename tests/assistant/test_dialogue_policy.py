@@ -101,15 +101,13 @@ def test_a_spoken_choice_picks_and_a_denial_offers_a_person() -> None:
 # --- follow-ups in the current topic ----------------------------------------------------------------------
 
 def test_an_elliptical_aspect_question_follows_up_on_the_current_topic() -> None:
-    decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("public-rental-housing", 0.35)),
-                                   in_context=search(("senior-age-allowance", 0.9)), topic_known=True), TH)
+    decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("public-rental-housing", 0.35)), topic_known=True), TH)
     assert (decision.act, decision.topic_id, decision.aspect) == (Act.answer, "senior-age-allowance", "materials")
 
 
 def test_a_message_that_names_another_topic_strongly_is_a_new_topic_even_with_an_aspect() -> None:
     # 低保要带什么材料 while on 高龄津贴: 低保 is a word 高龄津贴 never uses.
-    decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("minimum-living-allowance", 0.9)),
-                                   in_context=search(("senior-age-allowance", 0.9)), topic_known=True,
+    decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("minimum-living-allowance", 0.9)), topic_known=True,
                                    uncovered_current=("低保",), uncovered_other=()), TH)
     assert decision.act == Act.answer and decision.topic_id == "minimum-living-allowance"
     assert decision.aspect == "materials"  # 低保要带什么: that aspect of the new topic
@@ -119,22 +117,19 @@ def test_a_topic_the_message_alone_finds_loses_when_the_current_topic_reads_bett
     # 「发票要原件吗」 after 手工报销: alone it finds 发票, read in the topic it stays there.
     state = DialogueState(topic_id="manual-reimbursement")
     decision = decide(state, ev(aspect=aspect("materials", 0.8), alone=search(("referral-invoice", 0.84)),
-                                in_context=search(("manual-reimbursement", 0.9), ("referral-invoice", 0.5)),
                                 topic_known=True), TH)
     assert (decision.topic_id, decision.aspect) == ("manual-reimbursement", "materials")
 
 
 def test_a_short_how_question_after_an_answer_asks_for_the_process() -> None:
     ranking = AspectPrediction(None, 0.6, [("general", 0.6), ("process", 0.3), ("time", 0.1)])
-    decision = decide(IN_TOPIC, ev(normalized="点样搞", aspect=ranking, alone=search(("x", 0.1)),
-                                   in_context=search(("senior-age-allowance", 0.9)), topic_known=True), TH)
+    decision = decide(IN_TOPIC, ev(normalized="点样搞", aspect=ranking, alone=search(("x", 0.1)), topic_known=True), TH)
     assert (decision.act, decision.aspect) == (Act.answer, "process")
 
 
 def test_a_weak_repeat_reading_loses_to_an_aspect_follow_up() -> None:
     decision = decide(IN_TOPIC, ev(normalized="步骤是什么", intent=intent("repeat", 0.5),
-                                   aspect=aspect("process", 0.8), alone=search(("x", 0.1)),
-                                   in_context=search(("senior-age-allowance", 0.9)), topic_known=True), TH)
+                                   aspect=aspect("process", 0.8), alone=search(("x", 0.1)), topic_known=True), TH)
     assert decision.aspect == "process"
     assert decide(IN_TOPIC, ev(intent=intent("repeat", 0.95), aspect=aspect("process", 0.8),
                                topic_known=True), TH).act == Act.repeat
@@ -142,8 +137,7 @@ def test_a_weak_repeat_reading_loses_to_an_aspect_follow_up() -> None:
 
 def test_a_weakly_named_topic_does_not_pull_an_aspect_follow_up_away() -> None:
     # 手机上搞得掂不: 手机 matches 电子社保卡; no word of it is foreign to the current topic, so it stays.
-    decision = decide(IN_TOPIC, ev(aspect=aspect("online", 0.7), alone=search(("e-social-security-card", 0.55)),
-                                   in_context=search(("senior-age-allowance", 0.8)), topic_known=True), TH)
+    decision = decide(IN_TOPIC, ev(aspect=aspect("online", 0.7), alone=search(("e-social-security-card", 0.55)), topic_known=True), TH)
     assert decision.topic_id == "senior-age-allowance" and decision.aspect == "online"
 
 
@@ -160,25 +154,22 @@ def test_a_switch_after_a_whole_answer_answers_the_new_topic_whole() -> None:
 
 
 def test_an_unclear_message_in_a_topic_offers_the_topic_aspects_instead_of_giving_up() -> None:
-    decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("x", 0.05)), topic_known=True,
-                                   in_context=search(("senior-age-allowance", 0.3)), uncovered_current=("天空",)), TH)
+    decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("x", 0.05)), topic_known=True, uncovered_current=("天空",)), TH)
     assert decision.act == Act.topic_menu and decision.topic_id == "senior-age-allowance"
 
 
 def test_a_message_in_the_topic_own_words_is_a_follow_up() -> None:
-    decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("x", 0.25), ("y", 0.22)), topic_known=True,
-                                   in_context=search(("senior-age-allowance", 0.8))), TH)
+    decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("x", 0.25), ("y", 0.22)), topic_known=True), TH)
     assert decision.act == Act.answer and decision.topic_id == "senior-age-allowance"
 
 
 def test_out_of_scope_in_a_topic_gets_the_scope_message_not_the_topic() -> None:
     decision = decide(IN_TOPIC, ev(intent=intent("out_of_scope"), aspect=aspect(None), alone=search(("x", 0.1)),
-                                   topic_known=True, in_context=search(("senior-age-allowance", 0.5))), TH)
+                                   topic_known=True), TH)
     assert decision.act == Act.fallback and decision.out_of_scope
     # 「今天股票大盘怎么走」 reads as a process question, but the topic never uses its words
     decision = decide(IN_TOPIC, ev(intent=intent("out_of_scope"), aspect=aspect("process", 0.8),
-                                   alone=search(("x", 0.1)), topic_known=True, uncovered_current=("股票", "大盘"),
-                                   in_context=search(("senior-age-allowance", 0.5))), TH)
+                                   alone=search(("x", 0.1)), topic_known=True, uncovered_current=("股票", "大盘")), TH)
     assert decision.act == Act.fallback and decision.out_of_scope
 
 
@@ -248,8 +239,7 @@ def test_settings_fill_the_thresholds() -> None:
 
 
 def test_a_near_certain_match_switches_even_when_the_current_topic_has_the_words() -> None:
-    decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("public-rental-housing", 0.97)), topic_known=True,
-                                   in_context=search(("senior-age-allowance", 0.9))), TH)
+    decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("public-rental-housing", 0.97)), topic_known=True), TH)
     assert decision.topic_id == "public-rental-housing"
 
 

@@ -75,11 +75,10 @@ def test_the_emergency_rules_stay_quiet_for_a_past_event_or_an_application(class
         assert understanding.read(tiny_kb, DialogueState(), text).emergency is not None, text
 
 
-def test_a_follow_up_is_read_alone_and_in_the_topic(understanding, tiny_kb) -> None:
-    evidence = understanding.read(tiny_kb, DialogueState(topic_id="senior-age-allowance"), "要带什么材料")
+def test_a_follow_up_is_read_with_its_aspect_and_the_topic_words(understanding, tiny_kb) -> None:
+    evidence = understanding.read(tiny_kb, DialogueState(topic_id="senior-age-allowance"), "高龄津贴要带什么材料")
     assert evidence.aspect.name == "materials"
-    assert evidence.alone is not None and evidence.in_context is not None
-    assert evidence.in_context.top is not None and evidence.in_context.top.entry_id == "senior-age-allowance"
+    assert evidence.alone is not None and evidence.uncovered_current == ()  # 材料 is an aspect word, not a topic
 
 
 def test_words_a_topic_never_uses_are_found(understanding, tiny_kb) -> None:
