@@ -238,3 +238,22 @@ def test_spreadsheet_export_and_import_from_the_browser(settings):
         assert wrong_type.status_code == 422 and "只能导入" in wrong_type.text
         csv_export = client.get("/staff/kb/export.csv")
         assert csv_export.content.startswith(b"\xef\xbb\xbf")
+
+
+def test_the_dialect_lexicon_is_validated_takes_effect_and_shows_in_the_try_box(settings):
+    with console_client(settings) as (client, context):
+        signed_in(client, "staff")
+        page = client.get("/staff/dialect")
+        assert page.status_code == 200 and "方言词典" in page.text
+        bad = form_post(client, "/staff/dialect", "/staff/dialect",
+                        {"dialect": "咗 = 了（粤语）\n咗 = 了\n没有等号这一行\n<script>alert(1)</script>"})
+        assert bad.status_code == 422
+        assert "第3行：格式应为" in bad.text and "<script>alert" not in bad.text
+        good = form_post(client, "/staff/dialect", "/staff/dialect", {"dialect": "长寿钱 = 高龄津贴（南宁白话）"})
+        assert good.status_code == 303
+        assert "长寿钱 = 高龄津贴（南宁白话）" in client.get("/staff/dialect").text
+        after = chat(client, "长寿钱去边度申请")
+        assert after["topic"]["id"] == ENTRY
+        trial = client.get("/staff/kb", params={"trial": "长寿钱点样申请"})
+        assert "按普通话理解为" in trial.text and "长寿钱→高龄津贴" in trial.text
+        assert "kb.document.dialect" in _actions(context)
