@@ -112,6 +112,7 @@ class Evidence:
     uncovered_current: tuple[str, ...] = ()  # words of the message the current topic never uses
     uncovered_other: tuple[str, ...] = ()  # … and that the message-alone top entry never uses
     uncovered_alone: tuple[str, ...] = ()  # words of the message the message-alone top entry never uses
+    top_aspects: frozenset[str] = frozenset()  # the aspects the message-alone top entry describes
     switch: SearchResult | None = None  # 那X呢: retrieval of X
     clauses: tuple[SearchResult, ...] = ()  # each request clause of a long message on its own
     broad_options: tuple[str, ...] = ()  # a broad request's options (entry ids)
@@ -328,8 +329,8 @@ def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: flo
                         reason=f"doubtful match; words the entry never uses: {'、'.join(ev.uncovered_alone)}")
     if search.decision == RetrievalDecision.answer:
         aspect = ev.aspect.name if ev.aspect.confidence >= th.aspect_new_topic else None
-        if top.entry_id in ev.referrals:
-            aspect = None  # a referral's answer is who to ask: say it whole
+        if top.entry_id in ev.referrals or aspect not in ev.top_aspects:
+            aspect = None  # a referral's answer is who to ask, and a first answer never says "not described"
         return Decision(Act.answer, topic_id=top.entry_id, aspect=aspect, score=top.score, intent=intent_name,
                         confidence=confidence, reason="retrieval",
                         low_confidence=top.score < th.answer + th.low_confidence_margin)

@@ -164,5 +164,6 @@ class Understanding:
         return replace(ev, aspect=aspect, alone=alone, whole=whole, switch=switch,
                        clauses=per_clause, uncovered_current=uncovered_current, uncovered_other=uncovered_other,
                        uncovered_alone=uncovered_alone,
+                       top_aspects=frozenset(knowledge.entries[alone_id].aspects.present()) if alone_id else frozenset(),
                        broad_options=broad.options if broad is not None else (),
                        broad_bare=broad is not None and broad.bare)

@@ -107,8 +107,9 @@ def test_an_elliptical_aspect_question_follows_up_on_the_current_topic() -> None
 
 def test_a_message_that_names_another_topic_strongly_is_a_new_topic_even_with_an_aspect() -> None:
     # 低保要带什么材料 while on 高龄津贴: 低保 is a word 高龄津贴 never uses.
-    decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("minimum-living-allowance", 0.9)), topic_known=True,
-                                   uncovered_current=("低保",), uncovered_other=()), TH)
+    decision = decide(IN_TOPIC, ev(aspect=aspect("materials", 0.8), alone=search(("minimum-living-allowance", 0.9)),
+                                   topic_known=True, uncovered_current=("低保",), uncovered_other=(),
+                                   top_aspects=frozenset({"materials"})), TH)
     assert decision.act == Act.answer and decision.topic_id == "minimum-living-allowance"
     assert decision.aspect == "materials"  # 低保要带什么: that aspect of the new topic
 
@@ -253,3 +254,10 @@ def test_a_weak_match_on_words_the_entry_never_uses_is_not_answered_when_the_cla
     assert decide(DialogueState(), ev(intent=sure, alone=search(("a", 0.6)), uncovered_alone=("装修",)), TH).act == Act.answer
     assert decide(DialogueState(), ev(intent=doubt, alone=search(("a", 0.6))), TH).act == Act.answer
     assert decide(DialogueState(), ev(intent=doubt, alone=search(("a", 0.9)), uncovered_alone=("x",)), TH).act == Act.answer
+
+
+def test_a_first_answer_gives_only_an_aspect_the_entry_describes() -> None:
+    asked = ev(aspect=aspect("materials", 0.9), alone=search(("a", 0.9)), top_aspects=frozenset({"materials"}))
+    assert decide(DialogueState(), asked, TH).aspect == "materials"
+    lacking = ev(aspect=aspect("online", 0.9), alone=search(("a", 0.9)), top_aspects=frozenset({"materials"}))
+    assert decide(DialogueState(), lacking, TH).aspect is None
