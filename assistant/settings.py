@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     policy_weak_command_intent: float = 0.75
     policy_two_topics: float = 0.45
     policy_agreeing_readings: float = 0.25
+    policy_dominant_floor: float = 0.2
+    policy_dominant_ratio: float = 4.0
+    policy_surely_in_scope: float = 0.1
     policy_confident_topic: float = 0.7
     policy_out_of_scope_doubt: float = 0.2
     policy_two_topics_lead: float = 2.0

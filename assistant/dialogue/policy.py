@@ -56,6 +56,9 @@ class PolicyThresholds:
     support_candidates: int = 5  # … and among this many candidates of the whole message
     confident_topic: float = 0.7  # a match this good is answered even if the message has words the entry lacks
     out_of_scope_doubt: float = 0.2  # … below it, this much out-of-scope probability plus such words: no answer
+    dominant_floor: float = 0.2  # a clarify-level top candidate this good …
+    dominant_ratio: float = 4.0  # … and this many times the runner-up is answered when …
+    surely_in_scope: float = 0.1  # … the classifier gives out-of-scope less than this
     agreeing_readings: float = 0.25  # a long message's request and the whole message agree on a topic this good
     broad_min_options: int = 3
     broad_max_options: int = 6
@@ -334,6 +337,9 @@ def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: flo
         return Decision(Act.answer, topic_id=top.entry_id, aspect=aspect, score=top.score, intent=intent_name,
                         confidence=confidence, reason="retrieval",
                         low_confidence=top.score < th.answer + th.low_confidence_margin)
+    if _dominant_weak_match(ev, th):
+        return Decision(Act.answer, topic_id=top.entry_id, score=top.score, intent=intent_name, confidence=confidence,
+                        reason="one candidate far ahead, and surely a service question", low_confidence=True)
     if _readings_agree(ev, th):
         return Decision(Act.answer, topic_id=top.entry_id, score=top.score, intent=intent_name, confidence=confidence,
                         reason="request and whole message agree", low_confidence=True)
@@ -359,6 +365,18 @@ def _readings_agree(ev: Evidence, th: PolicyThresholds) -> bool:
     whole = ev.whole.candidates
     lead = whole[0].score >= th.two_topics_lead * (whole[1].score if len(whole) > 1 else 0.0)
     return ev.alone.top.entry_id == whole[0].entry_id and ev.alone.top.score >= th.agreeing_readings and lead
+
+
+def _dominant_weak_match(ev: Evidence, th: PolicyThresholds) -> bool:
+    """「老人上个月滑倒过，想装个扶手，政府补不补」: the story dilutes every score, but one entry stands far ahead
+    of all others and the classifier is sure this is a service question. Answered, and logged for review."""
+    search = ev.alone
+    if search is None or search.decision != RetrievalDecision.clarify or search.top is None or ev.intent is None:
+        return False
+    second = search.candidates[1].score if len(search.candidates) > 1 else 0.0
+    out_of_scope = next((p for name, p in ev.intent.ranking if name == "out_of_scope"), 0.0)
+    return (search.top.score >= th.dominant_floor and search.top.score >= th.dominant_ratio * second
+            and out_of_scope < th.surely_in_scope)
 
 
 def _doubtful(ev: Evidence, score: float, th: PolicyThresholds) -> bool:

@@ -261,3 +261,12 @@ def test_a_first_answer_gives_only_an_aspect_the_entry_describes() -> None:
     assert decide(DialogueState(), asked, TH).aspect == "materials"
     lacking = ev(aspect=aspect("online", 0.9), alone=search(("a", 0.9)), top_aspects=frozenset({"materials"}))
     assert decide(DialogueState(), lacking, TH).aspect is None
+
+
+def test_one_candidate_far_ahead_is_answered_when_surely_a_service_question() -> None:
+    sure = IntentResult("ask_service", 0.95, [("ask_service", 0.95), ("out_of_scope", 0.01)])
+    weak = search(("home-aging-renovation", 0.24), ("home-care-service", 0.05), decision=RD.clarify)
+    decision = decide(DialogueState(), ev(intent=sure, alone=weak), TH)
+    assert decision.act == Act.answer and decision.low_confidence
+    unsure = IntentResult("ask_service", 0.6, [("ask_service", 0.6), ("out_of_scope", 0.3)])
+    assert decide(DialogueState(), ev(intent=unsure, alone=weak), TH).act != Act.answer
