@@ -200,12 +200,14 @@ def test_a_clause_topic_the_whole_message_does_not_support_is_not_offered() -> N
 
 
 def test_an_aspect_word_never_lifts_a_weak_topic_into_an_answer() -> None:
-    decision = decide(DialogueState(), ev(aspect=aspect("materials", 0.99), alone=search(("a", 0.25))), TH)
+    decision = decide(DialogueState(), ev(aspect=aspect("materials", 0.99), alone=search(("a", 0.25), ("b", 0.2))), TH)
     assert decision.act != Act.answer
 
 
 def test_a_clarification_never_has_a_single_option() -> None:
-    decision = decide(DialogueState(), ev(alone=search(("a", 0.3), ("b", 0.01), decision=RD.clarify)), TH)
+    unsure = IntentResult("ask_service", 0.6, [("ask_service", 0.6), ("out_of_scope", 0.3)])
+    decision = decide(DialogueState(), ev(intent=unsure, alone=search(("a", 0.3), ("b", 0.01), decision=RD.clarify)),
+                      TH)
     assert decision.act == Act.fallback
     decision = decide(DialogueState(), ev(alone=search(("a", 0.3), ("b", 0.25), decision=RD.clarify)), TH)
     assert decision.act == Act.clarify and len(decision.options) == 2
