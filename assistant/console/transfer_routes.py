@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -166,16 +168,24 @@ def synonyms_page(request: Request, user: Reader) -> Response:
 
 @router.post("/synonyms", dependencies=CSRF)
 def save_synonyms(request: Request, user: Editor, form: FormFields) -> Response:
-    text = form.get("synonyms", "")
+    return _save_document(request, user, form, SYNONYMS_DOC, parse_synonyms)
+
+
+def _save_document(request: Request, user: StaffUser, form: dict[str, str], name: str,
+                   parse: Callable[[str], Any]) -> Response:
+    """Saves a staff-edited KB document (synonyms, dialect) from its text form; every worker serves it next.
+
+    The form field, the page ``staff/<name>.html`` and its URL are all called ``name``."""
+    text = form.get(name, "")
     try:
-        groups = parse_synonyms(text)
+        value = parse(text)
     except FormInvalid as exc:
-        return render(request, "staff/synonyms.html", {"text": text, "error": exc.errors["synonyms"], "count": 0},
+        return render(request, f"staff/{name}.html", {"text": text, "error": exc.errors[name], "count": 0},
                       status_code=422)
     with session_scope(app_context(request).sessions) as session:
-        kb_repository.save_document(session, SYNONYMS_DOC, groups, user.username)
+        kb_repository.save_document(session, name, value, user.username)
     app_context(request).kb.refresh()
-    return redirect("/staff/synonyms", "synonyms_saved")
+    return redirect(f"/staff/{name}", f"{name}_saved")
 
 
 # ---------------------------------------------------------------- dialect lexicon
@@ -220,13 +230,4 @@ def dialect_page(request: Request, user: Reader) -> Response:
 
 @router.post("/dialect", dependencies=CSRF)
 def save_dialect(request: Request, user: Editor, form: FormFields) -> Response:
-    text = form.get("dialect", "")
-    try:
-        rows = parse_dialect(text)
-    except FormInvalid as exc:
-        return render(request, "staff/dialect.html", {"text": text, "error": exc.errors["dialect"], "count": 0},
-                      status_code=422)
-    with session_scope(app_context(request).sessions) as session:
-        kb_repository.save_document(session, DIALECT_DOC, rows, user.username)
-    app_context(request).kb.refresh()
-    return redirect("/staff/dialect", "dialect_saved")
+    return _save_document(request, user, form, DIALECT_DOC, parse_dialect)
