@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from knowledge_base.dialect import DialectLexicon
 from knowledge_base.errors import IndexBuildError
@@ -24,6 +25,7 @@ from knowledge_base.synonyms import SynonymDictionary
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CALIBRATION_FILE = DATA_DIR / "calibration.json"
 USER_DICT = DATA_DIR / "userdict.txt"
@@ -41,6 +43,7 @@ class KnowledgeBase:
     revision: int = 0
     dialect: DialectLexicon = field(default_factory=DialectLexicon)
     _rendered: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -90,22 +93,25 @@ class KnowledgeBase:
     def search(self, query: str, k: int = 5) -> SearchResult:
         return self.index.search(query, k)
 
+    def derived(self, key: str, compute: Callable[[], T]) -> T:
+        """A value computed from this knowledge base once (it never changes: a new revision is a new object)."""
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
+
     @property
     def referral_ids(self) -> frozenset[str]:
-        """The entries of kind referral (computed once per knowledge base)."""
-        found = self.__dict__.get("_referral_ids")
-        if found is None:
-            found = self.__dict__["_referral_ids"] = frozenset(e.id for e in self.entries.values() if e.is_referral)
-        return found
+        """The entries of kind referral."""
+        return self.derived("referral_ids", lambda: frozenset(e.id for e in self.entries.values() if e.is_referral))
 
     def vocabulary(self, entry_id: str) -> frozenset[str]:
         """The retrieval words of an entry (title, questions, answer, aspects): what it can be said to be about."""
-        vocabularies = self.__dict__.setdefault("_vocabularies", {})
-        if entry_id not in vocabularies:
+        def words() -> frozenset[str]:
             entry = self.entries[entry_id]
             texts = [*entry.searchable_texts(), entry.answer, *entry.aspects.present().values()]
-            vocabularies[entry_id] = frozenset(w for t in texts for w in self.index.analyzer.analyze(t).words)
-        return vocabularies[entry_id]
+            return frozenset(w for t in texts for w in self.index.analyzer.analyze(t).words)
+
+        return self.derived(f"vocabulary:{entry_id}", words)
 
     def uncovered_words(self, query: str, entry_id: str) -> list[str]:
         """Words of ``query`` (two characters or more) that the entry never uses: 社保卡 for 辅助器具."""

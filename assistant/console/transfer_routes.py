@@ -160,10 +160,14 @@ def parse_synonyms(text: str) -> dict[str, list[str]]:
 
 @router.get("/synonyms")
 def synonyms_page(request: Request, user: Reader) -> Response:
-    with session_scope(app_context(request).sessions) as session:
-        groups = kb_repository.get_document(session, SYNONYMS_DOC) or {}
+    groups = _stored_document(request, SYNONYMS_DOC) or {}
     return render(request, "staff/synonyms.html", {"text": groups_to_text(groups), "error": "",
                                                     "count": sum(len(v) for v in groups.values())})
+
+
+def _stored_document(request: Request, name: str) -> Any:
+    with session_scope(app_context(request).sessions) as session:
+        return kb_repository.get_document(session, name)
 
 
 @router.post("/synonyms", dependencies=CSRF)
@@ -223,8 +227,7 @@ def parse_dialect(text: str) -> list[dict[str, str]]:
 
 @router.get("/dialect")
 def dialect_page(request: Request, user: Reader) -> Response:
-    with session_scope(app_context(request).sessions) as session:
-        rows = kb_repository.get_document(session, DIALECT_DOC) or []
+    rows = _stored_document(request, DIALECT_DOC) or []
     return render(request, "staff/dialect.html", {"text": dialect_to_text(rows), "error": "", "count": len(rows)})
 
 

@@ -61,27 +61,20 @@ def load_broad_terms(path: Path = BROAD_TERMS_FILE) -> Mapping[str, tuple[str, .
 
 
 def _matching(knowledge: KnowledgeBase, titles: dict[str, str], keys: tuple[str, ...]) -> list[str]:
-    cache = knowledge.__dict__.setdefault("_broad_matches", {})  # once per KB revision and key set
-    if keys not in cache:
-        cache[keys] = _match(knowledge, titles, keys)
-    return cache[keys]
+    def match() -> list[str]:
+        categories = {k.removeprefix(CATEGORY_KEY) for k in keys if k.startswith(CATEGORY_KEY)}
+        words = [k for k in keys if not k.startswith(CATEGORY_KEY)]
+        return [entry_id for entry_id, title in titles.items()
+                if knowledge.entries[entry_id].category in categories or any(k in title for k in words)]
 
-
-def _match(knowledge: KnowledgeBase, titles: dict[str, str], keys: tuple[str, ...]) -> list[str]:
-    categories = {k.removeprefix(CATEGORY_KEY) for k in keys if k.startswith(CATEGORY_KEY)}
-    words = [k for k in keys if not k.startswith(CATEGORY_KEY)]
-    return [entry_id for entry_id, title in titles.items()
-            if knowledge.entries[entry_id].category in categories or any(k in title for k in words)]
+    return knowledge.derived(f"broad-match:{'|'.join(keys)}", match)
 
 
 def _titles(knowledge: KnowledgeBase) -> dict[str, str]:
-    cached = getattr(knowledge, "_broad_titles", None)
-    if cached is None:
-        analyzer = knowledge.index.analyzer
-        cached = {entry_id: f"{entry.title}|{analyzer.canonical(entry.title)}"
-                  for entry_id, entry in knowledge.entries.items() if not entry.is_referral}
-        knowledge._broad_titles = cached  # type: ignore[attr-defined]  # once per KB revision
-    return cached
+    analyzer = knowledge.index.analyzer
+    return knowledge.derived("broad-titles", lambda: {
+        entry_id: f"{entry.title}|{analyzer.canonical(entry.title)}"
+        for entry_id, entry in knowledge.entries.items() if not entry.is_referral})
 
 
 def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Mapping[str, int],
@@ -96,8 +89,7 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
     terms: list[str] = []
     rest = canonical
     # …but not inside a longer term of the knowledge base's dictionary (社保 in 社保卡).
-    known = knowledge.__dict__.get("_broad_known") or knowledge.__dict__.setdefault(
-        "_broad_known", frozenset(knowledge.synonyms.canonical_terms()))
+    known = knowledge.derived("canonical-terms", lambda: frozenset(knowledge.synonyms.canonical_terms()))
     longer = [w for w in analyzed.words if w in known]
     for term in sorted(explicit, key=len, reverse=True):
         if term in rest and not any(term in w and len(w) > len(term) for w in longer):

@@ -247,7 +247,7 @@ class DialogueEngine:
         buttons = [Button(title=f"{i}. {knowledge.entries[o].title}", payload=payloads.choose(i))
                    for i, o in enumerate(options, start=1)]
         buttons.append(Button(title="都不是", payload=payloads.NONE_OF_THEM))
-        lead = replies.BROAD_LEAD if d.reason == "broad request" else replies.CLARIFY_LEAD
+        lead = replies.BROAD_LEAD if d.broad else replies.CLARIFY_LEAD
         reply = replies.make_reply(lead + "\n" + "\n".join(lines), buttons)
         return TurnOutcome("clarify", reply, intent, None, unanswered_reason="low_confidence",
                            candidates=_candidates(ev.alone))

@@ -43,6 +43,7 @@ class PolicyThresholds:
     emergency_model: float = 0.3  # emergency detector's probability of danger that raises an alert
     emergency_model_suicide: float = 0.25  # … when the likeliest danger is someone ending their life
     emergency_model_asking: float = 0.85  # … when the message asks whom to tell or what to apply for
+    emergency_kind: float = 0.2  # when the rules raise the alert, the model's kind is used from this danger on
     aspect_followup: float = 0.45  # aspect recogniser's confidence for a follow-up in the current topic
     aspect_new_topic: float = 0.7  # … for answering only that aspect of a newly named topic
     new_topic: float = 0.5  # the message alone names another topic this strongly: it is a new topic
@@ -140,6 +141,7 @@ class Decision:
     index: int | None = None
     number: str | None = None
     low_confidence: bool = False
+    broad: bool = False  # a clarification of a broad request (补贴, 医保), not between close candidates
 
 
 def decide(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decision:
@@ -354,7 +356,7 @@ def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: flo
 def _broad(ev: Evidence, name: str | None, confidence: float, th: PolicyThresholds) -> Decision:
     intent_name = name if name in ("ask_service", None) else "ask_service"
     return Decision(Act.clarify, options=ev.broad_options[: th.broad_max_options], intent=intent_name or "ask_service",
-                    confidence=confidence, reason="broad request")
+                    confidence=confidence, reason="broad request", broad=True)
 
 
 def _readings_agree(ev: Evidence, th: PolicyThresholds) -> bool:

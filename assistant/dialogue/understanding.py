@@ -27,10 +27,10 @@ from assistant.dialogue.rules import (
     wants_human,
 )
 from assistant.dialogue.state import DialogueState
-from intents.aspects import NO_ASPECT, AspectRecognizer
+from intents.aspects import AspectRecognizer
 from intents.base import IntentClassifier, IntentResult
 from intents.choices import extract_choice
-from intents.emergency import EmergencyDetector
+from intents.emergency import EmergencyDetector, EmergencyReading
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.normalize import normalize
 from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
@@ -51,26 +51,24 @@ class Understanding:
         self.thresholds = thresholds
         self.popularity = popularity
 
-    def mandarin(self, knowledge: KnowledgeBase, text: str) -> str:
-        return knowledge.to_mandarin(normalize(text))
-
     def read(self, knowledge: KnowledgeBase, state: DialogueState, text: str) -> Evidence:
-        normalized = self.mandarin(knowledge, text)
+        normalized = knowledge.to_mandarin(normalize(text))
         if not normalized:
             return Evidence(normalized="")
         payload = payloads.parse(text)
         topic_known = bool(state.topic_id) and state.topic_id in knowledge.entries
         referrals = knowledge.referral_ids
-        emergency = self._emergency(normalized)
+        reading = self.emergencies.read(normalized)
+        emergency = self._emergency(normalized, reading)
         if payload is not None or emergency is not None:
             return Evidence(normalized, payload=payload, emergency=emergency, topic_known=topic_known,
                             referrals=referrals)
         result = self.classifier.classify(normalized)
         # The classifier's emergency intent counts only for a message that asks for no service: its training
         # examples are short calls for help, and 「去年着火了能申请救助吗」 shares their words.
-        if emergency is None and result.name == "emergency" and not asks_for_service(normalized) \
+        if result.name == "emergency" and not asks_for_service(normalized) \
                 and result.confidence >= self.thresholds.emergency_intent:
-            emergency = EmergencySignal(self.emergencies.read(normalized).kind, "intent")
+            emergency = EmergencySignal(reading.kind, "intent")
         ticket = result.first("ticket_number")
         choice = result.first("choice") or extract_choice(normalized)
         evidence = Evidence(
@@ -92,18 +90,15 @@ class Understanding:
 
     def _aspect_words(self, knowledge: KnowledgeBase) -> frozenset[str]:
         """Words of the aspect table's phrasings (材料, 多久, 电话 …): they say nothing about which topic."""
-        cached = knowledge.__dict__.get("_aspect_words")
-        if cached is None:
-            analyzer = knowledge.index.analyzer
-            cached = frozenset(w for phrasings in self.aspect_phrasings for p in phrasings
-                               for w in analyzer.analyze_query(p).words)
-            knowledge.__dict__["_aspect_words"] = cached  # once per knowledge-base revision
-        return cached
+        analyzer = knowledge.index.analyzer
+        return knowledge.derived("aspect-words", lambda: frozenset(
+            w for phrasings in self.aspect_phrasings for p in phrasings for w in analyzer.analyze_query(p).words))
 
-    def _emergency(self, normalized: str) -> EmergencySignal | None:
-        reading = self.emergencies.read(normalized)
+    def _emergency(self, normalized: str, reading: EmergencyReading) -> EmergencySignal | None:
         if is_emergency(normalized):
-            return EmergencySignal(reading.kind if reading.danger >= 0.2 else None, "rule")
+            # The rules say there is a danger; the model names its kind when it sees some danger too.
+            kind = reading.kind if reading.danger >= self.thresholds.emergency_kind else None
+            return EmergencySignal(kind, "rule")
         th = self.thresholds
         needed = th.emergency_model_suicide if reading.kind == "suicide" else th.emergency_model
         if asks_for_service(normalized):  # 山坡裂缝了要报告给谁: a report or an application, not a call for help
@@ -120,7 +115,7 @@ class Understanding:
 
     def _with_retrieval(self, knowledge: KnowledgeBase, state: DialogueState, ev: Evidence, normalized: str,
                         topic_known: bool) -> Evidence:
-        aspect = self.aspects.predict(normalized) if normalized else NO_ASPECT
+        aspect = self.aspects.predict(normalized)
         clauses = request_clauses(normalized)
         alone = knowledge.search(normalized, k=RELEVANCE_CANDIDATES)  # also orders a broad request's options
         broad = find_broad_request(knowledge, normalized, self.popularity(), self.thresholds.broad_max_options,
