@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from assistant.events import EventBus, MemoryBus
 from assistant.kb_runtime import KnowledgeBaseProvider, load_shipped_into_db
 from assistant.settings import Settings
 from assistant.storage.db import make_engine, make_session_factory, migrate
@@ -21,6 +22,8 @@ class AppContext:
     engine: Engine
     sessions: sessionmaker[Session]
     kb: KnowledgeBaseProvider
+    # Alerts, queue changes and new messages for server push; built from Settings.events_url.
+    events: EventBus = field(default_factory=MemoryBus)
 
     def close(self) -> None:
         self.engine.dispose()

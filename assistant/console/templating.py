@@ -16,6 +16,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from assistant.api.routes.web import WEB_DIR
 from assistant.auth import ROLE_LABELS
 from assistant.auth.deps import attach_csrf_cookie, csrf_token, current_user
+from assistant.clock import china_seconds, china_time
+from assistant.console.labels import percent, zh
 
 _env = Environment(
     loader=FileSystemLoader(str(WEB_DIR / "templates")),
@@ -26,6 +28,8 @@ _env = Environment(
 )
 _env.globals["csrf_token"] = csrf_token
 _env.globals["ROLE_LABELS"] = ROLE_LABELS
+# One clock and one language on every page: China time, Chinese labels, rates as percentages.
+_env.filters.update(china_time=china_time, china_seconds=china_seconds, zh=zh, percent=percent)
 templates = Jinja2Templates(env=_env)
 
 # Headers for every staff page: no inline script may run, nothing is framed, nothing is cached.
