@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from assistant.events import EventBus, MemoryBus
+from assistant.events import EventBus, MemoryBus, create_bus
 from assistant.kb_runtime import KnowledgeBaseProvider, load_shipped_into_db
 from assistant.settings import Settings
 from assistant.storage.db import make_engine, make_session_factory, migrate
@@ -37,4 +37,5 @@ def create_context(settings: Settings, *, load_shipped: bool = True) -> AppConte
     factory = make_session_factory(engine)
     if load_shipped:
         load_shipped_into_db(settings, factory)
-    return AppContext(settings, engine, factory, KnowledgeBaseProvider(settings, factory))
+    return AppContext(settings, engine, factory, KnowledgeBaseProvider(settings, factory),
+                      create_bus(settings.events_url, factory))

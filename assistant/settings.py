@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     office_hours: str = "08:00-18:00"  # HH:MM-HH:MM, China time
     office_weekends: bool = True  # Guangxi community centres often open on Saturdays; staff set this
     handoff_claim_timeout_seconds: int = 180  # queued this long with nobody claiming → leave a message instead
+    # --- alerts and server push (assistant/handoff/alerts.py, assistant/events) ---
+    events_url: str = "db:"  # memory: (one process) | db: (shared database) | redis://host:port/0
+    alert_escalation_seconds: int = 120  # unacknowledged this long → administrators and the department are told
 
     # --- work orders (assistant/handoff): routing, deadlines, delivery to department systems ---
     orders_config: Path | None = None  # YAML: routing, deadlines, holidays; default assistant/handoff/orders.yaml

@@ -23,6 +23,7 @@ from assistant.dialogue import payloads
 from assistant.dialogue.payloads import Command
 from assistant.dialogue.schemas import ChatResponse
 from kiosk_app import texts
+from kiosk_app.calls import CALL_COMMAND, call_speech, call_view, split_calls
 from kiosk_app.catalog import PAGE_SIZE, Catalog
 from kiosk_app.client import AssistantClient
 from kiosk_app.config import KioskConfig
@@ -123,6 +124,7 @@ class KioskController:
             "signout": lambda _: self.cards.sign_out(),
             "continue": lambda _: self.continue_use(),
             "end": lambda _: self.end_visit(),
+            CALL_COMMAND: self.show_call,
         }
 
     # --- the visitor's data ---
@@ -251,12 +253,17 @@ class KioskController:
             self._show_handoff(response, rate)
         else:
             urgent = response.action == "emergency"
+            calls, buttons = split_calls(response.reply.buttons)  # tel:120 → a big button, never a message
             actions = tuple(Action(texts.STAFF_BUTTON if b.payload == payloads.HUMAN else b.title, "payload", b.payload,
                                    Style.DANGER if b.payload == payloads.HUMAN else Style.BUTTON)
-                            for b in response.reply.buttons)
+                            for b in buttons)
             title = texts.EMERGENCY_TITLE if urgent else texts.MESSAGE_TITLE
-            self._show(NOTICE, NoticeView(title, response.reply.text, actions, urgent=urgent), speech=speech,
-                       display_speech=display, rate=rate)
+            self._show(NOTICE, NoticeView(title, response.reply.text, actions, urgent=urgent, calls=calls),
+                       speech=speech, display_speech=display, rate=rate)
+
+    def show_call(self, number: str) -> None:
+        """A call button: the number very large and spoken (the kiosk cannot dial)."""
+        self._show(NOTICE, call_view(number), display_speech=call_speech(number))
 
     def _show_answer(self, response: ChatResponse, speech: str | None, display: str | None, rate: int) -> None:
         topic = response.topic

@@ -18,6 +18,11 @@ CLARIFY_PROMPT = "您想问的是哪一个？请点一下。"
 ANSWER_TITLE = "回答"
 MESSAGE_TITLE = "小助手"
 EMERGENCY_TITLE = "紧急情况"
+# The kiosk cannot dial: an emergency number's button shows the number very large and says it.
+CALL_NAMES = {"120": "急救", "110": "报警", "119": "火警"}
+CALL_BUTTON = "{number} {name}"
+CALL_TEXT = "请用电话拨打 {number}"
+CALL_SPEECH = "请用电话拨打{number}。"
 PROBLEM_TITLE = "出了点问题"
 GENERIC_PROBLEM = "机器出了点问题，请找工作人员帮忙。"
 NOTHING_TO_REPEAT = "现在没有可以重复的内容。"

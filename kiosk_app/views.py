@@ -122,3 +122,5 @@ class NoticeView:
     text: str
     actions: tuple[Action, ...] = field(default_factory=tuple)
     urgent: bool = False  # emergencies and device faults: shown on the danger colour
+    calls: tuple[Action, ...] = field(default_factory=tuple)  # emergency numbers: a row of big buttons
+    big_number: str = ""  # a number to dial, shown very large (the kiosk cannot dial it)

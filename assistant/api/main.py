@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from assistant.api.errors import install_error_handlers
-from assistant.api.routes import channels, chat, health, rasa_webhook, web
+from assistant.api.routes import channels, chat, health, rasa_webhook, sessions, web
+from assistant.api.routes import events as event_routes
 from assistant.api.routes import handoff as handoff_routes
 from assistant.api.routes import orders as order_routes
 from assistant.console.wiring import install_console
@@ -49,10 +50,12 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(rasa_webhook.router)
     app.include_router(health.router)
     app.include_router(web.router)
+    app.include_router(sessions.router)  # a resident's conversation restored after a reload
     app.include_router(channels.router)  # WeChat / WeCom callbacks: /channels/...
     for router in (*handoff_routes.routers, *order_routes.routers):  # live handoff, work orders
         app.include_router(router)
     app.include_router(handoff_worker.router)  # outbox drain and handoff timeouts in the background
+    app.include_router(event_routes.router)  # server push to staff pages: /staff/api/events
     install_console(app)  # staff console: /staff/...
     app.mount("/static", StaticFiles(directory=str(web.WEB_DIR / "static")), name="static")
     return app

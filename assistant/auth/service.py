@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,40}$")
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 256
+GENERATED_PASSWORD_LENGTH = 14
+GENERATED_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+# New accounts start with the least privilege: department handlers see only their department's orders.
+ROLES_BY_PRIVILEGE: tuple[str, ...] = ("department", "staff", "approver", "admin")
+LEAST_PRIVILEGE_ROLE = ROLES_BY_PRIVILEGE[0]
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when the username does not exist, so a wrong username costs as long as a wrong password.
@@ -58,28 +63,35 @@ class LockoutPolicy:
     lock_minutes: float = 15.0
 
 
-def validate_new_account(username: str, role: str, password: str) -> None:
+def validate_new_account(username: str, role: str, password: str, department: str = "") -> None:
     if not USERNAME_RE.match(username or ""):
-        raise InvalidAccount("username must be 2-40 letters, digits, '.', '_' or '-'")
-    if role not in ROLES:
-        raise InvalidAccount(f"role must be one of {', '.join(ROLES)}")
+        raise InvalidAccount("用户名要 2 到 40 位，只能用字母、数字、点、下划线或减号")
+    validate_role(role, department)
     validate_password(password)
+
+
+def validate_role(role: str, department: str = "") -> None:
+    if role not in ROLES:
+        raise InvalidAccount("请选择角色")
+    if role == "department" and not department.strip():
+        # Without one the handler would see no work order at all (orders are filtered by department).
+        raise InvalidAccount("部门经办人要选择所属部门")
 
 
 def validate_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidAccount(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidAccount(f"密码至少要 {MIN_PASSWORD_LENGTH} 位")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidAccount(f"password must have at most {MAX_PASSWORD_LENGTH} characters")
+        raise InvalidAccount(f"密码最多 {MAX_PASSWORD_LENGTH} 位")
     if password.strip() != password or not password.strip():
-        raise InvalidAccount("password must not start or end with spaces")
+        raise InvalidAccount("密码开头和结尾不能是空格")
 
 
 def create_account(session: Session, username: str, role: str, password: str, *, department: str = "",
                    actor: str = "cli") -> StaffAccount:
-    validate_new_account(username, role, password)
+    validate_new_account(username, role, password, department)
     if session.scalar(select(StaffAccount).where(StaffAccount.username == username)) is not None:
-        raise AccountExists(f"user '{username}' already exists")
+        raise AccountExists(f"用户名 {username} 已经有人用了")
     account = StaffAccount(username=username, role=role, department=department.strip()[:40],
                            password_hash=_hasher.hash(password))
     session.add(account)
@@ -89,21 +101,11 @@ def create_account(session: Session, username: str, role: str, password: str, *,
 
 
 def set_password(session: Session, username: str, password: str, actor: str) -> None:
-    validate_password(password)
-    account = get_account(session, username)
-    if account is None:
-        raise InvalidAccount(f"no user '{username}'")
-    account.password_hash = _hasher.hash(password)
-    account.failed_attempts = 0
-    account.locked_until = None
-    session.execute(delete(StaffSession).where(StaffSession.account_id == account.id))
-    session.add(AuditLog(actor=actor, action="auth.user.password", target=username))
+    reset_password(session, username, actor, password)
 
 
 def unlock(session: Session, username: str, actor: str) -> None:
-    account = get_account(session, username)
-    if account is None:
-        raise InvalidAccount(f"no user '{username}'")
+    account = _existing(session, username)
     account.failed_attempts = 0
     account.locked_until = None
     session.add(AuditLog(actor=actor, action="auth.user.unlock", target=username))
@@ -111,6 +113,87 @@ def unlock(session: Session, username: str, actor: str) -> None:
 
 def get_account(session: Session, username: str) -> StaffAccount | None:
     return session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+
+
+def _existing(session: Session, username: str) -> StaffAccount:
+    account = get_account(session, username) if username else None
+    if account is None:
+        raise InvalidAccount(f"找不到账号 {username[:40]}")
+    return account
+
+
+# ---------------------------------------------------------------- administering accounts
+
+def end_sessions(session: Session, account: StaffAccount) -> None:
+    """Signs the account out of every browser at once (the session table is checked on every request)."""
+    session.execute(delete(StaffSession).where(StaffSession.account_id == account.id))
+
+
+def _active_admins(session: Session) -> int:
+    # Locked so that two administrators demoting each other at the same moment cannot both succeed (PostgreSQL).
+    rows = session.scalars(select(StaffAccount.id).where(StaffAccount.role == "admin", StaffAccount.active.is_(True))
+                           .with_for_update())
+    return len(list(rows))
+
+
+def _keeps_an_admin(session: Session, account: StaffAccount) -> None:
+    if account.role == "admin" and account.active and _active_admins(session) <= 1:
+        raise InvalidAccount("这是最后一个在用的管理员账号，不能停用或改成其他角色；请先给另一个人管理员角色")
+
+
+def set_active(session: Session, username: str, active: bool, actor: str) -> StaffAccount:
+    """Enables or disables an account; disabling signs it out everywhere at once."""
+    account = _existing(session, username)
+    if not active:
+        if username == actor:
+            raise InvalidAccount("不能停用自己正在使用的账号")
+        _keeps_an_admin(session, account)
+        end_sessions(session, account)
+    if account.active != active:
+        account.active = active
+        session.add(AuditLog(actor=actor, action="user.enable" if active else "user.disable", target=username))
+    return account
+
+
+def generate_password(length: int = GENERATED_PASSWORD_LENGTH) -> str:
+    """A random password without look-alike characters (0/O, 1/l/I), easy to read out to someone once."""
+    return "".join(secrets.choice(GENERATED_PASSWORD_ALPHABET) for _ in range(length))
+
+
+def reset_password(session: Session, username: str, actor: str, password: str | None = None) -> str:
+    """Sets ``password`` (or a generated one, returned to be shown once); the account's sessions end.
+
+    The audit row names the actor and the account, never the password.
+    """
+    account = _existing(session, username)
+    new_password = password if password else generate_password()
+    validate_password(new_password)
+    account.password_hash = _hasher.hash(new_password)
+    account.failed_attempts = 0
+    account.locked_until = None
+    end_sessions(session, account)
+    session.add(AuditLog(actor=actor, action="user.reset_password", target=username,
+                         detail="generated" if not password else "set"))
+    return new_password
+
+
+def change_role(session: Session, username: str, role: str, actor: str, *, department: str = "",
+                departments: tuple[str, ...] | list[str] = ()) -> StaffAccount:
+    """A new role (and, for department handlers, a department from the fixed list)."""
+    validate_role(role, department)
+    department = department.strip() if role == "department" else ""
+    if department and departments and department not in departments:
+        raise InvalidAccount("请从列表里选择部门")
+    account = _existing(session, username)
+    if role != account.role:
+        _keeps_an_admin(session, account)
+    if (role, department) == (account.role, account.department or ""):
+        return account
+    before = f"{account.role}/{account.department}" if account.department else account.role
+    after = f"{role}/{department}" if department else role
+    account.role, account.department = role, department
+    session.add(AuditLog(actor=actor, action="user.role", target=username, detail=f"{before} → {after}"))
+    return account
 
 
 def authenticate(session: Session, username: str, password: str, policy: LockoutPolicy,

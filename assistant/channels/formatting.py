@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from assistant.dialogue import payloads
+from assistant.dialogue.payloads import Command
 from assistant.dialogue.schemas import ChatResponse
 from intents.choices import extract_choice, resolve_choice
 
@@ -39,7 +41,12 @@ _MAX_PICK_CHARS = 6
 def format_reply(response: ChatResponse) -> tuple[str, list[str]]:
     """The text to send and the button payloads in the order they were numbered."""
     text = response.reply.text.strip()
-    buttons = response.reply.buttons
+    # A call button (tel:120) cannot be a numbered pick: WeChat shows it as a number to dial instead.
+    calls = [b for b in response.reply.buttons if _is_call(b.payload)]
+    buttons = [b for b in response.reply.buttons if not _is_call(b.payload)]
+    if calls:
+        dial = "、".join(str(payloads.parse(b.payload).argument) for b in calls)  # type: ignore[union-attr]
+        text = f"{text}\n请直接拨打：{dial}" if text else f"请直接拨打：{dial}"
     if not buttons:
         return text, []
     lines = [text, ""] if text else []
@@ -47,6 +54,11 @@ def format_reply(response: ChatResponse) -> tuple[str, list[str]]:
         title = _LEADING_NUMBER.sub("", button.title).strip() or button.title
         lines.append(f"回复 {number}：{title}")
     return "\n".join(lines), [button.payload for button in buttons]
+
+
+def _is_call(payload: str) -> bool:
+    parsed = payloads.parse(payload)
+    return parsed is not None and parsed.command == Command.call
 
 
 def pick_payload(text: str, payloads: list[str]) -> str | None:

@@ -8,12 +8,13 @@ import time
 import click
 from sqlalchemy import select
 
+from assistant.clock import china_time
 from assistant.commands.common import UserError, app_context
 from assistant.handoff import HandoffError
 from assistant.handoff.live import HandoffService
 from assistant.handoff.models import OutboxMessage
 from assistant.handoff.outbox import counts, requeue
-from assistant.handoff.queries import china_time, list_orders
+from assistant.handoff.queries import list_orders
 from assistant.handoff.worker import OrdersWorker
 from assistant.storage.db import session_scope
 
@@ -93,5 +94,5 @@ def due(view: str, department: str | None) -> None:
 def sweep() -> None:
     """Offer a callback message to residents whose handoff nobody claimed in time."""
     with app_context(load_shipped=False) as context, session_scope(context.sessions) as db:
-        count = HandoffService(context.settings).sweep(db)
+        count = HandoffService(context.settings, events=context.events).sweep(db)
     click.echo(f"timed out {count}")

@@ -29,6 +29,7 @@ class FormInvalid(ConsoleError):
 def routers() -> list[APIRouter]:
     from assistant.console import (
         admin_routes,
+        alert_routes,
         auth_routes,
         dashboard_routes,
         kb_routes,
@@ -38,4 +39,4 @@ def routers() -> list[APIRouter]:
     )
 
     return [auth_routes.router, pages.router, dashboard_routes.router, kb_routes.router, transfer_routes.router,
-            unanswered_routes.router, admin_routes.router]
+            unanswered_routes.router, admin_routes.router, alert_routes.router]

@@ -26,6 +26,7 @@ from assistant.auth.service import (
     open_session,
     unsign,
 )
+from assistant.clock import china_time
 from assistant.console.templating import render
 from assistant.storage.db import session_scope
 from assistant.storage.models import AuditLog
@@ -100,7 +101,7 @@ def login_submit(request: Request, username: Annotated[str, Form(max_length=80)]
     except RateLimited as exc:
         error, status = f"尝试次数太多，请 {int(exc.retry_after) + 1} 秒后再试。", 429
     except AccountLocked as exc:
-        error, status = f"连续输错密码，账号已锁定到 {exc.until.astimezone().strftime('%H:%M')}，请稍后再试或联系管理员。", 423
+        error, status = f"连续输错密码，账号已锁定到 {china_time(exc.until, '%H:%M')}，请稍后再试或联系管理员。", 423
     except InvalidCredentials:
         error, status = "用户名或密码不对。", 401
     if error:

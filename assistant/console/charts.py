@@ -1,6 +1,7 @@
 """Charts as inline SVG rendered on the server: no JavaScript library, no CDN, readable without scripts.
 
 Every label passes through ``markupsafe.escape``: topic titles and channel names end up inside the SVG.
+Callers pass labels already in Chinese (``zh``); rates are shown as percentages with the console's one helper.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from markupsafe import Markup, escape
+
+from assistant.console.labels import percent as percent_text
 
 PALETTE = ("#1f5fa8", "#c0392b", "#2e8b57", "#b9770e", "#6c3483", "#117a8b")
 
@@ -25,7 +28,7 @@ def hbar(items: Sequence[tuple[str, float]], *, title: str, width: int = 560, pe
     for i, (label, value) in enumerate(items):
         y = 8 + i * row
         bar = (width - label_w - 70) * (value / peak)
-        shown = f"{value:.0%}" if percent else f"{value:g}"
+        shown = percent_text(value, 0) if percent else f"{value:g}"
         text = str(label) if len(str(label)) <= 14 else str(label)[:13] + "…"
         parts.append(f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{escape(text)}</text>'
                      f'<rect x="{label_w}" y="{y + 3}" width="{bar:.1f}" height="{row - 8}" fill="{PALETTE[0]}">'
@@ -52,7 +55,7 @@ def columns(labels: Sequence[str], series: dict[str, Sequence[float]], *, title:
              f'<title>{escape(title)}</title>',
              f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 6}" y2="{top + plot_h}" stroke="#555"/>',
              f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" class="axis">'
-             f'{escape(f"{peak:.0%}" if percent else f"{peak:g}")}</text>',
+             f'{escape(percent_text(peak, 0) if percent else f"{peak:g}")}</text>',
              f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>']
     for s, name in enumerate(names):
         parts.append(f'<rect x="{left + s * 110}" y="4" width="12" height="12" fill="{PALETTE[s % len(PALETTE)]}"/>'
@@ -62,7 +65,7 @@ def columns(labels: Sequence[str], series: dict[str, Sequence[float]], *, title:
         for s, name in enumerate(names):
             value = float(series[name][i]) if i < len(series[name]) else 0.0
             h = plot_h * (value / peak)
-            shown = f"{value:.0%}" if percent else f"{value:g}"
+            shown = percent_text(value, 0) if percent else f"{value:g}"
             parts.append(f'<rect x="{x0 + s * bar_w:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 1:.1f}" '
                          f'height="{h:.1f}" fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(label)} '
                          f'{escape(name)}: {escape(shown)}</title></rect>')

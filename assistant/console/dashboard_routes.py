@@ -9,14 +9,16 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from assistant.auth.personal import may_reveal
+from assistant.clock import as_utc, now_china
 from assistant.console import exports
 from assistant.console.charts import columns, hbar
-from assistant.console.clustering import cluster_queries, load_open
+from assistant.console.clustering import cluster_queries, load_open, merge_threshold
+from assistant.console.emergency_stats import duration_text, emergencies
+from assistant.console.labels import zh
 from assistant.console.stats import CHANNEL_LABELS, compute
 from assistant.console.templating import render
 from assistant.console.unanswered_routes import parse_period
 from assistant.console.web import Reader, app_context
-from assistant.handoff.calendar import CHINA
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.db import session_scope
 
@@ -28,7 +30,7 @@ _MEDIA = {"csv": "text/csv; charset=utf-8",
 
 
 def today_in_china() -> dt.date:
-    return dt.datetime.now(CHINA).date()
+    return now_china().date()
 
 
 @router.get("/")
@@ -39,8 +41,13 @@ def dashboard(request: Request, user: Reader, start: str = "", end: str = "", ch
     titles = {e.id: e.title for e in kb.entries.values()}
     with session_scope(context.sessions) as session:
         board = compute(session, period, titles)
-        open_rows = load_open(session, period.start, period.end, period.channel)
-    clusters = cluster_queries(open_rows, kb.synonyms)[:8]
+        # load_open counts UTC days; a China day starts at 16:00 UTC the day before, so widen by a day and cut.
+        open_rows = [r for r in load_open(session, period.start - dt.timedelta(days=1), period.end, period.channel)
+                     if period.since <= as_utc(r.created_at) < period.until]  # type: ignore[operator]
+        alerts = emergencies(session, period.since, period.until, period.channel)
+    # The same grouping as the 未答问题 page: groups that mean the same (天气/下雨) are one need.
+    clusters = cluster_queries(open_rows, kb.synonyms, encoder=kb.index.encoder,
+                               merge_similarity=merge_threshold(kb))[:8]
     charts = {
         "weekly": columns(board.weeks, {"会话数": board.weekly["会话数"]}, title="每周会话数"),
         "rates": columns(board.weeks, {"回答率": board.weekly["回答率"], "兜底率": board.weekly["兜底率"]},
@@ -48,6 +55,8 @@ def dashboard(request: Request, user: Reader, start: str = "", end: str = "", ch
         "topics": hbar(board.top_topics, title="热门问题"),
         "clusters": hbar([(c.representative, c.count) for c in clusters], title="未答问题最多的需求"),
         "orders": hbar(board.orders_by_status, title="工单状态"),
+        "actions": hbar([(zh(a, "action"), n) for a, n in board.actions.most_common()], title="小助手的回复"),
+        "intents": hbar([(zh(i, "intent"), n) for i, n in board.intents.most_common(10)], title="居民想做什么"),
         "channels": hbar([(CHANNEL_LABELS.get(ch, ch), f["answer_rate"]) for ch, f in board.per_channel.items()],
                          title="各渠道回答率", percent=True),
     }
@@ -56,7 +65,8 @@ def dashboard(request: Request, user: Reader, start: str = "", end: str = "", ch
     missing_years = calendar.missing_schedules(today_in_china())
     return render(request, "staff/dashboard.html", {"board": board, "charts": charts, "period": period,
                                                     "error": error, "channels": CHANNEL_LABELS,
-                                                    "missing_years": missing_years})
+                                                    "missing_years": missing_years, "alerts": alerts,
+                                                    "ack_median": duration_text(alerts.median_ack_seconds)})
 
 
 @router.get("/export/{name}.{fmt}")

@@ -2,6 +2,7 @@
 
 Unmasked work-order contacts are exported only when a role that may see them asks (``reveal``), and the
 export is written to the audit log first. Cells that would start a spreadsheet formula are neutralised.
+Headers and codes are Chinese, times are China time to the second, rates are percentages.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from assistant.auth.deps import StaffUser
 from assistant.auth.personal import mask_address, may_reveal, record_access
-from assistant.console.clustering import REASON_LABELS
-from assistant.console.stats import CHANNEL_LABELS, ORDER_OPEN, Dashboard
+from assistant.clock import china_seconds
+from assistant.console.labels import percent, zh
+from assistant.console.stats import ORDER_OPEN, Dashboard
 from assistant.logging_setup import redact
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.models import UnansweredQuery, WorkOrder
@@ -32,7 +34,7 @@ def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        return china_seconds(value)  # stored in UTC; a person reads China time
     if isinstance(value, float):
         return round(value, 4)
     if isinstance(value, int | dt.date):
@@ -73,8 +75,8 @@ def unanswered_rows(session: Session, since: dt.datetime, until: dt.datetime,
     if channel:
         query = query.where(UnansweredQuery.channel == channel)
     header = ["时间", "渠道", "原因", "状态", "居民问题（已脱敏）", "意图", "处理到条目"]
-    rows = [[r.created_at, CHANNEL_LABELS.get(r.channel, r.channel), REASON_LABELS.get(r.reason, r.reason),
-             r.status, redact(r.query), r.intent or "", r.resolved_entry_id or ""]
+    rows = [[r.created_at, zh(r.channel, "channel"), zh(r.reason, "unanswered_reason"),
+             zh(r.status, "unanswered_status"), redact(r.query), zh(r.intent, "intent"), r.resolved_entry_id or ""]
             for r in session.scalars(query.order_by(UnansweredQuery.created_at).limit(MAX_EXPORT_ROWS))]
     return header, rows
 
@@ -104,7 +106,7 @@ def work_order_rows(session: Session, since: dt.datetime, until: dt.datetime, us
             location = order.location
         else:
             contact, location = order.contact_masked, mask_address(redact(order.location))
-        rows.append([order.number, order.created_at, CHANNEL_LABELS.get(order.channel, order.channel),
+        rows.append([order.number, order.created_at, zh(order.channel, "channel"),
                      order.category, order.department, order.status, order.due_at, overdue,
                      redact(order.description), location, contact])
     return header, rows
@@ -114,16 +116,19 @@ def summary_rows(board: Dashboard) -> tuple[list[str], list[list[Any]]]:
     header = ["项目", "范围", "数值"]
     rows: list[list[Any]] = [
         ["会话数", "全部", board.conversations], ["回复数", "全部", board.replies],
-        ["回答率", "全部", board.answer_rate], ["兜底率", "全部", board.fallback_rate],
-        ["转人工/工单率", "全部", board.handoff_rate], ["工单数", "全部", board.orders_total],
+        ["回答率", "全部", percent(board.answer_rate)], ["兜底率", "全部", percent(board.fallback_rate)],
+        ["转人工/工单率", "全部", percent(board.handoff_rate)], ["工单数", "全部", board.orders_total],
         ["超期工单", "全部", board.orders_overdue]]
     for channel, figures in board.per_channel.items():
-        label = CHANNEL_LABELS.get(channel, channel)
-        rows += [["会话数", label, figures["conversations"]], ["回答率", label, figures["answer_rate"]],
-                 ["兜底率", label, figures["fallback_rate"]]]
+        label = zh(channel, "channel")
+        rows += [["会话数", label, figures["conversations"]], ["回答率", label, percent(figures["answer_rate"])],
+                 ["兜底率", label, percent(figures["fallback_rate"])]]
     for index, week in enumerate(board.weeks):
         for name, values in board.weekly.items():
-            rows.append([name, f"{week} 当周", values[index]])
+            value = values[index] if name == "会话数" else percent(values[index])
+            rows.append([name, f"{week} 当周", value])
+    rows += [["回复类型：" + zh(action, "action"), "全部", count] for action, count in board.actions.most_common()]
+    rows += [["居民意图：" + zh(intent, "intent"), "全部", count] for intent, count in board.intents.most_common()]
     rows += [["工单状态：" + status, "全部", count] for status, count in board.orders_by_status]
     rows += [["热门问题：" + title, "全部", count] for title, count in board.top_topics]
     return header, rows

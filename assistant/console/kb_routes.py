@@ -137,10 +137,29 @@ def start_edit(request: Request, entry_id: str, user: Editor) -> Response:
     return redirect(f"/staff/kb/draft/{draft_id}")
 
 
+@router.get("/entry/{entry_id}/rollback")
+def rollback_confirm(request: Request, entry_id: str, user: Reviewer, version: str = "") -> Response:
+    """What a rollback would publish, before anything changes (the publish is the POST with ``confirmed``)."""
+    try:
+        return _rollback_page(request, entry_id, int(version))
+    except (ValueError, WorkflowError) as exc:
+        return _entry_error(request, entry_id, exc)
+
+
+def _rollback_page(request: Request, entry_id: str, version: int) -> Response:
+    with session_scope(app_context(request).sessions) as session:
+        preview = wf.rollback_preview(session, entry_id, version)
+    return render(request, "staff/kb_rollback.html", {
+        "entry_id": entry_id, "version": version, "live_version": preview.live_version, "title": preview.title,
+        "diff": entry_diff(preview.live, preview.target)})
+
+
 @router.post("/entry/{entry_id}/rollback", dependencies=CSRF)
 def rollback(request: Request, entry_id: str, user: Reviewer, form: FormFields) -> Response:
     try:
         version = int(form.get("version", ""))
+        if form.get("confirmed") != "1":  # a form from an old page, or a crafted one: show the confirmation
+            return _rollback_page(request, entry_id, version)
         with session_scope(app_context(request).sessions) as session:
             wf.rollback(session, entry_id, version, user)
     except (ValueError, WorkflowError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -195,15 +196,29 @@ def version_data(session: Session, entry_id: str, version: int) -> dict[str, Any
     return dict(row.data)
 
 
-def rollback(session: Session, entry_id: str, version: int, user: StaffUser) -> KbEntry:
-    """Publishes the content of an earlier version as a new version (history is never rewritten)."""
-    _require(user, REVIEWERS, "回滚")
+@dataclass(frozen=True)
+class RollbackPreview:
+    title: str
+    live_version: int
+    live: dict[str, Any]
+    target: dict[str, Any]  # what would be published
+
+
+def rollback_preview(session: Session, entry_id: str, version: int) -> RollbackPreview:
+    """The live content and the earlier version a rollback would publish (nothing is changed)."""
     row = live_row(session, entry_id)
     if row is None:
         raise WorkflowError("找不到这个条目")
     if version >= row.version:
         raise WorkflowError("只能回滚到更早的版本")
-    data = version_data(session, entry_id, version)
+    target = {**version_data(session, entry_id, version), "status": EntryStatus.published.value}
+    return RollbackPreview(str(row.data.get("title", entry_id)), row.version, dict(row.data), target)
+
+
+def rollback(session: Session, entry_id: str, version: int, user: StaffUser) -> KbEntry:
+    """Publishes the content of an earlier version as a new version (history is never rewritten)."""
+    _require(user, REVIEWERS, "回滚")
+    data = rollback_preview(session, entry_id, version).target
     entry = KbEntry.model_validate({**data, "status": EntryStatus.published})
     saved = kb_repository.save_entry(session, entry, user.username, note=f"回滚到第 {version} 版")
     _audit(session, user, "kb.rollback", entry_id, f"v{version} → v{saved.version}")

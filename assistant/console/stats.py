@@ -5,6 +5,8 @@ Definitions (also shown on the page):
 - rates are over the assistant's replies (turns answered by the bot, not by a live agent): answer rate =
   replies that answered from the knowledge base, fallback rate = replies that could not answer;
 - handoff rate = conversations with at least one hand-off (live agent or work order) / conversations.
+
+Periods and weeks are China days (Asia/Shanghai): "today" starts at 00:00 Beijing time, 16:00 UTC the day before.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assistant.clock import CHINA, as_utc, now_china
+from assistant.console.labels import CHANNEL
 from assistant.storage.models import ChatSession, Turn, WorkOrder
 
 try:  # the work-order lifecycle belongs to the handoff feature
@@ -25,7 +29,7 @@ except ImportError:  # pragma: no cover - older trees
     ORDER_STATUSES = ("受理", "派单", "办理中", "办结", "回访", "已评价")
     ORDER_OPEN = ("受理", "派单", "办理中")
 
-CHANNEL_LABELS = {"web": "网页", "kiosk": "一体机", "api": "接口", "wechat": "微信", "wecom": "企业微信"}
+CHANNEL_LABELS = CHANNEL  # the one table of channel names (assistant/console/labels.py)
 HANDOFF_ACTIONS = ("handoff", "ticket")
 
 
@@ -37,24 +41,34 @@ class Period:
 
     @property
     def since(self) -> dt.datetime:
-        return dt.datetime.combine(self.start, dt.time(), dt.UTC)
+        """The first instant of the first China day, in UTC (SQLite compares stored UTC wall-clock times)."""
+        return china_midnight(self.start)
 
     @property
     def until(self) -> dt.datetime:
-        return dt.datetime.combine(self.end + dt.timedelta(days=1), dt.time(), dt.UTC)
+        return china_midnight(self.end + dt.timedelta(days=1))
 
     def weeks(self) -> list[dt.date]:
         first = self.start - dt.timedelta(days=self.start.weekday())
         return [first + dt.timedelta(weeks=i) for i in range((self.end - first).days // 7 + 1)]
 
 
+def china_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), CHINA).astimezone(dt.UTC)
+
+
+def china_day(moment: dt.datetime) -> dt.date:
+    """The China calendar day of a stored (UTC) time."""
+    return as_utc(moment).astimezone(CHINA).date()  # type: ignore[union-attr]
+
+
 def default_period(days: int = 28, today: dt.date | None = None) -> Period:
-    today = today or dt.date.today()
+    today = today or now_china().date()
     return Period(today - dt.timedelta(days=days - 1), today)
 
 
 def _week(moment: dt.datetime) -> dt.date:
-    day = moment.date()
+    day = china_day(moment)
     return day - dt.timedelta(days=day.weekday())
 
 
@@ -64,6 +78,7 @@ class Dashboard:
     conversations: int = 0
     replies: int = 0
     actions: Counter[str] = field(default_factory=Counter)
+    intents: Counter[str] = field(default_factory=Counter)
     handoff_sessions: int = 0
     top_topics: list[tuple[str, int]] = field(default_factory=list)
     per_channel: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -94,7 +109,7 @@ def compute(session: Session, period: Period, titles: dict[str, str], now: dt.da
     board = Dashboard(period)
     sessions_q = select(ChatSession.id, ChatSession.channel, ChatSession.created_at).where(
         ChatSession.created_at >= period.since, ChatSession.created_at < period.until)
-    turns_q = select(Turn.session_id, Turn.channel, Turn.created_at, Turn.action, Turn.topic_id).where(
+    turns_q = select(Turn.session_id, Turn.channel, Turn.created_at, Turn.action, Turn.topic_id, Turn.intent).where(
         Turn.created_at >= period.since, Turn.created_at < period.until, Turn.sender == "bot")
     if period.channel:
         sessions_q = sessions_q.where(ChatSession.channel == period.channel)
@@ -115,9 +130,11 @@ def compute(session: Session, period: Period, titles: dict[str, str], now: dt.da
     fallback_week = [0] * len(weeks)
     handoff_ids: set[str] = set()
     topics: Counter[str] = Counter()
-    for sid, channel, created, action, topic in session.execute(turns_q):
+    for sid, channel, created, action, topic, intent in session.execute(turns_q):
         board.replies += 1
         board.actions[action] += 1
+        if intent:
+            board.intents[intent] += 1
         per_channel[channel]["replies"] += 1
         per_channel[channel][action] += 1
         if action in HANDOFF_ACTIONS:

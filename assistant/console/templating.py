@@ -46,10 +46,12 @@ SECURITY_HEADERS = {
 # Messages after a redirect are chosen by code (``?msg=saved``), so a crafted link cannot put words on a page.
 FLASH_MESSAGES: dict[str, str] = {
     "saved": "已保存草稿。", "submitted": "已提交审核。", "approved": "已审核通过。", "rejected": "已退回修改。",
-    "published": "已发布，各服务进程几秒内生效。", "rolled_back": "已回滚并发布。", "imported": "导入成功。",
+    "published": "已发布，各服务进程几秒内生效。", "rolled_back": "已发布：内容已回滚到所选版本，各服务进程几秒内生效。", "imported": "导入成功。",
     "synonyms_saved": "同义词已保存并生效。", "dialect_saved": "方言词典已保存并生效。", "cluster_added": "已把这些问法加入条目的相似问题。",
     "cluster_closed": "已处理该问题组。", "draft_created": "已根据未答问题新建草稿。", "user_created": "账号已创建。",
     "unlocked": "账号已解锁。", "archived": "条目已下线。",
+    "user_disabled": "账号已停用，它的登录已全部退出。", "user_enabled": "账号已启用。",
+    "password_reset": "密码已重置，该账号要用新密码重新登录。", "role_changed": "角色已更改。",
 }
 
 

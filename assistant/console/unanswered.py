@@ -13,7 +13,12 @@ from assistant.auth.deps import StaffUser
 from assistant.console import FormInvalid, WorkflowError
 from assistant.console import kb_workflow as wf
 from assistant.console.models import KbDraft
+from assistant.dialogue.rules import switch_topic
 from assistant.storage.models import AuditLog, UnansweredQuery
+from knowledge_base.aspects import aspect_table
+from knowledge_base.engine import KnowledgeBase
+from knowledge_base.normalize import normalize
+from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,47 @@ def _phrasings(rows: list[UnansweredQuery], limit: int = 30) -> list[str]:
         if text and text not in seen:
             seen.append(text)
     return seen[:limit]
+
+
+def cluster_phrasings(session: Session, ids: list[int]) -> list[str]:
+    """The distinct phrasings of a cluster's open questions, as ``add_to_entry`` would add them."""
+    return _phrasings(_open_rows(session, ids))
+
+
+def _topic_neutral_words(kb: KnowledgeBase) -> frozenset[str]:
+    # The same words, under the same cache key, as the dialogue's Understanding: the aspect table's phrasings
+    # (材料, 多久, 在哪办 …) say nothing about which topic a message is about.
+    analyzer = kb.index.analyzer
+    return kb.derived("aspect-words", lambda: frozenset(
+        w for phrasings in aspect_table().training_examples().values() for p in phrasings
+        for w in analyzer.analyze_query(p).words))
+
+
+def elliptical(kb: KnowledgeBase, text: str) -> bool:
+    """A phrase that only makes sense after another question: 「那医保呢」 (the dialogue's 那…呢 rule), or
+    「那个呢」「要带什么」「怎么办理」: no word that names a topic, only words of asking about an aspect, and the
+    KB's search cannot place it on its own either (so 「老人证怎么办」, which it can, is not flagged)."""
+    normalized = kb.to_mandarin(normalize(text))
+    if switch_topic(normalized) is not None:
+        return True
+    neutral = _topic_neutral_words(kb)
+    if [w for w in kb.index.analyzer.analyze_query(normalized).words if w not in neutral]:
+        return False
+    return kb.search(normalized[:200]).decision != RetrievalDecision.answer
+
+
+def phrase_warnings(kb: KnowledgeBase, entry_id: str, phrases: list[str]) -> dict[str, str]:
+    """Why a phrase should not become a similar question of ``entry_id`` (phrase → reason in Chinese)."""
+    warnings: dict[str, str] = {}
+    for phrase in phrases:
+        if elliptical(kb, phrase):
+            warnings[phrase] = "要结合上文才能看懂（追问或省略说法），单独放进条目会答非所问"
+            continue
+        found = kb.search(phrase[:200])
+        top = found.top
+        if found.decision == RetrievalDecision.answer and top is not None and top.entry_id != entry_id:
+            warnings[phrase] = f"已经能由条目「{top.title}」回答"
+    return warnings
 
 
 def add_to_entry(session: Session, ids: list[int], entry_id: str, user: StaffUser,

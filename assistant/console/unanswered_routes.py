@@ -11,10 +11,17 @@ from fastapi.responses import Response
 from assistant.console import WorkflowError
 from assistant.console import unanswered as svc
 from assistant.console.charts import columns
-from assistant.console.clustering import REASON_LABELS, cluster_queries, load_open, suggest_entries
+from assistant.console.clustering import (
+    REASON_LABELS,
+    cluster_queries,
+    load_open,
+    merge_threshold,
+    suggest_entries,
+)
 from assistant.console.stats import CHANNEL_LABELS, Period, default_period
 from assistant.console.templating import render
 from assistant.console.web import CSRF, Editor, FormFields, Reader, app_context, redirect
+from assistant.dialogue.policy import PolicyThresholds
 from assistant.storage.db import session_scope
 from knowledge_base.models import CATEGORIES
 
@@ -55,7 +62,8 @@ def clusters_page(request: Request, user: Reader, start: str = "", end: str = ""
         rows = load_open(session, period.start, period.end, period.channel, reason)
         weekly = svc.weekly_counts(session)
         total_open = svc.open_count(session)
-    clusters = cluster_queries(rows, kb.synonyms)
+    clusters = cluster_queries(rows, kb.synonyms, encoder=kb.index.encoder,  # the KB's own encoder merges
+                               merge_similarity=merge_threshold(kb))
     for cluster in clusters[:MAX_CLUSTERS_SHOWN]:
         cluster.suggestions = suggest_entries(kb, cluster)
     categories = {e.id: e.category for e in kb.entries.values()}
@@ -64,18 +72,35 @@ def clusters_page(request: Request, user: Reader, start: str = "", end: str = ""
         "clusters": clusters[:MAX_CLUSTERS_SHOWN], "cluster_total": len(clusters), "question_total": len(rows),
         "period": period, "error": error, "reason": reason, "channels": CHANNEL_LABELS, "reasons": REASON_LABELS,
         "weekly": weekly, "chart": chart, "total_open": total_open, "entry_categories": categories,
-        "categories": CATEGORIES, "close_statuses": svc.CLOSE_STATUSES, "this_week": weekly[-1][1] if weekly else 0})
+        "categories": CATEGORIES, "close_statuses": svc.CLOSE_STATUSES, "this_week": weekly[-1][1] if weekly else 0,
+        # A suggestion is ticked for staff only when the dialogue itself would offer it as a choice.
+        "preselect_from": PolicyThresholds.from_settings(context.settings).clarify})
 
 
 @router.post("/add", dependencies=CSRF)
 def add_to_entry(request: Request, user: Editor, form: FormFields) -> Response:
-    entry_id = (form.get("entry_id_other") or form.get("entry_id") or "").strip()
+    entry_id = (form.get("entry_id_other") or form.get("entry_id") or "").strip()[:80]
+    context = app_context(request)
+    kb = context.kb.current()
     try:
         if not entry_id:
             raise WorkflowError("请选择要加入的条目")
         ids = svc.parse_ids(form.get("ids", ""))
-        with session_scope(app_context(request).sessions) as session:
-            draft = svc.add_to_entry(session, ids, entry_id, user)
+        with session_scope(context.sessions) as session:
+            phrasings = svc.cluster_phrasings(session, ids)
+        if form.get("confirmed") == "1":
+            # Only the phrasings left ticked on the warning page (checkboxes phrase_0, phrase_1 …).
+            chosen = [p for i, p in enumerate(phrasings) if form.get(f"phrase_{i}") == p]
+        else:
+            warnings = svc.phrase_warnings(kb, entry_id, phrasings)
+            if warnings:
+                entry = kb.get(entry_id)
+                return render(request, "staff/unanswered_confirm.html", {
+                    "ids": form.get("ids", ""), "entry_id": entry_id, "phrasings": phrasings,
+                    "warnings": warnings, "entry_title": entry.title if entry else entry_id})
+            chosen = phrasings
+        with session_scope(context.sessions) as session:
+            draft = svc.add_to_entry(session, ids, entry_id, user, chosen)
             draft_id = draft.id
     except WorkflowError as exc:
         return _error(request, str(exc))

@@ -31,14 +31,15 @@ from assistant.dialogue.schemas import (
 )
 from assistant.dialogue.turn_store import StoredTurn, TurnContext, open_turn, save_session, store_turn
 from assistant.dialogue.understanding import Understanding
-from assistant.handoff import tickets
+from assistant.events import EventBus, MemoryBus
+from assistant.handoff import alerts, tickets
+from assistant.handoff import queries as order_queries
 from assistant.handoff.live import ACTIVE_STATUSES, HandoffService
 from assistant.kb_runtime import KnowledgeBaseProvider
 from assistant.logging_setup import redact
 from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
 from assistant.storage.db import session_scope
-from assistant.storage.models import Alert
 from intents.choices import resolve_choice
 from knowledge_base.aspects import aspect_table
 from knowledge_base.engine import KnowledgeBase
@@ -73,6 +74,7 @@ class DialogueEngine:
         cipher: PersonalDataCipher,
         thresholds: PolicyThresholds,
         handoff: HandoffService | None = None,
+        events: EventBus | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -81,6 +83,7 @@ class DialogueEngine:
         self.cipher = cipher
         self.thresholds = thresholds
         self.handoff = handoff or HandoffService(settings, cipher=cipher)
+        self.events = events or MemoryBus()  # alerts reach staff pages through it (AppContext.events)
         table = aspect_table()
         self.aspect_leads = table.leads()
         self.aspect_labels = table.labels()
@@ -176,6 +179,9 @@ class DialogueEngine:
             return TurnOutcome("smalltalk", replies.make_reply(replies.CLARIFY_NONE, [replies.HUMAN_BUTTON]), intent)
         if act == Act.choice_invalid:
             return TurnOutcome("smalltalk", replies.make_reply(replies.CHOICE_INVALID), intent)
+        if act == Act.call:
+            text = replies.CALL_NUMBER.format(number=d.number or "")
+            return TurnOutcome("emergency", replies.make_reply(text, [replies.STAFF_BUTTON]), intent)
         turn.state.pending_choices = []  # Act.deny
         return TurnOutcome("smalltalk", replies.make_reply(replies.DENY_NO_CONTEXT, [replies.HUMAN_BUTTON]), intent)
 
@@ -292,13 +298,15 @@ class DialogueEngine:
 
     # --- emergency, handoff, tickets, forms ---
     def _emergency(self, turn: TurnContext, d: Decision, intent: IntentInfo | None) -> TurnOutcome:
-        turn.db.add(Alert(session_id=turn.session_id, channel=turn.channel, kind="emergency",
-                          text=redact(turn.text)[:1000]))
-        log.warning("emergency alert raised in session %s (%s)", turn.session_id, d.emergency_kind or "unknown")
-        text = replies.EMERGENCY_BY_KIND.get(d.emergency_kind or "", replies.EMERGENCY)
-        if d.emergency_kind in replies.EMERGENCY_BY_KIND:
-            text += replies.EMERGENCY_NUMBERS
-        return TurnOutcome("emergency", replies.make_reply(text, [replies.STAFF_BUTTON]), intent)
+        kind = d.emergency_kind if d.emergency_kind in replies.EMERGENCY_BY_KIND else "emergency"
+        # Stored (and announced to staff once this turn commits) before the reply says it was sent.
+        alerts.raise_alert(turn.db, self.events, turn.session_id, turn.channel, kind, redact(turn.text))
+        advice = replies.EMERGENCY_BY_KIND.get(kind, replies.EMERGENCY_ADVICE)
+        text = replies.EMERGENCY_NUMBERS + advice + replies.EMERGENCY_SENT
+        first = replies.EMERGENCY_FIRST_CALL.get(kind, replies.EMERGENCY_CALLS[0])
+        numbers = [first, *(n for n in replies.EMERGENCY_CALLS if n != first)]
+        calls = [Button(title=f"拨打{n}", payload=payloads.call(n)) for n in numbers]
+        return TurnOutcome("emergency", replies.make_reply(text, [*calls, replies.STAFF_BUTTON]), intent)
 
     def _handoff(self, turn: TurnContext, intent: IntentInfo | None) -> TurnOutcome:
         turn.state.pending_choices = []
@@ -315,13 +323,17 @@ class DialogueEngine:
                 return TurnOutcome("ticket", replies.make_reply(replies.TICKET_ASK_NUMBER), intent)
             number = mine[0].number
         turn.state.awaiting = None
-        view = tickets.find_work_order(turn.db, number)
+        # The resident's view, the same as the /t/ page: plain status words, the result once finished, no notes.
+        view = order_queries.public_view(turn.db, number)
         if view is None:
             return TurnOutcome("ticket", replies.make_reply(replies.TICKET_NOT_FOUND.format(number=number),
                                                             [replies.HUMAN_BUTTON]), intent)
-        due = f"预计{view.due_at.astimezone(tickets.CHINA):%m月%d日}前办结。" if view.due_at else ""
-        text = replies.TICKET_STATUS.format(number=view.number, status=view.status, department=view.department,
-                                            due=due)
+        if view.finished:
+            text = (replies.TICKET_FINISHED.format(number=view.number, result=view.result) if view.result
+                    else replies.TICKET_FINISHED_NO_RESULT.format(number=view.number))
+        else:
+            due = replies.TICKET_DUE.format(date=view.due) if view.due else ""
+            text = replies.TICKET_STATUS.format(number=view.number, status=view.status_text, due=due)
         return TurnOutcome("ticket", replies.make_reply(text), intent,
                            ticket=TicketInfo(number=view.number, status=view.status, department=view.department))
 
@@ -346,13 +358,16 @@ class DialogueEngine:
                 turn.state.form["contact"] = self.cipher.encrypt(form.contact)
             return TurnOutcome("ticket", replies.make_reply(question), intent)
         turn.state.form = None
-        search = turn.knowledge.search(form.what)
+        description = form.description()
+        search = turn.knowledge.search(description)
         top = search.top
         entry = turn.knowledge.get(top.entry_id) if top and top.score >= REPORT_MATCH_MIN_SCORE else None
+        # The routing rules read the problem first (漏水 → 物业 …); a close KB entry's department is only a
+        # suggestion, mapped onto the fixed list of departments by the policy.
         order = tickets.create_work_order(
-            turn.db, self.cipher, source="report_issue", description=form.what, location=form.where,
+            turn.db, self.cipher, source="report_issue", description=description, location=form.where,
             contact=form.contact, category=entry.category_name if entry else "一般诉求",
-            department=entry.department if entry else "社区", topic_id=entry.id if entry else None,
+            department=entry.department if entry else None, topic_id=entry.id if entry else None,
             session_id=turn.session_id, channel=turn.channel, transcript=form.transcript(),
             policy=self.handoff.policy,
         )

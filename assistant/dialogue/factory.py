@@ -11,6 +11,7 @@ from assistant.dialogue.engine import DialogueEngine
 from assistant.dialogue.policy import PolicyThresholds
 from assistant.dialogue.popularity import TopicPopularity
 from assistant.dialogue.understanding import Understanding
+from assistant.handoff.live import HandoffService
 from assistant.kb_runtime import KnowledgeBaseProvider
 from assistant.security.crypto import PersonalDataCipher
 from intents.aspects import AspectRecognizer, LearnedAspectRecognizer
@@ -126,4 +127,5 @@ def build_engine(context: AppContext) -> DialogueEngine:
     thresholds = PolicyThresholds.from_settings(context.settings)
     cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir)
     return DialogueEngine(context.settings, context.sessions, context.kb, build_understanding(context, thresholds),
-                          cipher, thresholds)
+                          cipher, thresholds, events=context.events,
+                          handoff=HandoffService(context.settings, cipher=cipher, events=context.events))

@@ -1,7 +1,10 @@
-"""Gathering a report (what, where, a contact) in at most three turns.
+"""Gathering a report as three slots — what (the problem), where (the place), contact (a phone, or 不留).
 
-The first message usually says what is wrong and often where; the form asks only for what is
-missing, accepts "不留" for the contact, and after three turns files what it has rather than asking on.
+Residents give the slots in any order and often several at once (「3栋2单元楼道灯坏了，电话13912345678」): every
+message is split into a phone number, place phrases (X小区, X栋X单元, X号楼, X路X号, 门口 …) and the rest, which
+is the problem. The form acknowledges what it understood, asks only for what is missing, treats an answer to
+「在哪里」 as the place, accepts 「不留」 for the contact, and after ``MAX_TURNS`` messages files what it has
+rather than asking on. Only masked text is kept for the transcript; the engine encrypts the contact between turns.
 """
 
 from __future__ import annotations
@@ -12,19 +15,79 @@ from typing import Any
 
 from assistant.dialogue import replies
 from assistant.dialogue.rules import is_report_opener
+from intents.entities import mask_phone
 from knowledge_base.normalize import normalize
 
-MAX_TURNS = 3
+# An opener, then one answer per slot: enough for a resident who gives one thing at a time, and still bounded.
+MAX_TURNS = 4
 _MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
-_NO_CONTACT = re.compile(r"不留|不用留|不想留|不方便|没有电话|没电话|算了不留|不要联系")
+_PHONE_WORDS = re.compile(r"(?:我的|我)?(?:联系)?(?:电话号码|手机号码|电话|手机号|手机|号码|联系方式)(?:是|为)?[:：]?")
+_NO_CONTACT = re.compile(r"电话不留|不留电话|不用留|不想留|不方便留|不方便|不留|没有电话|没电话|不要联系")
 _CANCEL = re.compile(r"^(算了|不报了|取消|不用了|不要了)")
-# Words that name a place in a community: a message containing one already says where.
-_PLACE = re.compile(
-    r"小区|楼道|楼梯|单元|栋|号楼|幢|门口|路口|路上|街|巷|路|村|广场|公园|停车场|车库|电梯|楼下|楼上|屋顶|"
-    r"菜市场|学校|社区|花园|大门|院子|里面|旁边|对面|附近"
+# 「我要反映楼上漏水」: the opener is no part of the problem (投诉/举报 stay: they set the order's category).
+_OPENER_PREFIX = re.compile(r"^(?:你好|您好)?[\s,，]*(?:我|俺)?(?:要|想|想要|需要|来)?(?:反映|反应|报修|上报)"
+                            r"(?:一下|一个|个|下)?(?:问题|情况|事情|事)?[\s,，:：]*")
+_ISSUE_HINT = re.compile(r"坏|破|漏|渗|堵|没了|不见|丢了|掉|断|乱|吵|臭|脏|堆|占|危险|不亮|黑了|不通|积水|裂|塌|噪音|"
+                         r"扰民|违章|违建|垃圾|停水|停电|没水|没电|味|冒|偷|爆|歪|倒")
+
+# --- place phrases ---
+_NUM = r"[0-9一二三四五六七八九十百两零〇]+"
+# Characters a place name may contain: not punctuation, particles or verbs (「晚上走路」 is not a road).
+_NAME = r"(?:(?![的了是有在我你他她这那就都也还又很太把被和跟走跑过上下来去到说看家住])[\u4e00-\u9fffA-Za-z0-9])"
+_NAMED = (
+    rf"{_NAME}{{0,8}}?(?:小区|花园|新村|公寓|大厦|家园|社区|苑|村|广场|菜市场|市场|公园|学校|医院|商场)",
+    rf"(?:这条|那条|{_NAME}{{1,6}}?)(?:大道|巷子|路|街|巷|弄)(?:{_NUM}号)?(?![灯口边面])",
+    rf"{_NUM}(?:号楼|栋|幢|座|单元|楼|层|号|室|排)",
 )
-_ISSUE_HINT = re.compile(r"坏|破|漏|堵|没了|丢了|掉|断|乱|吵|臭|脏|堆|占|危险|不亮|不通|积水|裂|塌|噪音|扰民|违章|垃圾")
+# Spots that say where but also belong to the problem (「门口那个井盖」, 「楼道的灯」): kept in both.
+_SPOT = (r"(?:门口|楼道|楼梯口|楼梯间|楼梯|路口|路边|巷口|楼顶|天台|电梯口|停车场|车库|大门口|大门|绿化带|河边|桥底|桥下|"
+         r"后门|前门|门前)(?![灯门窗管])")
+_PLACE = re.compile("|".join(f"(?:{p})" for p in _NAMED) + f"|(?P<spot>{_SPOT})")
+_GLUE = re.compile(r"^[的里]?$")  # what may join two place phrases into one (「3栋的门口」)
+_LEADING = re.compile(r"^(?:我家住在|我家住|我住在|我家在|我住|住在|就在|位于|在|是|那个|这个|上的|里的|上|里|的)+")
+_TRIM = " ,，。.!！?？、;；:："
+
+
+def _clean(text: str) -> str:
+    return _LEADING.sub("", text.strip(_TRIM)).strip(_TRIM)
+
+
+_MASKED_MOBILE = re.compile(r"(?<!\d)1[3-9]\d\*{4}\d{4}(?!\d)")
+
+
+def strip_contact(text: str) -> str:
+    """``text`` without phone numbers (clear or masked), the words around them and 「不留」."""
+    text = _MASKED_MOBILE.sub(" ", _LANDLINE.sub(" ", _MOBILE.sub(" ", text)))
+    text = _PHONE_WORDS.sub(" ", _NO_CONTACT.sub(" ", text))
+    return "，".join(part for part in (_clean(p) for p in re.split(r"[\s,，。;；!！]+", text)) if len(part) >= 2)
+
+
+def split_place(text: str) -> tuple[str, str]:
+    """(place phrases, the problem) of a message: 「三栋门口那个井盖不见了」 → (「三栋门口」, 「门口那个井盖不见了」).
+
+    Named and numbered places (幸福小区, 3栋2单元, 民族大道100号) leave the problem text; spots (门口, 楼道) stay
+    in it too, because 「楼道的灯」 is the problem as much as the place.
+    """
+    spans: list[list[Any]] = []  # [start, end, removable start-end pairs]
+    for match in _PLACE.finditer(text):
+        cut = [] if match.group("spot") else [(match.start(), match.end())]
+        if spans and _GLUE.match(text[spans[-1][1]:match.start()]):
+            spans[-1][1] = match.end()
+            spans[-1][2].extend(cut)
+        else:
+            spans.append([match.start(), match.end(), cut])
+    if not spans:
+        return "", _clean(text)
+    place = "".join(_clean(text[a:b]) for a, b, _ in spans)
+    parts, last = [], 0
+    for a, b in (pair for *_, cuts in spans for pair in cuts):
+        parts.append(text[last:a])
+        last = b
+    parts.append(text[last:])
+    # A pronoun left over between places (「我们这条巷子」) is no part of the problem.
+    kept = [_clean(part) for part in parts if len(_clean(part)) > 2 or _ISSUE_HINT.search(part)]
+    return place, "，".join(part for part in kept if part)
 
 
 @dataclass
@@ -35,6 +98,8 @@ class ReportIssueForm:
     contact_declined: bool = False
     turns: int = 0
     messages: list[str] = field(default_factory=list)
+    asked: str = ""  # the slot the last question asked for: an answer to 「在哪里」 is the place
+    noted: list[str] = field(default_factory=list)  # what this message added, for the acknowledgement
 
     @classmethod
     def start(cls, first_message: str) -> ReportIssueForm:
@@ -54,39 +119,65 @@ class ReportIssueForm:
 
     def fill(self, message: str) -> None:
         self.turns += 1
+        self.noted = []
         text = normalize(message)
+        # Only the masked form of a message is kept for the transcript.
+        self.messages.append(_mask(message))
         phone = _MOBILE.search(text) or _LANDLINE.search(text)
         if phone:
             self.contact = phone.group(0)
-            text = (text[: phone.start()] + text[phone.end():]).strip(" ,，。")
+            self.contact_declined = False
+            text = _PHONE_WORDS.sub(" ", text[: phone.start()] + " " + text[phone.end():])
+            self.noted.append(f"电话{mask_phone(self.contact)}")
         elif _NO_CONTACT.search(text):
             self.contact_declined = True
-            text = _NO_CONTACT.sub("", text).strip(" ,，。")
-        # Only the masked form of a message is kept for the transcript.
-        self.messages.append(_mask(message))
+            text = _PHONE_WORDS.sub(" ", _NO_CONTACT.sub(" ", text))
+            self.noted.append("不留电话")
+        # What and where become the work order: no ID or phone number in clear, no one-character leftovers.
+        text = _mask("，".join(p for p in re.split(r"[\s,，]+", text) if len(p.strip(_TRIM)) >= 2).strip(_TRIM))
         if not text or (not self.what and is_report_opener(text)):
             return
-        text = _mask(text)  # what and where become the work order: no ID or phone number in clear
-        asked_where = bool(self.what) and not self.where
+        place, rest = split_place(text)
+        rest = _OPENER_PREFIX.sub("", rest)
+        if self.asked == "where" and not _ISSUE_HINT.search(rest):
+            # The answer to 「在哪里」: all of it is the place, even without a place word (「就在我家那里」).
+            self._note_where(_clean(text))
+            return
+        if place:
+            self._note_where(place)
+        if len(rest) < 2:
+            return
         if not self.what:
-            self.what = text
-            if _PLACE.search(text):
-                self.where = text
-        elif asked_where:
-            self.where = text
-        elif _ISSUE_HINT.search(text):
-            self.what = f"{self.what}；{text}"
+            self.what = rest
+            self.noted.insert(0, rest)
+        elif _ISSUE_HINT.search(rest) and rest not in self.what:
+            self.what = f"{self.what}；{rest}"
+            self.noted.insert(0, rest)
+
+    def _note_where(self, place: str) -> None:
+        if not place or place in self.where:
+            return
+        self.where = f"{self.where}{place}"  # 「幸福小区」 then 「3栋」: the later, finer place adds to the first
+        self.noted.append(f"地点{place}")
 
     def next_question(self) -> str | None:
         if self.turns >= MAX_TURNS:
             return None
         if not self.what:
-            return replies.REPORT_ASK_WHAT
-        if not self.where:
-            return replies.REPORT_ASK_WHERE
-        if self.contact is None and not self.contact_declined:
-            return replies.REPORT_ASK_CONTACT
-        return None
+            self.asked, question = "what", replies.REPORT_ASK_WHAT
+        elif not self.where:
+            self.asked, question = "where", replies.REPORT_ASK_WHERE
+        elif self.contact is None and not self.contact_declined:
+            self.asked, question = "contact", replies.REPORT_ASK_CONTACT
+        else:
+            return None
+        if self.noted:
+            return replies.REPORT_NOTED.format(noted="，".join(self.noted)) + question.removeprefix("好的，")
+        return question
+
+    def description(self) -> str:
+        """What the order says the problem is, even when the resident never said it plainly."""
+        return self.what or "；".join(m for m in self.messages if not is_report_opener(normalize(m))) or "居民反映问题"
 
     def transcript(self) -> list[dict[str, str]]:
         return [{"from": "resident", "text": m} for m in self.messages]

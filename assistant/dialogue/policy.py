@@ -88,6 +88,7 @@ class Act(StrEnum):
     none_of_them = "none_of_them"
     choice_invalid = "choice_invalid"
     deny = "deny"
+    call = "call"  # number: a call button came back as text (a device that cannot dial); say the number
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ def _payload(state: DialogueState, ev: Evidence, payload: Payload) -> Decision:
         return Decision(Act.handoff, intent="request_human", confidence=1.0, reason="button")
     if command in (Command.repeat, Command.slower):
         return Decision(Act.repeat, slow=command == Command.slower, intent=str(command), confidence=1.0)
+    if command == Command.call and payload.argument:
+        return Decision(Act.call, number=payload.argument, intent="emergency", confidence=1.0, reason="call button")
     return Decision(Act.fallback, reason="unknown button")
 
 

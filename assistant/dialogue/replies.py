@@ -22,11 +22,19 @@ FALLBACK_FIRST = "不好意思，这个问题我还不会回答。请换个说�
 FALLBACK_AGAIN = "不好意思，我还是没听懂。要不要帮您转给社区工作人员？"
 OUT_OF_SCOPE = "这个问题不在我能办的范围内。我可以回答社保、医保、养老、救助等社区办事问题。"
 EMPTY_INPUT = "请告诉我您想办什么事。"
-EMERGENCY = ("如有人受伤或突发疾病，请马上拨打120；着火拨打119；遇到危险或违法犯罪拨打110。"
-             "请先确保自己安全。需要社区帮忙，请点“呼叫工作人员”。")
-EMERGENCY_NUMBERS = "急救打120，着火打119，报警打110。需要社区帮忙，请点“呼叫工作人员”。"
-# What to do first, by kind of danger; every text names the number to call. No promise that anyone has
-# been told: the alert is stored, and the resident can call a person with the button.
+# What the resident is told is only what is true when the reply is sent: the numbers to call come first, then
+# that the community staff have the message (the alert row commits with this turn). Nobody is promised to come.
+# "打120", not "急救120": the speech text then reads the digits one by one (幺二零), not "一百二十".
+EMERGENCY_NUMBERS = "急救打120、火警打119、报警打110。"
+# A call button that came back as text (the device cannot dial): say the number plainly.
+CALL_NUMBER = "请马上用电话拨打{number}。需要社区帮忙，请点“呼叫工作人员”。"
+EMERGENCY_ADVICE = "请先确保自己安全，马上打电话求助。"
+EMERGENCY_SENT = "已把您的情况发给社区工作人员。"
+EMERGENCY = EMERGENCY_NUMBERS + EMERGENCY_ADVICE + EMERGENCY_SENT
+# The number whose call button comes first, by kind of danger (the others follow: 120, 110, 119).
+EMERGENCY_FIRST_CALL = {"medical": "120", "electric": "120", "suicide": "120", "fire": "119", "gas": "119",
+                        "flood": "110", "landslide": "110", "drowning": "110", "violence": "110", "missing": "110"}
+EMERGENCY_CALLS = ("120", "110", "119")
 EMERGENCY_BY_KIND = {
     "medical": "请马上拨打120叫救护车。不要随便搬动摔倒或昏迷的人，守在旁边，等救护车来。",
     "fire": "请马上离开，拨打119。用湿毛巾捂住口鼻，弯腰走楼梯，不要坐电梯，不要回去拿东西。",
@@ -51,13 +59,18 @@ ASPECT_MISSING = "这一项暂时没有详细说明，请咨询{department}。"
 ASPECT_MISSING_CONTACT = "{title}的{label}这里没有写明，请问{department}：{contact}。"
 TOPIC_MENU = "关于“{title}”，您想问哪一方面？请点选，或者换个说法再问。"
 REPORT_ASK_WHAT = "好的，我来帮您反映。请说一下是什么问题？"
-REPORT_ASK_WHERE = "请问具体在哪里？比如哪个小区、几栋几单元、哪条路。"
+REPORT_ASK_WHERE = "请问在哪个小区、几栋几单元？在路上的请说哪条路、什么地方。"
+REPORT_NOTED = "好的，记下了：{noted}。"
 REPORT_ASK_CONTACT = "请留一个手机号码，方便工作人员联系您。不想留可以说“不留”。"
 REPORT_DONE = "已经帮您登记，工单号是{number}，由{department}处理。可以随时问我“查工单{number}”看进度。"
 REPORT_CANCELLED = "好的，已经取消，没有登记。"
 TICKET_ASK_NUMBER = "请告诉我工单号，工单号以GX开头，比如GX20261120003。"
 TICKET_NOT_FOUND = "没有查到工单{number}，请核对一下号码，或者点“转人工”问工作人员。"
-TICKET_STATUS = "工单{number}目前的状态是“{status}”，由{department}处理。{due}"
+# The resident's words for a status come from assistant.handoff.queries.resident_status (same as /t/).
+TICKET_STATUS = "工单{number}：{status}。{due}"
+TICKET_DUE = "预计{date}前办结。"
+TICKET_FINISHED = "工单{number}已办结。办理结果：{result}"
+TICKET_FINISHED_NO_RESULT = "工单{number}已办结。"
 INVALID_PHONE = "这个号码好像不对，请说11位手机号码，或者说“不留”。"
 
 HUMAN_BUTTON = Button(title="转人工", payload=payloads.HUMAN)

@@ -24,7 +24,7 @@ _EMERGENCY = re.compile(
 _NOT_NOW = re.compile(r"万一|如果|假如|要是|怎么防|如何防|预防|防止|防范|怎样防|注意什么|要注意|打什么电话|"
                       r"去年|前年|以前|上个月|上次|之前|那时候|后遗症|过去了")
 _SWITCH = re.compile(r"^(?:那|那么|还有|再问一下|另外)\s*(?P<topic>.{2,20}?)\s*(?:呢|怎么样|咋样|又怎么办)\s*[?？。!！]*$")
-_HUMAN = re.compile(r"转人工|人工服务|人工客服|真人|找工作人员|叫工作人员|呼叫工作人员|跟工作人员说|和工作人员说|找个人|找人工")
+HUMAN_WORDS = re.compile(r"转人工|人工服务|人工客服|真人|找工作人员|叫工作人员|呼叫工作人员|跟工作人员说|和工作人员说|找个人|找人工")
 _CANCEL = re.compile(r"^(?:算了|不用了|不要了|取消|不报了|不说了|退出)")
 # "我要反映问题" alone says that the resident wants to report something, not what: start the form and ask.
 _REPORT_OPENER = re.compile(
@@ -82,7 +82,7 @@ def switch_topic(text: str) -> str | None:
 
 
 def wants_human(text: str) -> bool:
-    return bool(_HUMAN.search(text))
+    return bool(HUMAN_WORDS.search(text))
 
 
 def is_cancel(text: str) -> bool:

@@ -5,5 +5,6 @@ Backends are chosen by URI (``SHEQU_EVENTS_URL``): ``memory:``, ``db:`` (default
 """
 
 from assistant.events.bus import Event, EventBus, MemoryBus
+from assistant.events.factory import EventBusConfigError, create_bus
 
-__all__ = ["Event", "EventBus", "MemoryBus"]
+__all__ = ["Event", "EventBus", "EventBusConfigError", "MemoryBus", "create_bus"]

@@ -34,6 +34,10 @@ class EventBus(Protocol):
         """Events after ``last_id`` (oldest first) that are still kept."""
         ...
 
+    def latest(self) -> int:
+        """The id of the newest event (0 for none): where a fresh stream starts, so it replays nothing old."""
+        ...
+
 
 class MemoryBus:
     """One process only: what tests and a single-worker server use."""
@@ -53,3 +57,7 @@ class MemoryBus:
     def since(self, last_id: int, limit: int = 100) -> list[Event]:
         with self._lock:
             return [e for e in self._events if e.id > last_id][:limit]
+
+    def latest(self) -> int:
+        with self._lock:
+            return self._next - 1

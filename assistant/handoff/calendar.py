@@ -10,13 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Iterable
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-log = logging.getLogger(__name__)
+from assistant.clock import CHINA
 
-CHINA = ZoneInfo("Asia/Shanghai")
+log = logging.getLogger(__name__)
 
 
 class WorkingCalendar:

@@ -9,6 +9,7 @@ they grow with time and ``after=<last id>`` never misses or repeats one.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -50,6 +51,14 @@ def messages(db: Session, session_id: str, after: int = 0, limit: int = MAX_MESS
             sender = turn.sender if turn.sender in ("agent", "system") else "bot"
             result.append({"id": 2 * turn.id + 1, "from": sender, "text": turn.reply_text, "at": at})
     return result
+
+
+def for_staff(rows: list[dict[str, Any]], title_of: Callable[[str], str | None] = lambda _entry_id: None,
+              ) -> list[dict[str, Any]]:
+    """Messages as the staff inbox shows them: the resident's button presses in words, not ``/human``."""
+    from assistant.handoff.question import readable  # question imports the dialogue rules; keep this light
+
+    return [{**m, "text": readable(m["text"], title_of)} if m["from"] == "resident" else m for m in rows]
 
 
 def transcript(db: Session, session_id: str, limit: int = 60) -> list[dict[str, str]]:

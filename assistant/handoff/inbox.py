@@ -1,19 +1,31 @@
 """Live handoff, staff side: the queue, claiming a conversation, replying, closing, turning it into an order.
 
 A claim is one conditional UPDATE (status still waiting), so when two agents click at once exactly one gets
-the conversation and the other is told who has it.
+the conversation and the other is told who has it. Urgent requests (an emergency in the session) come first in
+the queue; each row shows the resident's real question and the topic being discussed (``question``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from assistant.handoff import IllegalTransition, InvalidInput, NotAllowed, NotFound, conversation, tickets
+from assistant.console.labels import zh
+from assistant.dialogue.state import DialogueState
+from assistant.handoff import (
+    IllegalTransition,
+    InvalidInput,
+    NotAllowed,
+    NotFound,
+    conversation,
+    push,
+    tickets,
+)
 from assistant.handoff.live import (
     ACTIVE_STATUSES,
     CLOSED,
@@ -25,7 +37,8 @@ from assistant.handoff.live import (
     split_phone,
     utc,
 )
-from assistant.storage.models import ChatSession, HandoffRequest, Turn, WorkOrder
+from assistant.handoff.question import LOOK_BACK, ResidentTurn, real_question
+from assistant.storage.models import Alert, ChatSession, HandoffRequest, Turn, WorkOrder
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +58,50 @@ class QueueItem:
     agent: str | None
     created_at: dt.datetime
     waited_minutes: int
-    preview: str  # the last resident message (masked), or the message left for a callback
+    preview: str  # the resident's real question (masked), or the message left for a callback
+    urgent: bool = False  # an emergency was raised in the session
+    topic: str = ""  # the title of the topic being discussed, "" for none
+    channel_label: str = ""  # the channel in Chinese
+
+    @property
+    def waiting(self) -> bool:
+        return self.status == QUEUED
 
 
-def queue(db: Session, service: HandoffService) -> list[QueueItem]:
+PREVIEW_CHARS = 80
+
+
+def _resident_turns(db: Session, session_id: str) -> list[ResidentTurn]:
+    rows = db.execute(select(Turn.user_text, Turn.intent, Turn.topic_id)
+                      .where(Turn.session_id == session_id, Turn.user_text != "")
+                      .order_by(Turn.id.desc()).limit(LOOK_BACK)).all()
+    return [ResidentTurn(text, intent, topic_id) for text, intent, topic_id in rows]
+
+
+def queue(db: Session, service: HandoffService,
+          title_of: Callable[[str], str | None] = lambda _entry_id: None) -> list[QueueItem]:
+    """Open requests, urgent ones first, then oldest first; ``title_of`` names a knowledge-base entry."""
     now = service.now()
     service.sweep(db, now=now)
-    rows = db.scalars(select(HandoffRequest).where(HandoffRequest.status.in_(ACTIVE_STATUSES))
-                      .order_by(HandoffRequest.created_at, HandoffRequest.id).limit(200))
+    rows = list(db.scalars(select(HandoffRequest).where(HandoffRequest.status.in_(ACTIVE_STATUSES))
+                           .order_by(HandoffRequest.urgent.desc(), HandoffRequest.created_at, HandoffRequest.id)
+                           .limit(200)))
+    sessions = {row.session_id for row in rows}
+    states = dict(db.execute(select(ChatSession.id, ChatSession.state)
+                             .where(ChatSession.id.in_(sessions))).all()) if rows else {}
+    # An emergency raised after queueing makes the row urgent at once (the flag is stored on the next request
+    # or sweep), so staff see it first without waiting for that.
+    alerted = set(db.scalars(select(Alert.session_id).where(Alert.session_id.in_(sessions)))) if rows else set()
     items = []
     for row in rows:
-        preview = row.left_message or db.scalar(
-            select(Turn.user_text).where(Turn.session_id == row.session_id, Turn.user_text != "")
-            .order_by(Turn.id.desc()).limit(1)) or ""
+        preview = row.left_message or real_question(_resident_turns(db, row.session_id), title_of)
+        topic_id = DialogueState.from_json(states.get(row.session_id)).topic_id
         waited = max(int((now - utc(row.created_at)).total_seconds() // 60), 0)
         items.append(QueueItem(row.id, row.session_id, row.channel, row.queue_number, row.status, row.agent,
-                               utc(row.created_at), waited, preview[:80]))
-    return items
+                               utc(row.created_at), waited, preview[:PREVIEW_CHARS],
+                               bool(row.urgent) or row.session_id in alerted,
+                               (title_of(topic_id) or "") if topic_id else "", zh(row.channel, "channel")))
+    return sorted(items, key=lambda item: not item.urgent)  # stable: oldest first within each group
 
 
 def counts(db: Session) -> dict[str, int]:
@@ -92,6 +132,7 @@ def _own(request: HandoffRequest, agent: str, role: str) -> None:
 
 
 def claim(db: Session, service: HandoffService, handoff_id: int, agent: str) -> HandoffRequest:
+    service.track(db)
     now = service.now()
     result = db.execute(update(HandoffRequest)
                         .where(HandoffRequest.id == handoff_id, HandoffRequest.status.in_((QUEUED, MESSAGE)))
@@ -108,6 +149,8 @@ def claim(db: Session, service: HandoffService, handoff_id: int, agent: str) -> 
     chat = _chat(db, request)
     chat.handoff_status = SERVING
     conversation.post(db, chat, "system", AGENT_JOINED, now)
+    push.queue_changed(db)
+    push.message_added(db, chat.id, request.id)
     log.info("handoff %s claimed by %s", handoff_id, agent)
     return request
 
@@ -120,7 +163,16 @@ def reply(db: Session, service: HandoffService, handoff_id: int, agent: str, rol
         raise InvalidInput(f"回复太长了，请不要超过{MAX_REPLY}个字")
     request = get(db, handoff_id)
     _own(request, agent, role)
+    service.track(db)
+    push.message_added(db, request.session_id, request.id)
     return conversation.post(db, _chat(db, request), "agent", text, service.now())
+
+
+def announce_end(db: Session, service: HandoffService, request: HandoffRequest) -> None:
+    """Once committed, staff pages learn that the conversation left the queue and got a last system message."""
+    service.track(db)
+    push.queue_changed(db)
+    push.message_added(db, request.session_id, request.id)
 
 
 def close(db: Session, service: HandoffService, handoff_id: int, agent: str, role: str, note: str) -> None:
@@ -135,6 +187,7 @@ def close(db: Session, service: HandoffService, handoff_id: int, agent: str, rol
     elif request.status not in ACTIVE_STATUSES:
         raise IllegalTransition(f"这个会话已经{request.status}")
     now = service.now()
+    announce_end(db, service, request)
     request.status = CLOSED
     request.agent = request.agent or agent
     request.close_note = note
@@ -146,8 +199,13 @@ def close(db: Session, service: HandoffService, handoff_id: int, agent: str, rol
 
 
 def convert(db: Session, service: HandoffService, handoff_id: int, agent: str, role: str, *, description: str,
-            category: str = "", department: str = "", location: str = "", contact: str = "") -> WorkOrder:
-    """Turns the conversation into a work order (the transcript goes with it) and ends the live chat."""
+            category: str = "", department: str = "", location: str = "", contact: str = "",
+            use_resident_contact: bool = True) -> WorkOrder:
+    """Turns the conversation into a work order (the transcript goes with it) and ends the live chat.
+
+    The callback number is the one typed by staff, else (``use_resident_contact``) the one the resident gave
+    in the chat, kept encrypted on the request. A chosen department must be on the fixed list.
+    """
     request = get(db, handoff_id)
     if request.status == SERVING:
         _own(request, agent, role)
@@ -158,18 +216,27 @@ def convert(db: Session, service: HandoffService, handoff_id: int, agent: str, r
         raise InvalidInput("请写明居民反映的问题")
     if len(description) > tickets.MAX_DESCRIPTION:
         raise InvalidInput(f"问题描述太长了，请不要超过{tickets.MAX_DESCRIPTION}个字")
+    department = department.strip()
+    if department and not service.policy.is_department(department):
+        raise InvalidInput(tickets.not_a_department(department))
     phone = None
     if contact.strip():
         phone, rest = split_phone(contact.strip())
         if phone is None or rest.strip():
             raise InvalidInput("联系电话不对，请填11位手机号或带区号的座机号")
+    elif use_resident_contact and getattr(request, "contact_encrypted", None):
+        phone = service.cipher.decrypt(request.contact_encrypted)
+    # A chosen department is kept, but the report's words still set the category (安全隐患 → priority, deadline).
+    category = category.strip() or service.policy.categorize(description, None)
     now = service.now()
     chat = _chat(db, request)
     order = tickets.create_work_order(
         db, service.cipher, source="handoff", description=description, location=location.strip(),
-        contact=phone, category=category.strip() or None, department=department.strip() or None,
+        contact=phone, category=category, department=department or None,
+        priority=service.policy.priorities.get(category) if department else None,
         session_id=chat.id, channel=request.channel, transcript=conversation.transcript(db, chat.id),
-        actor=agent, policy=service.policy, route=not department.strip(), now=now)
+        actor=agent, policy=service.policy, route=not department, now=now)
+    announce_end(db, service, request)
     request.status = CONVERTED
     request.agent = request.agent or agent
     request.work_order_number = order.number

@@ -19,6 +19,7 @@ from assistant.handoff import IllegalTransition, InvalidInput, NotAllowed, NotFo
 from assistant.handoff.models import WorkOrderExtension
 from assistant.handoff.outbox import enqueue
 from assistant.handoff.policy import OrderPolicy
+from assistant.handoff.tickets import not_a_department
 from assistant.storage.models import WorkOrder, WorkOrderEvent
 
 log = logging.getLogger(__name__)
@@ -148,8 +149,10 @@ def transition(db: Session, order: WorkOrder, action: str, actor: Actor, policy:
     if action == "派单":
         if department is not None:
             department = department.strip()
-            if not department or len(department) > 40:
+            if not department:
                 raise InvalidInput("请选择承办部门")
+            if not policy.is_department(department):  # chosen from the fixed list, never typed
+                raise InvalidInput(not_a_department(department))
             order.department = department
     elif action == "评价":
         if satisfied is None:

@@ -5,6 +5,13 @@ prints. While the conversation is queued or with an agent, ``intercept`` takes t
 before the bot does, so they go to the person (the engine stores them as turns; the agent sees them).
 Outside office hours, or when nobody claims the conversation within the configured time, the resident is
 offered to leave a message and a callback number, which becomes a work order.
+
+A request made in a session that raised an emergency (an ``Alert`` row exists for it, which is also the case
+when the resident taps the emergency reply's 呼叫工作人员 button) is *urgent*: it goes first in the queue, is
+never swept to 留言 and is never offered the out-of-hours message path; it waits for a person.
+
+Every change of the queue and every message of a queued or served conversation is announced on the event bus
+(``push``) once committed, so the staff pages update without a reload.
 """
 
 from __future__ import annotations
@@ -15,20 +22,22 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from assistant.dialogue import payloads, replies
 from assistant.dialogue.payloads import Command
 from assistant.dialogue.rules import is_cancel, is_emergency
 from assistant.dialogue.schemas import Action, Button, TicketInfo
-from assistant.handoff import conversation, tickets
+from assistant.events import EventBus
+from assistant.handoff import contact, conversation, push, tickets
+from assistant.handoff import models as _columns  # noqa: F401  # maps HandoffRequest.urgent
 from assistant.handoff.calendar import CHINA
 from assistant.handoff.policy import OrderPolicy, policy_from_settings
 from assistant.logging_setup import redact
 from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
-from assistant.storage.models import ChatSession, HandoffRequest
+from assistant.storage.models import Alert, ChatSession, HandoffRequest
 from knowledge_base.normalize import normalize
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,9 @@ SERVING_ALREADY = "工作人员正在为您服务，请直接说您的问题。"
 QUEUE_CANCELLED = "好的，已取消排队。还有什么可以帮您？"
 TIMEOUT_OFFER = ("现在工作人员都在忙，暂时没有人接待您。您可以留下问题和联系电话，工作人员会尽快给您回电。"
                  "请直接说您的问题和电话号码。")
+# Only what is true: the request is first in the queue, but nobody may be looking at the inbox right now.
+URGENT_QUEUED = "您的排队号是{number}，已排在最前面，工作人员看到会马上接入；如有危险请先拨打120/110/119。"
+URGENT_OFF_HOURS = "现在不是办公时间，" + URGENT_QUEUED
 MESSAGE_ASK_PHONE = "好的，已记下您的问题。请留一个电话号码，方便工作人员回电。不想留可以说“不留”。"
 MESSAGE_DONE = "已记下您的留言，工单号是{number}。工作人员会尽快打{phone}给您回电。"
 MESSAGE_DONE_NO_PHONE = "已记下您的留言，工单号是{number}。您可以随时问我“查工单{number}”看进度。"
@@ -80,8 +92,10 @@ def utc(value: dt.datetime) -> dt.datetime:
 
 class HandoffService:
     def __init__(self, settings: Settings, clock: Callable[[], dt.datetime] | None = None,
-                 cipher: PersonalDataCipher | None = None, policy: OrderPolicy | None = None) -> None:
+                 cipher: PersonalDataCipher | None = None, policy: OrderPolicy | None = None,
+                 events: EventBus | None = None) -> None:
         self.settings = settings
+        self.events = events
         self.clock = clock or (lambda: dt.datetime.now(CHINA))
         self._cipher = cipher
         self.policy = policy or policy_from_settings(settings)
@@ -94,6 +108,10 @@ class HandoffService:
 
     def now(self) -> dt.datetime:
         return utc(self.clock())
+
+    def track(self, db: Session) -> None:
+        """Lets ``db`` announce queue changes and messages on the event bus once it commits."""
+        push.track(db, self.events)
 
     # --- office hours ---
     def in_office_hours(self, now: dt.datetime | None = None) -> bool:
@@ -116,17 +134,26 @@ class HandoffService:
                                                       HandoffRequest.status.in_(ACTIVE_STATUSES))
                          .order_by(HandoffRequest.id.desc()).limit(1))
 
+    def had_emergency(self, db: Session, session_id: str) -> bool:
+        return bool(db.scalar(select(exists().where(Alert.session_id == session_id))))
+
     def request(self, db: Session, chat: ChatSession, channel: str, reason: str) -> HandoffOutcome:
+        self.track(db)
         now = self.now()
+        urgent = self.had_emergency(db, chat.id)
         self.sweep(db, now=now, session_id=chat.id)
         existing = self.active(db, chat.id)
-        if existing is not None and existing.status in OPEN_STATUSES:
-            text = (SERVING_ALREADY if existing.status == SERVING
-                    else replies.HANDOFF_QUEUED.format(number=existing.queue_number))
-            return HandoffOutcome("handoff", text, ticket=_queue_ticket(existing))
+        if existing is not None and existing.status == SERVING:
+            return HandoffOutcome("handoff", SERVING_ALREADY, ticket=_queue_ticket(existing))
+        if existing is not None and urgent:
+            return self._make_urgent(db, chat, existing, now)
+        if existing is not None and existing.status == QUEUED:
+            return HandoffOutcome("handoff", replies.HANDOFF_QUEUED.format(number=existing.queue_number),
+                                  ticket=_queue_ticket(existing))
         if existing is not None:  # already leaving a message
             return HandoffOutcome("handoff", replies.HANDOFF_OFFLINE, [CANCEL_BUTTON])
-        if not self.in_office_hours():
+        push.queue_changed(db)
+        if not self.in_office_hours() and not urgent:
             db.add(HandoffRequest(session_id=chat.id, channel=channel, queue_number="", reason=reason[:40],
                                   status=MESSAGE, created_at=now))
             chat.handoff_status = MESSAGE
@@ -134,52 +161,95 @@ class HandoffService:
             return HandoffOutcome("handoff", replies.HANDOFF_OFFLINE, [CANCEL_BUTTON])
         number = tickets.next_queue_number(db, now.astimezone(CHINA).date())
         request = HandoffRequest(session_id=chat.id, channel=channel, queue_number=number, reason=reason[:40],
-                                 status=QUEUED, created_at=now)
+                                 status=QUEUED, created_at=now, urgent=urgent)
         db.add(request)
         chat.handoff_status = QUEUED
+        if urgent:
+            log.warning("session %s queued first for a person as %s after an emergency", chat.id, number)
+            return HandoffOutcome("handoff", self._urgent_text(number, now), [CANCEL_BUTTON],
+                                  ticket=_queue_ticket(request))
         log.info("session %s queued for a person as %s", chat.id, number)
         return HandoffOutcome("handoff", replies.HANDOFF_QUEUED.format(number=number), [CANCEL_BUTTON],
                               ticket=_queue_ticket(request))
 
+    def _urgent_text(self, number: str, now: dt.datetime) -> str:
+        return (URGENT_QUEUED if self.in_office_hours(now) else URGENT_OFF_HOURS).format(number=number)
+
+    def _make_urgent(self, db: Session, chat: ChatSession, request: HandoffRequest,
+                     now: dt.datetime) -> HandoffOutcome:
+        """An open request of a session that has since raised an emergency: first in the queue, out of 留言."""
+        if request.status == MESSAGE:  # leaving a message for a callback: back into the queue instead
+            request.status = QUEUED
+            request.queue_number = request.queue_number or tickets.next_queue_number(
+                db, now.astimezone(CHINA).date())
+            chat.handoff_status = QUEUED
+            push.queue_changed(db)
+        if not request.urgent:
+            push.queue_changed(db)
+        request.urgent = True
+        log.warning("queue number %s is urgent after an emergency", request.queue_number)
+        return HandoffOutcome("handoff", self._urgent_text(request.queue_number, now), [CANCEL_BUTTON],
+                              ticket=_queue_ticket(request))
+
     def sweep(self, db: Session, *, now: dt.datetime | None = None, session_id: str | None = None) -> int:
-        """Offers a message and callback to everyone queued longer than the claim timeout."""
+        """Offers a message and callback to everyone queued longer than the claim timeout.
+
+        Urgent requests are never swept, nor is a request whose session has raised an emergency since it
+        queued: it becomes urgent instead and keeps waiting for a person.
+        """
+        self.track(db)
         now = utc(now) if now else self.now()
         cutoff = now - dt.timedelta(seconds=max(self.settings.handoff_claim_timeout_seconds, 0))
-        query = select(HandoffRequest).where(HandoffRequest.status == QUEUED, HandoffRequest.created_at < cutoff)
+        query = select(HandoffRequest).where(HandoffRequest.status == QUEUED, HandoffRequest.created_at < cutoff,
+                                             HandoffRequest.urgent.is_(False))
         if session_id is not None:
             query = query.where(HandoffRequest.session_id == session_id)
         expired = list(db.scalars(query.limit(500)))
+        emergencies = set(db.scalars(select(Alert.session_id).where(
+            Alert.session_id.in_({r.session_id for r in expired})))) if expired else set()
+        swept = 0
         for request in expired:
+            push.queue_changed(db)
+            if request.session_id in emergencies:
+                request.urgent = True
+                log.warning("queue number %s is urgent after an emergency; not offering 留言", request.queue_number)
+                continue
             request.status = MESSAGE
             chat = db.get(ChatSession, request.session_id)
             if chat is not None:
                 chat.handoff_status = MESSAGE
                 conversation.post(db, chat, "system", TIMEOUT_OFFER, now)
+                push.message_added(db, chat.id, request.id)
             log.info("queue number %s was not claimed in time; offering a callback", request.queue_number)
-        return len(expired)
+            swept += 1
+        return swept
 
     # --- the resident's messages while a person has the conversation ---
     def intercept(self, db: Session, chat: ChatSession, text: str, channel: str) -> HandoffOutcome | None:
         """The reply when a person (or a callback) has this conversation; None lets the bot answer."""
         if chat.handoff_status not in ACTIVE_STATUSES:
             return None
+        self.track(db)
         now = self.now()
         self.sweep(db, now=now, session_id=chat.id)
         request = self.active(db, chat.id)
         if request is None:
             chat.handoff_status = None
             return None
+        # The resident's turn is stored after this returns, whoever answers it: the agent's page shows it.
+        push.message_added(db, chat.id, request.id)
+        contact.capture(request, text, self.cipher)  # a number said in the chat is kept encrypted for the agent
         normalized = normalize(text)
         if is_emergency(normalized):
             return None  # the engine raises the alert; the agent still sees the message in the transcript
         payload = payloads.parse(text)
         if payload is not None and payload.command not in (Command.human, Command.cancel, Command.callback):
             return None  # a button from an earlier answer: the bot answers it
+        command = payload.command if payload else None
+        if command == Command.human:  # also while leaving a message: after an emergency it queues again
+            return self.request(db, chat, channel, "request_human")
         if request.status == MESSAGE:
             return self._leave_message(db, chat, request, text, channel, now)
-        command = payload.command if payload else None
-        if command == Command.human:
-            return self.request(db, chat, channel, "request_human")
         if command == Command.cancel or (request.status == QUEUED and is_cancel(normalized)):
             return self._resident_ends(db, chat, request, now)
         return HandoffOutcome("handoff", conversation.LIVE_FORWARDED, ticket=_queue_ticket(request))
@@ -187,6 +257,7 @@ class HandoffService:
     def _resident_ends(self, db: Session, chat: ChatSession, request: HandoffRequest,
                        now: dt.datetime) -> HandoffOutcome:
         queued = request.status == QUEUED
+        push.queue_changed(db)
         request.status = CANCELLED if queued else CLOSED
         request.closed_at = now
         request.close_note = "居民取消排队" if queued else "居民结束对话"
@@ -203,6 +274,7 @@ class HandoffService:
             request.closed_at = now
             request.close_note = "居民不留言"
             chat.handoff_status = None
+            push.queue_changed(db)
             return HandoffOutcome("handoff", MESSAGE_CANCELLED)
         phone, rest = split_phone(normalized)
         declined = bool(_NO_CONTACT.search(rest))
@@ -228,6 +300,7 @@ class HandoffService:
         request.work_order_number = order.number
         request.closed_at = now
         chat.handoff_status = None
+        push.queue_changed(db)
         log.info("message left in session %s became work order %s", chat.id, order.number)
         text_out = (MESSAGE_DONE.format(number=order.number, phone=order.contact_masked) if phone
                     else MESSAGE_DONE_NO_PHONE.format(number=order.number))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assistant.storage.models import Base, HandoffRequest, WorkOrder, WorkOrderEvent, utcnow
@@ -31,6 +31,11 @@ HandoffRequest.close_note = mapped_column(Text, nullable=True)
 HandoffRequest.work_order_number = mapped_column(String(32), nullable=True)
 # What a resident left as a message (phone numbers and ID numbers masked) while waiting for a callback.
 HandoffRequest.left_message = mapped_column(Text, nullable=True)
+# An emergency was raised in the session (migration 0007_urgent_handoff): first in the queue, never 留言.
+HandoffRequest.urgent = mapped_column(Boolean, nullable=False, server_default=false(), default=False)
+# The phone number a resident gave in the live chat, encrypted, and its masked form (0008_handoff_contact).
+HandoffRequest.contact_encrypted = mapped_column(Text, nullable=True)
+HandoffRequest.contact_masked = mapped_column(String(20), nullable=False, server_default=text("''"), default="")
 
 
 class OutboxMessage(Base):
@@ -44,7 +49,9 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), index=True)
+    # NULL for an escalated alert (``alert_id``, migration 0006_alerts): the one outbox carries both.
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), index=True,
+                                                 nullable=True)
     order_number: Mapped[str] = mapped_column(String(32))
     event: Mapped[str] = mapped_column(String(30))
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)

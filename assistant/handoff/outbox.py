@@ -67,6 +67,24 @@ def enqueue(db: Session, order: WorkOrder, event: WorkOrderEvent) -> OutboxMessa
     return row
 
 
+def enqueue_alert(db: Session, alert: Any, department: str, at: dt.datetime) -> OutboxMessage:
+    """An emergency nobody acknowledged in time, for the department's webhook (same delivery, same retries).
+
+    ``alert`` is an ``Alert`` row; its text is already masked, and nothing else about the resident is sent.
+    """
+    key = f"alert:{alert.id}:escalated"
+    number = f"ALERT{alert.id}"
+    row = OutboxMessage(order_id=None, order_number=number, event="alert_escalated", idempotency_key=key,
+                        department=department, status="pending", attempts=0, last_error="",
+                        created_at=at, next_attempt_at=at,
+                        payload={"event": "alert_escalated", "idempotency_key": key, "occurred_at": _iso(at),
+                                 "alert": {"id": alert.id, "kind": alert.kind, "channel": alert.channel,
+                                           "text": alert.text, "raised_at": _iso(alert.created_at)}})
+    row.alert_id = alert.id  # type: ignore[attr-defined]  # column of migration 0006_alerts
+    db.add(row)
+    return row
+
+
 @dataclass
 class DrainReport:
     delivered: int = 0
@@ -96,7 +114,7 @@ def _claim(factory: sessionmaker[Session], row_id: int, now: dt.datetime) -> boo
 
 def _delivery(db: Session, row: OutboxMessage, cipher: PersonalDataCipher | None) -> Delivery:
     body = dict(row.payload)
-    order = db.get(WorkOrder, row.order_id)
+    order = db.get(WorkOrder, row.order_id) if row.order_id is not None else None
     if order is not None and order.contact_encrypted and cipher is not None:
         body["contact"] = cipher.decrypt(order.contact_encrypted)
     return Delivery(row.idempotency_key, row.event, row.department, body)
@@ -114,6 +132,8 @@ def drain(factory: sessionmaker[Session], sink: TicketSink, *, backoff: Backoff 
                              .limit(limit * 4)).all()
     blocked: set[int] = set()
     for row_id, order_id, next_attempt_at in pending:
+        # An alert row (no order) is independent of every other row: it blocks nothing, nothing blocks it.
+        order_id = order_id if order_id is not None else -row_id
         if report.delivered + report.retried + report.failed >= limit:
             break
         if order_id in blocked:

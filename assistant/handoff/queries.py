@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from assistant.handoff.calendar import CHINA
+from assistant.clock import as_utc, china_time
 from assistant.handoff.lifecycle import OPEN_STATUSES
 from assistant.handoff.tickets import TICKET_NUMBER
 from assistant.storage.models import WorkOrder, WorkOrderEvent
@@ -17,10 +18,7 @@ VIEWS = {"open": "办理中", "near_due": "临近期限", "overdue": "已超期"
 PAGE_SIZE = 200
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+_utc = as_utc  # stored times are UTC (SQLite keeps no zone)
 
 
 def orders_query(view: str, *, now: dt.datetime, near_hours: int, department: str | None = None,
@@ -65,21 +63,33 @@ def deadline_state(order: WorkOrder, now: dt.datetime, near_hours: int = 24) -> 
     return "ok"
 
 
-def china_time(value: dt.datetime | None) -> str:
-    """Staff pages: a stored (UTC) time as China local time, to the minute."""
-    value = _utc(value)
-    return f"{value.astimezone(CHINA):%Y-%m-%d %H:%M}" if value else ""
+# What a resident reads for each status: plain words, not the staff's workflow names.
+RESIDENT_STATUS = {"受理": "已受理，正在安排", "派单": "已派给{department}", "办理中": "{department}正在办理"}
+RESIDENT_FINISHED = "已办结"
+FINISHED_STATUSES = ("办结", "回访", "已评价")
+RESOLUTION_ACTION = "办结"  # the step whose note is the result the resident is told
+MAX_RESULT_CHARS = 200
+
+
+def resident_status(status: str, department: str) -> str:
+    """The plain-Chinese status a resident sees (受理 → 已受理，正在安排; 办结/回访/已评价 → 已办结)."""
+    if status in FINISHED_STATUSES:
+        return RESIDENT_FINISHED
+    template = RESIDENT_STATUS.get(status)
+    return template.format(department=department or "社区") if template else "正在办理"
 
 
 @dataclass(frozen=True)
 class PublicStep:
     status: str
-    at: str
+    at: str  # China time, to the minute
+    text: str = ""  # the step in plain words
 
 
 @dataclass(frozen=True)
 class PublicOrder:
-    """What anyone holding the number may see: no description, no contact, no names of staff."""
+    """What anyone holding the number may see: no description, no contact, no names of staff, no notes of
+    staff — except the result written at 办结, once the order is finished (ID and phone numbers masked)."""
 
     number: str
     status: str
@@ -89,26 +99,54 @@ class PublicOrder:
     due: str
     steps: list[PublicStep]
     finished: bool
+    status_text: str = ""
+    result: str = ""
 
 
 def _day(value: dt.datetime | None) -> str:
-    value = _utc(value)
-    return f"{value.astimezone(CHINA):%Y年%m月%d日}" if value else ""
+    return china_time(value, "%Y年%m月%d日")
+
+
+def _minute(value: dt.datetime | None) -> str:
+    return china_time(value, "%Y年%m月%d日 %H:%M")
+
+
+def normalize_number(number: str | None) -> str:
+    """A number as typed or scanned: case and spaces (also full-width ones) do not matter."""
+    return re.sub(r"\s+", "", number or "").upper()
+
+
+def _result(events: list[WorkOrderEvent]) -> str:
+    """The note of the latest 办结 step, personal numbers masked: the one staff note meant for the resident."""
+    from assistant.logging_setup import redact  # imported late: it loads the NLP entity patterns
+
+    for event in reversed(events):
+        if event.to_status == RESOLUTION_ACTION and (event.note or "").strip():
+            return redact(event.note.strip())[:MAX_RESULT_CHARS]
+    return ""
 
 
 def public_view(db: Session, number: str) -> PublicOrder | None:
-    number = (number or "").strip().upper()
+    number = normalize_number(number)
     if len(number) > 32 or not TICKET_NUMBER.fullmatch(number):
         return None
     order = db.scalar(select(WorkOrder).where(WorkOrder.number == number))
     if order is None:
         return None
-    events = db.scalars(select(WorkOrderEvent).where(WorkOrderEvent.order_id == order.id)
-                        .order_by(WorkOrderEvent.id))
+    events = list(db.scalars(select(WorkOrderEvent).where(WorkOrderEvent.order_id == order.id)
+                             .order_by(WorkOrderEvent.id)))
     steps: list[PublicStep] = []
     for event in events:
         # Only changes of status: internal notes (退单 reasons, 催办) are for staff.
         if not steps or steps[-1].status != event.to_status:
-            steps.append(PublicStep(event.to_status, _day(event.at)))
+            steps.append(PublicStep(event.to_status, _minute(event.at),
+                                    _step_text(event.to_status, order.department)))
+    finished = order.status not in OPEN_STATUSES
     return PublicOrder(order.number, order.status, order.department, order.category, _day(order.created_at),
-                       _day(order.due_at), steps, order.status not in OPEN_STATUSES)
+                       _day(order.due_at), steps, finished, resident_status(order.status, order.department),
+                       _result(events) if finished else "")
+
+
+def _step_text(status: str, department: str) -> str:
+    # A step names what happened then; 回访 and 已评价 are the community calling back, not a new result.
+    return {"回访": "社区已回访", "已评价": "已记录您的评价"}.get(status) or resident_status(status, department)

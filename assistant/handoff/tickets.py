@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from assistant.handoff import InvalidInput
 from assistant.handoff import models as _handoff_columns  # noqa: F401 - the lifecycle columns
 from assistant.handoff.calendar import CHINA
 from assistant.handoff.outbox import enqueue
@@ -111,6 +112,8 @@ def create_work_order(
         priority = priority or decided.priority
     category = category or "一般诉求"
     department = department or policy.default_department
+    if not policy.is_department(department):  # a typo would hide the order from the department's account
+        raise InvalidInput(not_a_department(department))
     days = policy.deadline_days(category)
     order = WorkOrder(
         number=next_number(session, now.astimezone(CHINA).date()),
@@ -142,6 +145,10 @@ def create_work_order(
         enqueue(session, order, event)
     log.info("work order %s created from %s for %s", order.number, source, department)
     return order
+
+
+def not_a_department(name: str) -> str:
+    return f"“{name[:40]}”不在承办部门列表里，请从列表中选择"
 
 
 def find_work_order(session: Session, number: str) -> TicketView | None:

@@ -1,4 +1,5 @@
-"""Background work of the handoff feature: drain the outbox and time out unclaimed handoffs.
+"""Background work of the handoff feature: drain the outbox, time out unclaimed handoffs, escalate emergencies
+nobody acknowledged.
 
 The server runs ``run_once`` every ``outbox_drain_interval_seconds`` in a thread (so the event loop never
 waits on a department's slow webhook); ``shequ orders drain`` runs the same from cron or a systemd timer.
@@ -16,6 +17,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 
 from assistant.context import AppContext
+from assistant.handoff import alerts
 from assistant.handoff.live import HandoffService
 from assistant.handoff.outbox import Backoff, DrainReport, drain
 from assistant.handoff.sinks import TicketSink, create_sink
@@ -35,15 +37,23 @@ class OrdersWorker:
 
     @classmethod
     def from_context(cls, context: AppContext, service: HandoffService | None = None) -> OrdersWorker:
-        service = service or HandoffService(context.settings)
+        service = service or HandoffService(context.settings, events=context.events)
         return cls(context, service, create_sink(context.settings, service.policy.webhooks))
 
     def run_once(self) -> DrainReport:
         with session_scope(self.context.sessions) as db:
             self.service.sweep(db)
+        self.escalate_alerts()
         if self.sink is None:
             return DrainReport()
         return drain(self.context.sessions, self.sink, backoff=self.backoff, cipher=self.service.cipher)
+
+    def escalate_alerts(self) -> list[int]:
+        """Emergencies nobody acknowledged in time: told to administrators (pages) and the department (outbox)."""
+        with session_scope(self.context.sessions) as db:
+            return alerts.escalate_overdue(db, self.context.events, self.service.now(),
+                                           self.context.settings.alert_escalation_seconds,
+                                           self.service.policy.default_department)
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ FEATURE_MODEL_MODULES: list[str] = [
     "assistant.console.models",
     "assistant.handoff.models",
     "assistant.channels.models",
+    "assistant.events.models",
 ]
 
 for _module in FEATURE_MODEL_MODULES:

@@ -1,4 +1,5 @@
-"""A message on its own screen: device problems, emergencies, the assistant's short replies, confirmations."""
+"""A message on its own screen: device problems, emergencies (with big 120/110/119 buttons), a number to dial
+shown very large, the assistant's short replies, confirmations."""
 
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ class NoticeScreen(KioskScreen):
         self.ids.message.text = view.text if view else ""
         self.ids.panel.bg_color = THEME.danger if urgent else THEME.surface
         self.ids.message.ink = THEME.danger_text if urgent else THEME.text
+        self.ids.big_number.text = view.big_number if view else ""
+        # Emergency numbers get their own row of bigger buttons: they matter more than anything else here.
+        self.fill(self.ids.calls, view.calls if view else (), big=True)
         actions = view.actions if view else ()
         self.fill(self.ids.actions, actions)
         # The bar's own 呼叫工作人员 is left out when the notice already offers a person.

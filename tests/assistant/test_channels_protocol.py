@@ -207,6 +207,13 @@ def test_buttons_become_numbered_text():
     assert fmt.format_reply(_response("好的", [])) == ("好的", [])
 
 
+def test_call_buttons_are_numbers_to_dial_not_numbered_picks():
+    text, payloads = fmt.format_reply(_response("急救打120。", [("拨打120", "tel:120"), ("拨打110", "tel:110"),
+                                                              ("呼叫工作人员", "/human")]))
+    assert text.splitlines() == ["急救打120。", "请直接拨打：120、110", "", "回复 1：呼叫工作人员"]
+    assert payloads == ["/human"]
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("1", "/choose 1"), ("１", "/choose 1"), ("回复2", "/choose 2"), ("回复 3", "/choose 0"), ("2。", "/choose 2"),
     ("第二个", "/choose 2"), ("最后一个", "/choose 0"), ("4", None), ("0", None), ("80岁老人有补贴吗", None),

@@ -87,7 +87,7 @@ def test_dashboard_page_and_masked_exports(settings):
         page = client.get("/staff/")
         assert page.status_code == 200
         assert page.text.count("<svg") >= 6
-        assert 'id="kpi-answer">57%' in page.text and 'id="kpi-overdue">1<' in page.text
+        assert 'id="kpi-answer">57.1%' in page.text and 'id="kpi-overdue">1<' in page.text
 
         csv_text = client.get("/staff/export/work_orders.csv").content.decode("utf-8-sig")
         rows = list(csv.reader(io.StringIO(csv_text)))

@@ -59,8 +59,20 @@ def test_edit_review_publish_then_chat_serves_the_new_answer_and_rollback_restor
 
         page = client.get(f"/staff/kb/entry/{ENTRY}")
         assert "第 1 版 → 第 2 版" in page.text and "<ins>" in page.text and "<del>" in page.text
-        rolled = form_post(client, f"/staff/kb/entry/{ENTRY}", f"/staff/kb/entry/{ENTRY}/rollback", {"version": "1"})
-        assert rolled.status_code == 303
+        confirm_url = f"/staff/kb/entry/{ENTRY}/rollback?version=1"
+        confirm = client.get(confirm_url)  # a confirmation page with what will be published; nothing changes
+        assert confirm.status_code == 200 and "确认回滚并发布" in confirm.text
+        assert "<ins>" in confirm.text and "<del>" in confirm.text
+        unconfirmed = form_post(client, f"/staff/kb/entry/{ENTRY}", f"/staff/kb/entry/{ENTRY}/rollback",
+                                {"version": "1"})
+        assert unconfirmed.status_code == 200 and "确认回滚并发布" in unconfirmed.text
+        assert NEW_ANSWER in chat(client, "高龄津贴怎么申请")["reply"]["text"]  # still the published version
+        with session_scope(context.sessions) as session:
+            assert session.get(KbEntryRow, ENTRY).version == 2
+        rolled = form_post(client, confirm_url, f"/staff/kb/entry/{ENTRY}/rollback",
+                           {"version": "1", "confirmed": "1"})
+        assert rolled.status_code == 303 and "rolled_back" in rolled.headers["location"]
+        assert "已发布" in client.get(rolled.headers["location"]).text
         assert chat(client, "高龄津贴怎么申请")["reply"]["text"] == old_answer
         with session_scope(context.sessions) as session:
             assert session.get(KbEntryRow, ENTRY).version == 3  # rollback is a new version, history kept

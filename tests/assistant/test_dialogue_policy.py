@@ -86,6 +86,11 @@ def test_an_aspect_button_answers_that_aspect_of_the_current_topic() -> None:
     assert (decision.act, decision.topic_id, decision.aspect) == (Act.answer, "senior-age-allowance", "materials")
 
 
+def test_a_call_button_sent_back_as_text_says_the_number_to_dial() -> None:
+    decision = decide(DialogueState(), ev(payload=payloads.parse(payloads.call("120"))), TH)
+    assert (decision.act, decision.number) == (Act.call, "120")
+
+
 def test_a_choice_button_without_choices_is_invalid() -> None:
     assert decide(DialogueState(), ev(payload=payloads.parse("/choose 2")), TH).act == Act.choice_invalid
 

@@ -97,7 +97,8 @@ def test_shipped_config_deadlines_and_routing():
     assert (complaint.category, complaint.deadline_days) == ("投诉", 13)
     ordinary = policy.route(description="想咨询高龄津贴什么时候发", category="养老服务", suggested_department="民政")
     assert (ordinary.category, ordinary.deadline_days, ordinary.department) == ("养老服务", 3, "民政")
-    routed = parse_policy({"routing": {"topics": {"senior-age-allowance": "街道民政办"}}})
+    routed = parse_policy({"departments": ["社区", "街道民政办"],
+                           "routing": {"topics": {"senior-age-allowance": "街道民政办"}}})
     assert routed.route(description="x", topic_id="senior-age-allowance", suggested_department="民政").department \
         == "街道民政办"
 

@@ -51,7 +51,7 @@ def policy():
     return load_policy()
 
 
-def new_order(db, policy, description="小区路灯坏了三盏", **kwargs) -> WorkOrder:
+def new_order(db, policy, description="申请上门助浴服务", **kwargs) -> WorkOrder:
     kwargs.setdefault("now", TUESDAY)
     kwargs.setdefault("department", "民政")
     return create_work_order(db, CIPHER, source="report_issue", description=description, contact="13800138000",

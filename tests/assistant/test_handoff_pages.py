@@ -48,7 +48,7 @@ def test_orders_pages_create_list_and_move_an_order_by_role(settings):
         shown = client.post(f"/staff/orders/{number}/contact", data={"csrf_token": csrf_from(detail.text)})
         assert shown.status_code == 200 and "13800138000" in shown.text
         with session_scope(context.sessions) as db:
-            audit = db.scalar(select(AuditLog).where(AuditLog.action == "reveal_contact"))
+            audit = db.scalar(select(AuditLog).where(AuditLog.action == "contact.reveal"))
             assert audit.actor == "sam" and audit.target == number
 
         sign_in(client, "approver")

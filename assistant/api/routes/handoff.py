@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 from assistant.api.deps import ContextDep, EngineDep
 from assistant.api.errors import error_body
 from assistant.auth.deps import StaffUser, require_roles, verify_csrf
+from assistant.clock import china_time
 from assistant.handoff import (
     HandoffError,
     IllegalTransition,
@@ -26,11 +29,13 @@ from assistant.handoff import (
     NotFound,
     conversation,
     inbox,
+    push,
 )
 from assistant.handoff.live import ACTIVE_STATUSES, SERVING
-from assistant.handoff.queries import china_time
 from assistant.storage.db import session_scope
 from assistant.storage.models import ChatSession
+
+log = logging.getLogger(__name__)
 
 public = APIRouter(prefix="/api/v1", tags=["handoff"])
 staff_api = APIRouter(prefix="/staff/api/handoffs", include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -82,19 +87,37 @@ class ConvertBody(BaseModel):
     department: StrictStr = Field(default="", max_length=40)
     location: StrictStr = Field(default="", max_length=500)
     contact: StrictStr = Field(default="", max_length=40)
+    use_resident_contact: bool = True  # no number typed: the one the resident gave in the chat
 
 
 def _item(item: inbox.QueueItem) -> dict[str, Any]:
     return {"id": item.id, "session_id": item.session_id, "channel": item.channel,
-            "queue_number": item.queue_number, "status": item.status, "agent": item.agent,
-            "created_at": item.created_at.isoformat(), "waited_minutes": item.waited_minutes,
-            "preview": item.preview}
+            "channel_label": item.channel_label, "queue_number": item.queue_number, "status": item.status,
+            "agent": item.agent, "created_at": item.created_at.isoformat(),
+            "created_at_china": china_time(item.created_at), "waited_minutes": item.waited_minutes,
+            "preview": item.preview, "topic": item.topic, "urgent": item.urgent}
+
+
+def _title_of(engine: Any) -> Callable[[str], str | None]:
+    """Names a knowledge-base entry by its title (the topic a queued resident was asking about)."""
+    entries = engine.kb.current().entries
+
+    def title_of(entry_id: str) -> str | None:
+        entry = entries.get(entry_id)
+        return entry.title if entry is not None else None
+
+    return title_of
+
+
+def _queue(db: Any, engine: Any) -> list[inbox.QueueItem]:
+    return inbox.queue(db, engine.handoff, _title_of(engine))
 
 
 @staff_api.get("")
 def api_queue(user: AgentDep, context: ContextDep, engine: EngineDep) -> dict[str, Any]:
     with session_scope(context.sessions) as db:
-        return {"items": [_item(i) for i in inbox.queue(db, engine.handoff)]}
+        items = _queue(db, engine)
+        return {"items": [_item(i) for i in items], "counts": push.waiting_counts(db)}
 
 
 @staff_api.post("/{handoff_id}/claim")
@@ -108,12 +131,13 @@ def api_claim(handoff_id: int, user: AgentDep, context: ContextDep, engine: Engi
 
 
 @staff_api.get("/{handoff_id}/messages")
-def api_messages(handoff_id: int, user: AgentDep, context: ContextDep,
+def api_messages(handoff_id: int, user: AgentDep, context: ContextDep, engine: EngineDep,
                  after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> dict[str, Any]:
     try:
         with session_scope(context.sessions) as db:
             request = inbox.get(db, handoff_id)
-            return {"messages": conversation.messages(db, request.session_id, after),
+            return {"messages": conversation.for_staff(conversation.messages(db, request.session_id, after),
+                                                       _title_of(engine)),
                     "status": request.status, "agent": request.agent}
     except HandoffError as exc:
         raise http_error(exc) from exc
@@ -161,31 +185,61 @@ def _render(request: Request, name: str, values: dict[str, Any], status_code: in
     return render(request, name, values, status_code=status_code)
 
 
+def handoff_waiting(request: Request) -> int:
+    """Residents waiting for a person, for the menu on every staff page (``_nav_handoff.html``)."""
+    context = getattr(request.app.state, "context", None)
+    if context is None:
+        return 0
+    try:
+        with session_scope(context.sessions) as db:
+            return push.waiting_counts(db)["waiting"]
+    except Exception:  # the count is a convenience: a page must render without it
+        log.warning("could not count the waiting residents", exc_info=True)
+        return 0
+
+
+def _register_globals() -> None:
+    from assistant.console.templating import templates
+
+    templates.env.globals.setdefault("handoff_waiting", handoff_waiting)
+
+
+_register_globals()
+
 _FLASH = {"claimed": "已接待，请回复居民。", "closed": "会话已结束。", "sent": ""}
 
 
 @pages.get("")
 def inbox_page(request: Request, user: AgentDep, context: ContextDep, engine: EngineDep) -> Response:
     with session_scope(context.sessions) as db:
-        items = inbox.queue(db, engine.handoff)
+        items = _queue(db, engine)
     return _render(request, "staff/inbox.html", {"items": items, "in_hours": engine.handoff.in_office_hours()})
 
 
 def _conversation_page(request: Request, handoff_id: int, user: StaffUser, context: Any, engine: Any,
-                       error: str = "", status_code: int = 200, form: dict[str, str] | None = None) -> Response:
+                       error: str = "", status_code: int = 200, form: dict[str, str] | None = None,
+                       contact: str = "") -> Response:
+    # The convert/contact part of this page (imported here: the rest of this module is another feature's).
+    from assistant.handoff import contact as contacts
+    from assistant.handoff import conversion
+
     with session_scope(context.sessions) as db:
         try:
             item = inbox.get(db, handoff_id)
         except NotFound:
             return _render(request, "staff/inbox_missing.html", {}, status_code=404)
-        messages = conversation.messages(db, item.session_id, 0, limit=1000)
+        messages = conversation.for_staff(conversation.messages(db, item.session_id, 0, limit=1000),
+                                          _title_of(engine))
         last_id = messages[-1]["id"] if messages else 0
         mine = item.status == SERVING and (item.agent == user.username or user.role == "admin")
         values = {"item": item, "messages": messages, "last_id": last_id, "mine": mine,
                   "active": item.status in ACTIVE_STATUSES, "error": error,
                   "notice": _FLASH.get(request.query_params.get("done", ""), ""),
-                  "form": form or {"description": item.left_message or "", "category": "", "department": "",
-                                   "location": "", "contact": ""}}
+                  # 转为工单 starts from the conversation (what, where, phone, suggested department).
+                  "form": {**conversion.draft(db, item, engine.handoff.policy).as_form(), **(form or {})},
+                  "departments": engine.handoff.policy.departments, "contact": contact,
+                  "contact_masked": item.contact_masked or "",
+                  "can_reveal": bool(item.contact_encrypted) and contacts.may_reveal(item, user.username, user.role)}
     return _render(request, "staff/inbox_conversation.html", values, status_code=status_code)
 
 
@@ -240,16 +294,32 @@ def convert_submit(handoff_id: int, request: Request, user: AgentDep, context: C
                    category: Annotated[str, Form(max_length=40)] = "",
                    department: Annotated[str, Form(max_length=40)] = "",
                    location: Annotated[str, Form(max_length=500)] = "",
-                   contact: Annotated[str, Form(max_length=40)] = "") -> Response:
+                   contact: Annotated[str, Form(max_length=40)] = "",
+                   use_resident_contact: Annotated[str, Form(max_length=3)] = "1") -> Response:
     form = {"description": description, "category": category, "department": department, "location": location,
             "contact": ""}  # a typed phone number is never echoed back into the page
 
     def action(db: Any) -> str:
         return inbox.convert(db, engine.handoff, handoff_id, user.username, user.role, description=description,
                              category=category, department=department, location=location,
-                             contact=contact).number
+                             contact=contact, use_resident_contact=use_resident_contact != "0").number
 
     return _act(request, handoff_id, user, context, engine, "converted", action, form)
+
+
+@pages.post("/{handoff_id}/contact")
+def reveal_contact_submit(handoff_id: int, request: Request, user: AgentDep, context: ContextDep,
+                          engine: EngineDep) -> Response:
+    """查看完整号码: the agent handling the conversation (or an administrator) sees the number; audited."""
+    from assistant.handoff import contact as contacts
+
+    try:
+        with session_scope(context.sessions) as db:
+            phone = contacts.reveal(db, inbox.get(db, handoff_id), engine.handoff.cipher, user.username, user.role)
+    except HandoffError as exc:
+        status = _STATUS.get(type(exc), (400,))[0]
+        return _conversation_page(request, handoff_id, user, context, engine, error=str(exc), status_code=status)
+    return _conversation_page(request, handoff_id, user, context, engine, contact=phone)
 
 
 routers = [public, staff_api, pages]

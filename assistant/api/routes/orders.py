@@ -18,13 +18,14 @@ from assistant.api.deps import ContextDep, EngineDep
 from assistant.api.errors import error_body
 from assistant.api.routes.web import templates as public_templates
 from assistant.auth.deps import StaffUser, require_roles, verify_csrf
+from assistant.clock import china_time
 from assistant.handoff import HandoffError, NotAllowed, lifecycle, queries, tickets
+from assistant.handoff import contact as contacts
 from assistant.handoff.live import split_phone
 from assistant.handoff.models import WorkOrderExtension
 from assistant.handoff.policy import OrderPolicy
-from assistant.handoff.queries import china_time
 from assistant.storage.db import session_scope
-from assistant.storage.models import AuditLog, WorkOrder
+from assistant.storage.models import WorkOrder
 
 public = APIRouter(tags=["orders"])
 staff_pages = APIRouter(prefix="/staff/orders", include_in_schema=False, dependencies=[Depends(verify_csrf)])
@@ -57,7 +58,8 @@ def order_status(number: str, context: ContextDep) -> dict[str, Any]:
         raise HTTPException(404, error_body("no_order", "没有查到这个工单号，请核对一下", "no such work order"))
     return {"number": view.number, "status": view.status, "department": view.department,
             "category": view.category, "created": view.created, "due": view.due, "finished": view.finished,
-            "steps": [{"status": s.status, "at": s.at} for s in view.steps]}
+            "status_text": view.status_text, "result": view.result,
+            "steps": [{"status": s.status, "at": s.at, "text": s.text} for s in view.steps]}
 
 
 # ---------------------------------------------------------------- staff
@@ -79,27 +81,31 @@ def _policy(engine: Any) -> OrderPolicy:
 
 
 @staff_pages.get("")
-def orders_page(request: Request, user: ViewerDep, context: ContextDep, view: str = "open",
-                status: str = "") -> Response:
+def orders_page(request: Request, user: ViewerDep, context: ContextDep, engine: EngineDep, view: str = "open",
+                status: str = "", department: str = "") -> Response:
     now = dt.datetime.now(dt.UTC)
     near = context.settings.orders_near_due_hours
     view = view if view in queries.VIEWS else "open"
     status = status if status in lifecycle.STATUSES else ""
-    department = _department_of(user)
+    # A department handler sees only their own; others may filter by a department chosen from the list.
+    chosen = department if _policy(engine).is_department(department) else ""
+    scope = _department_of(user) or chosen or None
     with session_scope(context.sessions) as db:
-        orders = queries.list_orders(db, view, now=now, near_hours=near, department=department,
-                                     status=status or None)
+        orders = queries.list_orders(db, view, now=now, near_hours=near, department=scope, status=status or None)
         rows = [{"order": o, "state": queries.deadline_state(o, now, near)} for o in orders]
-        tallies = {name: len(queries.list_orders(db, name, now=now, near_hours=near, department=department))
+        tallies = {name: len(queries.list_orders(db, name, now=now, near_hours=near, department=scope))
                    for name in ("near_due", "overdue")}
     return _render(request, "staff/orders.html", {"rows": rows, "view": view, "views": queries.VIEWS,
                                                    "statuses": lifecycle.STATUSES, "status": status,
-                                                   "tallies": tallies})
+                                                   "tallies": tallies, "department": chosen,
+                                                   "departments": () if user.role == "department"
+                                                   else _policy(engine).departments})
 
 
 @staff_pages.get("/new")
 def new_order_page(request: Request, user: CreatorDep, engine: EngineDep) -> Response:
-    return _render(request, "staff/orders_new.html", {"error": "", "form": {}, "policy": _policy(engine)})
+    return _render(request, "staff/orders_new.html", {"error": "", "form": {}, "policy": _policy(engine),
+                                                       "departments": _policy(engine).departments})
 
 
 @staff_pages.post("")
@@ -109,23 +115,30 @@ def create_order(request: Request, user: CreatorDep, context: ContextDep, engine
                  department: Annotated[str, Form(max_length=40)] = "",
                  location: Annotated[str, Form(max_length=500)] = "",
                  contact: Annotated[str, Form(max_length=40)] = "") -> Response:
+    policy = _policy(engine)
     form = {"description": description, "category": category, "department": department, "location": location}
     error = ""
     phone = None
+    department = department.strip()
     if not description.strip():
         error = "请写明居民反映的问题"
+    elif department and not policy.is_department(department):
+        error = tickets.not_a_department(department)
     elif contact.strip():
         phone, rest = split_phone(contact.strip())
         if phone is None or rest.strip():
             error = "联系电话不对，请填11位手机号或带区号的座机号"
     if error:
-        return _render(request, "staff/orders_new.html", {"error": error, "form": form, "policy": _policy(engine)},
-                       status_code=422)
+        return _render(request, "staff/orders_new.html", {"error": error, "form": form, "policy": policy,
+                                                           "departments": policy.departments}, status_code=422)
+    # A chosen department is kept; the words still set the category (安全隐患 → priority and deadline).
+    category = category.strip() or policy.categorize(description, None)
     with session_scope(context.sessions) as db:
         order = tickets.create_work_order(
             db, engine.cipher, source="staff", description=description.strip(), location=location.strip(),
-            contact=phone, category=category.strip() or None, department=department.strip() or None,
-            channel="staff", actor=user.username, policy=_policy(engine), route=not department.strip())
+            contact=phone, category=category, department=department or None,
+            priority=policy.priorities.get(category) if department else None,
+            channel="staff", actor=user.username, policy=policy, route=not department)
         number = order.number
     return RedirectResponse(f"/staff/orders/{number}?msg=order_created", status_code=303)
 
@@ -155,6 +168,7 @@ def _detail(request: Request, number: str, user: StaffUser, context: Any, engine
                                .order_by(WorkOrderExtension.id)),
             "state": queries.deadline_state(order, now, context.settings.orders_near_due_hours),
             "days_left": _days_left(_policy(engine), order, now), "error": error, "contact": contact,
+            "departments": _policy(engine).departments,
             "can_reveal": bool(order.contact_encrypted) and user.role in ("admin", "staff", "department"),
             "notice": FLASH.get(request.query_params.get("msg", ""), ""),
         }
@@ -204,8 +218,7 @@ def reveal_contact(number: str, request: Request, user: Annotated[StaffUser, Dep
             order = _load(db, number, user)
             if order.contact_encrypted:
                 contact = engine.cipher.decrypt(order.contact_encrypted) or ""
-                db.add(AuditLog(actor=user.username, action="reveal_contact", target=order.number,
-                                detail="callback number shown"))
+                contacts.audit(db, user.username, order.number)  # the same audit code as the inbox's reveal
     except HandoffError as exc:
         return _detail(request, number, user, context, engine, error=str(exc),
                        status_code=_STATUS_CODES.get(type(exc).__name__, 400))

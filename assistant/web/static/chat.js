@@ -3,6 +3,11 @@
  * Plain JavaScript, no framework and no CDN, so the page works on a community LAN without internet.
  * Every text from the resident, the bot or an agent is inserted with textContent: resident text is
  * untrusted and must never be parsed as HTML.
+ *
+ * The session id the server issued is kept in the browser (localStorage, else sessionStorage, else memory),
+ * so a reload or an app switch on a phone shows the conversation again from the server and resumes waiting
+ * for the staff's replies (a push stream announces them; polling stays as the safety net). Only ids the
+ * server issued are stored; 「新对话」 forgets it on purpose.
  */
 (() => {
   "use strict";
@@ -13,7 +18,12 @@
   const REQUEST_TIMEOUT_MS = 20000;
   const POLL_MS = 4000;
   const POLL_MAX_MS = 15000;
+  const PUSHED_POLL_MS = 15000;  // with the push stream open, polling is only the safety net
   const LARGE_TEXT_KEY = "shequ.largeText";
+  const SESSION_KEY = "shequ.sessionId";
+  const HISTORY_TIMEOUT_MS = 8000;  // restoring must not hold the page long: it starts afresh instead
+  const CALL_PAYLOAD = /^tel:(\d{3,12})$/;  // emergency call buttons (tel:120); a link, never a message
+  const EMERGENCY_NUMBERS = /(?<!\d)1(?:20|10|19)(?!\d)/g;
   const OPEN_HANDOFF = ["排队中", "接待中"];
 
   const TEXT = {
@@ -41,12 +51,21 @@
     serving: "工作人员正在为您服务，请在下面输入。",
     handoffClosed: "人工服务已结束。还有问题可以继续问我。",
     leaveMessage: "请直接输入您的问题和电话号码，工作人员会给您回电。",
+    call: (number) => `拨打${number}`,
+    callLabel: (number) => `用电话拨打${number}`,
+    callGroup: "紧急电话",
+    newChatConfirm: "正在等工作人员回复。开始新对话会结束人工服务，确定吗？",
   };
 
   const state = {
     sessionId: null,
+    restored: false,  // the stored conversation is on screen (or there was none to restore)
+    restoring: false,
     busy: false,
-    poll: { active: false, timer: null, after: 0, delay: POLL_MS, seen: new Set() },
+    handoffOpen: false,
+    stream: null,  // EventSource of /sessions/{id}/events while a person may write
+    pushed: false,  // the stream is open: a reply is announced at once
+    poll: { active: false, timer: null, after: 0, delay: POLL_MS, seen: new Set(), running: false, again: false },
   };
 
   const $ = (id) => document.getElementById(id);
@@ -60,8 +79,47 @@
     error: $("error"),
     largeText: $("large-text"),
     human: $("human-button"),
+    newChat: $("new-chat"),
     handoff: $("handoff-status"),
   };
+
+  // ------------------------------------------------------------------ the stored session id
+
+  // localStorage keeps the conversation across reloads and app switches; when the browser blocks it
+  // (private mode, strict settings) sessionStorage still survives a reload; failing both, memory only.
+  const store = (() => {
+    const usable = (name) => {
+      try {
+        const area = window[name];
+        area.setItem("shequ.probe", "1");
+        area.removeItem("shequ.probe");
+        return area;
+      } catch (e) {
+        return null;
+      }
+    };
+    const area = usable("localStorage") || usable("sessionStorage");
+    let memory = null;
+    return {
+      get() {
+        try { return area ? area.getItem(SESSION_KEY) : memory; } catch (e) { return memory; }
+      },
+      set(value) {
+        memory = value;
+        try { if (area) area.setItem(SESSION_KEY, value); } catch (e) { /* full or blocked: memory */ }
+      },
+      clear() {
+        memory = null;
+        try { if (area) area.removeItem(SESSION_KEY); } catch (e) { /* blocked */ }
+      },
+    };
+  })();
+
+  function rememberSession(id) {
+    if (typeof id !== "string" || !id) return;
+    state.sessionId = id;
+    store.set(id);
+  }
 
   // ------------------------------------------------------------------ helpers
 
@@ -131,9 +189,9 @@
     return status >= 500 ? TEXT.serverError : TEXT.requestError;
   }
 
-  async function request(method, path, body) {
+  async function request(method, path, body, timeoutMs = REQUEST_TIMEOUT_MS) {
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    const timer = setTimeout(() => controller.abort(), timeoutMs);
     try {
       const response = await fetch(API + path, {
         method,
@@ -185,6 +243,7 @@
     group.setAttribute("aria-label", "可以点选");
     for (const item of buttons) {
       if (!item || typeof item.title !== "string" || typeof item.payload !== "string") continue;
+      if (CALL_PAYLOAD.test(item.payload)) continue;  // shown as call links, see callGroup
       const isChoice = item.payload.startsWith("/choose");
       const button = el("button", isChoice ? "choice-button" : "reply-button", item.title);
       button.type = "button";
@@ -195,6 +254,30 @@
       group.appendChild(button);
     }
     return group.childElementCount ? group : null;
+  }
+
+  function callNumbers(buttons) {
+    const numbers = [];
+    for (const item of buttons) {
+      const match = item && typeof item.payload === "string" ? CALL_PAYLOAD.exec(item.payload) : null;
+      if (match && !numbers.includes(match[1])) numbers.push(match[1]);
+    }
+    return numbers;
+  }
+
+  // A phone dials these itself: big red links, never a message to the bot, and never retired by a newer reply.
+  function callGroup(numbers) {
+    if (!numbers.length) return null;
+    const group = el("div", "call-buttons");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", TEXT.callGroup);
+    for (const number of numbers) {
+      const link = el("a", "call-link", TEXT.call(number));
+      link.href = `tel:${number}`;
+      link.setAttribute("aria-label", TEXT.callLabel(number));
+      group.appendChild(link);
+    }
+    return group;
   }
 
   function feedbackGroup() {
@@ -246,7 +329,10 @@
     if (data.topic && typeof data.topic.id === "string") message.dataset.topic = data.topic.id;
     if (data.aspect) message.dataset.aspect = data.aspect;
 
-    const buttons = buttonGroup(Array.isArray(reply.buttons) ? reply.buttons : []);
+    const replyButtons = Array.isArray(reply.buttons) ? reply.buttons : [];
+    const calls = callGroup(callNumbers(replyButtons));
+    if (calls) message.appendChild(calls);
+    const buttons = buttonGroup(replyButtons);
     if (buttons) message.appendChild(buttons);
 
     const tools = el("div", "answer-tools");
@@ -283,7 +369,9 @@
         showError(errorMessage(result.status, result.data));
         return;
       }
-      state.sessionId = result.data.session_id;
+      // The server may have started a new conversation (an id it no longer knows): keep whatever it issued.
+      rememberSession(result.data.session_id);
+      state.restored = true;  // the conversation goes on on screen; older messages are not inserted above it
       if (mine) mine.classList.remove("pending");
       if (typed) {
         els.input.value = "";
@@ -346,36 +434,88 @@
     // message for a callback (outside office hours) or cancels, nobody will, so polling stops.
     const ticket = data.ticket;
     if (!ticket || !OPEN_HANDOFF.includes(ticket.status)) {
+      state.handoffOpen = false;
       stopPolling();
       showHandoffStatus("");
       return;
     }
+    state.handoffOpen = true;
     showHandoffStatus(ticket.status === "接待中" ? TEXT.serving : TEXT.queued(ticket.number));
     startPolling();
   }
 
-  function startPolling() {
+  function showHandoff(handoff) {
+    // The status line from the server's view of the handoff (polling and restoring after a reload).
+    state.handoffOpen = Boolean(handoff && OPEN_HANDOFF.includes(handoff.status));
+    if (state.handoffOpen) {
+      showHandoffStatus(handoff.status === "接待中" ? TEXT.serving : TEXT.queued(handoff.queue_number || ""));
+    } else {
+      // 留言: nobody claimed the conversation in time; the system message shown says what to do.
+      showHandoffStatus(handoff && handoff.status === "留言" ? TEXT.leaveMessage : "");
+    }
+  }
+
+  function startPolling(now) {
     const poll = state.poll;
-    if (poll.active) return;
+    if (poll.active) {
+      if (now) pollNow();
+      return;
+    }
     poll.active = true;
     poll.delay = POLL_MS;
-    schedulePoll();
+    openStream();
+    if (now) pollNow();
+    else schedulePoll();
   }
 
   function stopPolling() {
     const poll = state.poll;
     poll.active = false;
     clearTimeout(poll.timer);
+    closeStream();
+  }
+
+  // Server push for this conversation: staff replies arrive at once; polling goes on slowly as the safety net.
+  function openStream() {
+    if (state.stream || !state.sessionId || typeof window.EventSource !== "function") return;
+    const source = new EventSource(`${API}/sessions/${encodeURIComponent(state.sessionId)}/events`);
+    state.stream = source;
+    source.addEventListener("open", () => { state.pushed = true; });
+    source.addEventListener("message", () => pollNow());
+    source.addEventListener("error", () => {
+      state.pushed = false;  // reconnecting (or refused): poll at the normal pace meanwhile
+      if (source.readyState === EventSource.CLOSED && state.stream === source) state.stream = null;
+    });
+  }
+
+  function closeStream() {
+    if (state.stream) state.stream.close();
+    state.stream = null;
+    state.pushed = false;
+  }
+
+  function pollNow() {
+    // Back from another app or a frozen tab: timers were throttled, so ask at once rather than wait.
+    if (!state.poll.active) return;
+    if (state.poll.running) {
+      state.poll.again = true;  // the answer on its way may predate what we came back for: ask once more
+      return;
+    }
+    clearTimeout(state.poll.timer);
+    state.poll.delay = POLL_MS;
+    pollOnce();
   }
 
   function schedulePoll() {
     clearTimeout(state.poll.timer);
-    state.poll.timer = setTimeout(pollOnce, state.poll.delay);
+    const delay = state.pushed ? Math.max(state.poll.delay, PUSHED_POLL_MS) : state.poll.delay;
+    state.poll.timer = setTimeout(pollOnce, delay);
   }
 
   async function pollOnce() {
     const poll = state.poll;
-    if (!poll.active || !state.sessionId) return;
+    if (!poll.active || !state.sessionId || poll.running) return;
+    poll.running = true;
     const path = `/sessions/${encodeURIComponent(state.sessionId)}/messages?after=${encodeURIComponent(poll.after)}`;
     try {
       const result = await request("GET", path);
@@ -396,18 +536,117 @@
         else if (item.from === "system") addMessage("system", item.text);
       }
       const handoff = result.data.handoff;
-      if (handoff && OPEN_HANDOFF.includes(handoff.status)) {
-        showHandoffStatus(handoff.status === "接待中" ? TEXT.serving : TEXT.queued(handoff.queue_number || ""));
-      } else {
-        // 留言: nobody claimed the conversation in time; the system message just shown says what to do.
-        showHandoffStatus(handoff && handoff.status === "留言" ? TEXT.leaveMessage
-          : handoff ? TEXT.handoffClosed : "");
+      showHandoff(handoff);
+      if (!state.handoffOpen) {
+        if (handoff && handoff.status !== "留言") showHandoffStatus(TEXT.handoffClosed);
         stopPolling();
       }
     } catch (error) {
       poll.delay = Math.min(Math.round(poll.delay * 1.5), POLL_MAX_MS);
     } finally {
-      if (poll.active) schedulePoll();
+      poll.running = false;
+      if (poll.active && poll.again) {
+        poll.again = false;
+        clearTimeout(poll.timer);
+        poll.timer = setTimeout(pollOnce, 0);
+      } else if (poll.active) {
+        schedulePoll();
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ restoring after a reload
+
+  function showStoredMessage(item) {
+    const kind = { resident: "user", bot: "bot", agent: "agent", system: "system" }[item.from];
+    if (!kind || typeof item.text !== "string") return;
+    const message = addMessage(kind, item.text, { className: item.emergency ? "msg-emergency" : "" });
+    message.dataset.restored = "";
+    if (item.emergency) {
+      // The call buttons are not stored; the numbers the emergency reply names are offered again.
+      const calls = callGroup([...new Set(item.text.match(EMERGENCY_NUMBERS) || [])]);
+      if (calls) message.appendChild(calls);
+    }
+  }
+
+  async function restore() {
+    const id = store.get();
+    if (!id) {
+      state.restored = true;
+      return;
+    }
+    if (state.restoring) return;
+    state.restoring = true;
+    state.sessionId = id;
+    setBusy(true);
+    try {
+      const result = await request("GET", `/sessions/${encodeURIComponent(id)}/history`, undefined,
+        HISTORY_TIMEOUT_MS);
+      if (result.status === 404) {
+        // Unknown or purged on the server: start afresh, quietly.
+        forgetSession();
+        state.restored = true;
+        return;
+      }
+      if (!result.ok || !result.data || !Array.isArray(result.data.messages)) return;  // retried on return
+      if (state.restored) return;
+      state.restored = true;
+      const poll = state.poll;
+      for (const item of result.data.messages) {
+        if (!item || item.id === undefined || poll.seen.has(String(item.id))) continue;
+        poll.seen.add(String(item.id));
+        showStoredMessage(item);
+      }
+      if (typeof result.data.last_id === "number") poll.after = Math.max(poll.after, result.data.last_id);
+      els.conversation.scrollTop = els.conversation.scrollHeight;
+      showHandoff(result.data.handoff);
+      // A queued or served conversation continues with the same person: ask for what came meanwhile now.
+      if (state.handoffOpen) startPolling(true);
+    } catch (error) {
+      // Offline for now: the id is kept, the next message continues the conversation, and the page tries
+      // again when it is shown next.
+    } finally {
+      state.restoring = false;
+      setBusy(false);
+    }
+  }
+
+  function forgetSession() {
+    store.clear();
+    state.sessionId = null;
+    state.handoffOpen = false;
+    stopPolling();
+    state.poll = { active: false, timer: null, after: 0, delay: POLL_MS, seen: new Set(), running: false,
+      again: false };
+  }
+
+  async function newConversation() {
+    if (state.busy) return;
+    if (state.handoffOpen) {
+      if (!window.confirm(TEXT.newChatConfirm)) return;
+      // Tell the person waiting that the resident has gone (best effort: the screen is cleared anyway).
+      try {
+        await request("POST", "/chat", { session_id: state.sessionId, text: "/cancel", channel: "web" });
+      } catch (error) { /* offline: the queue times out by itself */ }
+    }
+    forgetSession();
+    state.restored = true;
+    els.messages.querySelectorAll(".msg:not(.msg-welcome)").forEach((node) => node.remove());
+    showHandoffStatus("");
+    clearError();
+    els.input.value = "";
+    updateCount();
+    els.conversation.scrollTop = 0;
+    els.input.focus();
+  }
+
+  function onShown() {
+    if (document.visibilityState === "hidden") return;
+    if (!state.restored) {
+      restore();
+    } else if (state.poll.active) {
+      openStream();  // a phone may have dropped the stream while the app was in the background
+      pollNow();
     }
   }
 
@@ -450,10 +689,16 @@
 
   els.human.addEventListener("click", () => send(els.human.dataset.payload, els.human.dataset.title));
 
+  els.newChat.addEventListener("click", newConversation);
+
+  document.addEventListener("visibilitychange", onShown);
+  window.addEventListener("pageshow", (event) => { if (event.persisted) onShown(); });
+
   els.largeText.addEventListener("click", () => {
     setLargeText(!document.documentElement.classList.contains("large-text"), true);
   });
 
   setLargeText(document.documentElement.classList.contains("large-text"), false);
   updateCount();
+  restore();
 })();

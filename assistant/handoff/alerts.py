@@ -1,0 +1,135 @@
+"""Emergency alerts: raised by the engine, shown at once on every staff page, acknowledged by a person, escalated
+when nobody does in time.
+
+- ``raise_alert``: the Alert row and an audit entry in the caller's transaction; ``alert.raised`` is published
+  only after that transaction commits, so no page shows an alert that is not stored.
+- ``acknowledge``: a conditional UPDATE, so of two staff clicking at once one gets it and the other is told
+  who; the resident's conversation gets a system message saying that a person has the request.
+- ``escalate_overdue``: the background loop of every worker calls it; the conditional UPDATE makes it happen
+  once per alert whichever worker gets there first. Administrators see it on every page (``alert.escalated``)
+  and the department's webhook gets it through the one outbox.
+
+Events carry only what the staff pages show: the masked text, the kind, the channel and the times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+import assistant.events.models  # noqa: F401  # maps Alert.escalated_at and OutboxMessage.alert_id
+from assistant.clock import CHINA, as_utc, china_seconds, now_utc
+from assistant.console.labels import zh
+from assistant.events.after_commit import publish_after_commit
+from assistant.events.bus import ALERT_ACKNOWLEDGED, ALERT_ESCALATED, ALERT_RAISED, EventBus
+from assistant.handoff import conversation
+from assistant.handoff.outbox import enqueue_alert
+from assistant.storage.models import Alert, AuditLog, ChatSession
+
+log = logging.getLogger(__name__)
+
+ACKNOWLEDGED_MESSAGE = "社区工作人员已收到您的求助，正在处理。"
+ESCALATED_NOTE = "已超时未处理，已通知管理员和部门"
+MAX_TEXT = 1000
+OPEN_LIMIT = 50  # more open alerts than this at once is a disaster the page cannot fix by listing them
+
+
+def view(alert: Alert) -> dict[str, Any]:
+    """An alert as the staff pages show it (the text is masked before it is stored)."""
+    created = as_utc(alert.created_at)
+    acknowledged = as_utc(alert.acknowledged_at)
+    escalated = as_utc(getattr(alert, "escalated_at", None))
+    return {
+        "id": alert.id, "kind": alert.kind, "kind_label": zh(alert.kind, "alert_kind"),
+        "channel": alert.channel, "channel_label": zh(alert.channel, "channel"), "text": alert.text,
+        "at": created.astimezone(CHINA).isoformat(timespec="seconds") if created else None,
+        "at_text": china_seconds(created),
+        "acknowledged_by": alert.acknowledged_by, "acknowledged_at_text": china_seconds(acknowledged),
+        "escalated": escalated is not None, "escalated_note": ESCALATED_NOTE if escalated else "",
+    }
+
+
+def raise_alert(db: Session, bus: EventBus, session_id: str, channel: str, kind: str, masked_text: str,
+                now: dt.datetime | None = None) -> Alert:
+    """Stores an alert (``masked_text`` must already be masked) and announces it once it is committed."""
+    alert = Alert(session_id=session_id, channel=channel, kind=kind or "emergency", text=masked_text[:MAX_TEXT],
+                  created_at=as_utc(now) or now_utc())
+    db.add(alert)
+    db.flush()
+    db.add(AuditLog(actor="system", action="alert.raise", target=f"alert:{alert.id}", detail=alert.kind))
+    publish_after_commit(db, bus, ALERT_RAISED, view(alert))
+    log.warning("emergency alert %s raised (%s, %s)", alert.id, alert.kind, channel)
+    return alert
+
+
+@dataclass(frozen=True)
+class Acknowledgement:
+    ok: bool  # True: this user has it now; False: see ``message``
+    message: str  # what to tell the staff member, in Chinese
+    alert: dict[str, Any] | None = None
+
+
+def acknowledge(db: Session, bus: EventBus, alert_id: int, user: str,
+                now: dt.datetime | None = None) -> Acknowledgement:
+    now = as_utc(now) or now_utc()
+    taken = db.execute(update(Alert).where(Alert.id == alert_id, Alert.acknowledged_by.is_(None))
+                       .values(acknowledged_by=user, acknowledged_at=now))
+    alert = db.get(Alert, alert_id)
+    if alert is None:
+        return Acknowledgement(False, "没有这条紧急求助。")
+    db.refresh(alert)
+    if taken.rowcount != 1:
+        who = alert.acknowledged_by or "其他工作人员"
+        return Acknowledgement(False, f"{who}已在{china_seconds(alert.acknowledged_at)}处理这条求助。", view(alert))
+    db.add(AuditLog(actor=user, action="alert.acknowledge", target=f"alert:{alert.id}", detail=alert.kind))
+    chat = db.get(ChatSession, alert.session_id)
+    if chat is not None:
+        conversation.post(db, chat, "system", ACKNOWLEDGED_MESSAGE, now)
+    shown = view(alert)
+    publish_after_commit(db, bus, ALERT_ACKNOWLEDGED, shown)
+    log.info("alert %s acknowledged", alert.id)
+    return Acknowledgement(True, "已确认，由您处理。请尽快联系居民。", shown)
+
+
+def escalate_overdue(db: Session, bus: EventBus, now: dt.datetime, after_seconds: float,
+                     department: str = "社区") -> list[int]:
+    """Escalates every alert unacknowledged for ``after_seconds``; returns the ids this call escalated."""
+    now = as_utc(now) or now_utc()  # SQLite compares stored UTC text: the bound value must be UTC too
+    cutoff = now - dt.timedelta(seconds=max(after_seconds, 0))
+    overdue = list(db.scalars(select(Alert.id).where(Alert.acknowledged_by.is_(None), Alert.escalated_at.is_(None),
+                                                     Alert.created_at <= cutoff).order_by(Alert.id).limit(100)))
+    escalated: list[int] = []
+    for alert_id in overdue:
+        # Conditional: another worker, or an acknowledgement a moment ago, may have got there first.
+        result = db.execute(update(Alert).where(Alert.id == alert_id, Alert.acknowledged_by.is_(None),
+                                                Alert.escalated_at.is_(None)).values(escalated_at=now))
+        if result.rowcount != 1:
+            continue
+        alert = db.get(Alert, alert_id)
+        if alert is None:
+            continue
+        db.refresh(alert)
+        db.add(AuditLog(actor="system", action="alert.escalate", target=f"alert:{alert.id}",
+                        detail=f"{alert.kind}，{int(after_seconds)}秒内无人确认"))
+        enqueue_alert(db, alert, department, now)
+        publish_after_commit(db, bus, ALERT_ESCALATED, view(alert))
+        log.warning("alert %s not acknowledged in %ss: escalated", alert.id, int(after_seconds))
+        escalated.append(alert.id)
+    return escalated
+
+
+def open_alerts(db: Session, limit: int = OPEN_LIMIT) -> list[dict[str, Any]]:
+    rows = db.scalars(select(Alert).where(Alert.acknowledged_by.is_(None)).order_by(Alert.id.desc()).limit(limit))
+    return [view(a) for a in rows]
+
+
+def recent_alerts(db: Session, limit: int = 200) -> list[dict[str, Any]]:
+    """Open alerts first (newest first), then the handled ones (newest first)."""
+    rows = list(db.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit)))
+    rows.sort(key=lambda a: a.acknowledged_by is not None)  # stable: keeps newest first within each group
+    return [view(a) for a in rows]

@@ -1,0 +1,55 @@
+"""Announcing live-queue changes and new conversation messages on the event bus, after they are committed.
+
+A staff page that receives ``queue.changed`` or ``message`` fetches the queue or the transcript at once. The
+events go through ``assistant.events.after_commit``: their data is read just before the commit (counts, the
+newest message id: the resident's turn is inserted after the handoff code runs), they are published right after
+it, once per transaction, and never for a rolled-back one.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from assistant.events import EventBus
+from assistant.events.after_commit import publish_after_commit
+from assistant.events.bus import MESSAGE, QUEUE_CHANGED
+from assistant.storage.models import HandoffRequest, Turn
+
+_BUS = "shequ.push.bus"  # in Session.info: the bus this session's queue and message events go to
+
+
+def track(db: Session, bus: EventBus | None) -> None:
+    """Lets this database session publish queue and message events with ``bus`` after it commits."""
+    if bus is not None:
+        db.info.setdefault(_BUS, bus)
+
+
+def queue_changed(db: Session) -> None:
+    bus = db.info.get(_BUS)
+    if bus is not None:
+        publish_after_commit(db, bus, QUEUE_CHANGED, waiting_counts, key=QUEUE_CHANGED)
+
+
+def message_added(db: Session, session_id: str, handoff_id: int | None) -> None:
+    """A message was added to a conversation that is queued or with an agent (or was, in this transaction)."""
+    bus = db.info.get(_BUS)
+    if bus is None or handoff_id is None:
+        return
+
+    def newest(session: Session) -> dict[str, object]:
+        last = session.scalar(select(func.max(Turn.id)).where(Turn.session_id == session_id)) or 0
+        # The newest message id of the conversation (see conversation.messages: 2·turn id + 1 is the reply).
+        return {"handoff_id": handoff_id, "session_id": session_id, "id": 2 * last + 1}
+
+    publish_after_commit(db, bus, MESSAGE, newest, key=f"{MESSAGE}:{session_id}")
+
+
+def waiting_counts(db: Session) -> dict[str, int]:
+    """Residents waiting for a person (排队中) and conversations with one (接待中)."""
+    from assistant.handoff.live import QUEUED, SERVING  # live imports this module
+
+    rows = dict(db.execute(select(HandoffRequest.status, func.count())
+                           .where(HandoffRequest.status.in_((QUEUED, SERVING)))
+                           .group_by(HandoffRequest.status)).all())
+    return {"waiting": int(rows.get(QUEUED, 0)), "serving": int(rows.get(SERVING, 0))}
