@@ -6,6 +6,7 @@ tests share one warm cache directory for the whole run instead of paying that fo
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -13,8 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from argon2 import PasswordHasher
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from tests_conftest_bridge import tiny_settings
 
 from assistant.api.main import create_app
 from assistant.auth import service as auth_service
@@ -25,6 +29,8 @@ from assistant.storage.db import session_scope
 
 PASSWORD = "correct-horse-battery"
 USERS = {"admin": "ada", "staff": "sam", "approver": "amy", "department": "dan"}
+# The same people as accounts for browser_testkit.live_server: (username, role, password, department).
+ACCOUNTS = [(name, role, PASSWORD, "民政") for role, name in USERS.items()]
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 # The production parameters cost ~0.5 s a hash on this machine; the tests sign in hundreds of times. Still
 # argon2id, just cheaper.
@@ -42,6 +48,17 @@ def console_settings(settings: Settings, **overrides: object) -> Settings:
     return settings.model_copy(update=values)
 
 
+def module_console_settings(directory: Path, **overrides: object) -> Settings:
+    """``console_settings`` on the tiny knowledge base in ``directory``, for module-scoped fixtures (they cannot
+    use the function-scoped ``settings`` fixture): read with no ``SHEQU_*`` variable set, as that fixture is, so
+    a developer's environment cannot leak in."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith("SHEQU_") and name != "SHEQU_TEST_DATABASE_URL":
+                patch.delenv(name)
+        return console_settings(tiny_settings(directory), **overrides)
+
+
 def remember_warm_cache(settings: Settings) -> None:
     source = settings.var_dir / "intents"
     if source.exists() and not (_WARM / "intents").exists():
@@ -50,8 +67,8 @@ def remember_warm_cache(settings: Settings) -> None:
 
 def add_users(context: AppContext) -> None:
     with session_scope(context.sessions) as session:
-        for role, name in USERS.items():
-            create_account(session, name, role, PASSWORD, department="民政", actor="test")
+        for name, role, password, department in ACCOUNTS:
+            create_account(session, name, role, password, department=department, actor="test")
 
 
 @contextmanager
@@ -67,6 +84,22 @@ def console_client(settings: Settings, **overrides: object) -> Iterator[tuple[Te
             yield client, context
     finally:
         context.close()
+
+
+@contextmanager
+def users_command(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """A runner for the ``users`` command on this test's database: the command reads its settings from the
+    environment through a cached ``get_settings``, so the cache is cleared on the way in and on the way out."""
+    from assistant.settings import get_settings
+
+    for name, value in {"SHEQU_VAR_DIR": str(settings.var_dir), "SHEQU_DATABASE_URL": settings.database_url,
+                        "SHEQU_KB_DATA_DIR": str(settings.kb_data_dir)}.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        yield CliRunner()
+    finally:
+        get_settings.cache_clear()
 
 
 def csrf_from(html: str) -> str:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from click.testing import CliRunner
-from console_testkit import PASSWORD, console_client, csrf_from, form_post, login, signed_in
+from console_testkit import PASSWORD, console_client, csrf_from, form_post, login, signed_in, users_command
 from sqlalchemy import select, update
 
 from assistant.auth import AccountExists, InvalidAccount, RateLimited
@@ -184,14 +183,8 @@ def test_account_validation(app_context):
 
 def test_users_command(settings, monkeypatch):
     from assistant.commands.users import users
-    from assistant.settings import get_settings
 
-    for name, value in {"SHEQU_VAR_DIR": str(settings.var_dir), "SHEQU_DATABASE_URL": settings.database_url,
-                        "SHEQU_KB_DATA_DIR": str(settings.kb_data_dir)}.items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    try:
-        runner = CliRunner()
+    with users_command(settings, monkeypatch) as runner:
         ok = runner.invoke(users, ["create", "--username", "lin", "--role", "approver", "--password-stdin"],
                            input=PASSWORD + "\n")
         assert ok.exit_code == 0, ok.output
@@ -200,15 +193,13 @@ def test_users_command(settings, monkeypatch):
                               input=PASSWORD + "\n")
         weak = runner.invoke(users, ["create", "--username", "wu", "--role", "staff", "--password-stdin"],
                              input="short\n")
-        prompted = runner.invoke(users, ["create", "--username", "zhao", "--role", "department"],
+        prompted = runner.invoke(users, ["create", "--username", "zhao", "--role", "department", "--department", "社区"],
                                  input=f"{PASSWORD}\n{PASSWORD}\n")
         listed = runner.invoke(users, ["list"])
         for failed in (again, weak):
             assert failed.exit_code == 1
             assert "Traceback" not in failed.output
             assert len(failed.output.strip().splitlines()) == 1
-        assert "already exists" in again.output and "at least 10" in weak.output
+        assert "已经有人用了" in again.output and "至少要 10 位" in weak.output
         assert prompted.exit_code == 0, prompted.output
         assert "lin\tapprover" in listed.output and "zhao\tdepartment" in listed.output
-    finally:
-        get_settings.cache_clear()

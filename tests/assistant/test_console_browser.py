@@ -7,29 +7,19 @@ Screenshots of the main pages go to ``test-artifacts/console/``.
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from console_testkit import PASSWORD, USERS, add_users, console_settings, remember_warm_cache
-from tests_conftest_bridge import tiny_settings
+from browser_testkit import BROWSER, launch, live_server, sign_in
+from console_testkit import ACCOUNTS, PASSWORD, USERS, module_console_settings, remember_warm_cache
 
-from assistant.api.main import create_app
-from assistant.context import create_context
 from assistant.settings import PROJECT_ROOT
 
-pytestmark = pytest.mark.browser
+pytestmark = BROWSER
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "console"
 FLAG = "__shequ_xss"
 PAYLOADS = [
@@ -45,12 +35,6 @@ PAYLOADS = [
 ]
 NEW_ANSWER = "满80周岁的老人带身份证、户口簿和银行卡到社区服务中心申请高龄津贴，每月发到社保卡。"
 BUS_ANSWER = "65周岁以上老人带身份证到公交公司服务网点办理老年人乘车卡，市内公交免费乘坐。"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -72,32 +56,10 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium)")
-    with pytest.MonkeyPatch.context() as patch:
-        for name in list(os.environ):
-            if name.startswith("SHEQU_") and name != "SHEQU_TEST_DATABASE_URL":
-                patch.delenv(name)
-        settings = console_settings(tiny_settings(tmp_path_factory.mktemp("console-browser")))
-    context = create_context(settings)
-    add_users(context)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_app(context=context), host="127.0.0.1", port=port,
-                                       log_level="warning"))
-    thread = threading.Thread(target=uv.run, name="console-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 300
-    while not uv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the console server did not start")
-        time.sleep(0.2)
-    remember_warm_cache(settings)
-    try:
-        yield Server(f"http://127.0.0.1:{port}", context)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
-        context.close()
+    settings = module_console_settings(tmp_path_factory.mktemp("console-browser"))
+    with live_server(settings, accounts=ACCOUNTS, start_timeout_s=300) as live:
+        remember_warm_cache(settings)
+        yield Server(live.url, live.context)
 
 
 @dataclass
@@ -112,7 +74,7 @@ def browser(server: Server) -> Iterator[Any]:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        chromium = launch(playwright)
         try:
             yield chromium
         finally:
@@ -129,12 +91,7 @@ class Staff:
         self.page = self.context.new_page()
         self.page.on("dialog", self._dialog)
         self.page.on("console", lambda message: self.watch.console.append(message.text))
-        self.page.goto(f"{server.url}/staff/login")
-        self.page.fill("input[name=username]", USERS[role])
-        self.page.fill("input[name=password]", PASSWORD)
-        self.page.click("button[type=submit]")
-        self.page.wait_for_load_state()
-        assert "/staff/login" not in self.page.url, self.page.content()[:500]
+        sign_in(self.page, server.url, USERS[role], PASSWORD)
 
     def _dialog(self, dialog: Any) -> None:
         self.watch.dialogs.append(f"{dialog.type}: {dialog.message}")
@@ -221,7 +178,10 @@ def test_edit_review_publish_chat_then_roll_back(server: Server, browser: Any):
         assert server.chat("高龄津贴怎么申请")["reply"]["text"] == NEW_ANSWER
         approver.open("/staff/kb/entry/senior-age-allowance", "entry-history")
         assert approver.page.locator(".diff ins").count() > 0
-        approver.submit("button[data-rollback='1']")
+        approver.submit("a[data-rollback='1']")  # a confirmation page first: nothing published yet
+        assert server.chat("高龄津贴怎么申请")["reply"]["text"] == NEW_ANSWER
+        approver.submit("#confirm-rollback")
+        assert "已发布" in approver.page.inner_text(".flash")
         assert server.chat("高龄津贴怎么申请")["reply"]["text"] == old
     finally:
         approver.close()

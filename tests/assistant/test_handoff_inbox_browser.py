@@ -3,55 +3,21 @@ and the resident's next message appears on the agent's page without a reload."""
 
 from __future__ import annotations
 
-import os
-import socket
-import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
+from browser_testkit import BROWSER, launch, live_server, record_problems, sign_in
 from handoff_testkit import PASSWORD, STAFF_USERS, Clock
 
-from assistant.api.main import create_app
-from assistant.auth.service import create_account
-from assistant.context import create_context
-from assistant.storage.db import session_scope
-
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium is not installed")]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+pytestmark = BROWSER
 
 
 @pytest.fixture
 def server(settings):
-    context = create_context(settings.model_copy(update={"outbox_drain_interval_seconds": 0,
-                                                         "staff_cookie_secure": False}))
-    with session_scope(context.sessions) as db:
-        create_account(db, STAFF_USERS["staff"][0], "staff", PASSWORD, actor="test")
-    app = create_app(context=context)
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 120
-    while not uv.started and thread.is_alive() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert uv.started, "the app did not start"
-    app.state.engine.handoff.clock = Clock()  # office hours
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=30)
-        context.close()
+    # Clock(): a Tuesday morning, office hours, whatever day the suite runs on.
+    with live_server(settings, clock=Clock(), outbox_drain_interval_seconds=0, staff_cookie_secure=False) as live:
+        yield live.url
 
 
 def test_agent_claims_and_replies_in_the_browser_and_the_resident_sees_it(server, tmp_path: Path):
@@ -63,19 +29,13 @@ def test_agent_claims_and_replies_in_the_browser_and_the_resident_sees_it(server
     resident.post("/api/v1/chat", json={"session_id": sid, "text": "我想办高龄津贴", "channel": "web"})
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                                    "--disable-background-networking"])
+        browser = launch(p)
         try:
             page = browser.new_page()
-            errors: list[str] = []
-            failed: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("response", lambda r: failed.append(r.url) if r.status >= 400 else None)
+            errors, failed = record_problems(page)
             page.goto(f"{server}/staff/inbox")
             assert "/staff/login" in page.url  # signed out: sent to the sign-in page
-            page.fill("input[name=username]", STAFF_USERS["staff"][0])
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            sign_in(page, server, STAFF_USERS["staff"][0], PASSWORD)
             page.goto(f"{server}/staff/inbox")
             assert page.locator("#queue").inner_text().count("A001") == 1
             assert "我想办高龄津贴" in page.locator("#queue").inner_text()

@@ -44,7 +44,7 @@ CONTRAST_SELECTORS = (
     "body", ".app-title", ".toggle", "#human-button", ".input-label", ".char-count", "#chat-input", ".send-button",
     ".msg-user .bubble-text", ".msg-bot .bubble-text", ".msg-agent .bubble-text", ".msg-agent .sender",
     ".msg-emergency .bubble-text", ".reply-button", ".choice-button", ".tool-button", ".tool-note", ".error",
-    ".handoff-status",
+    ".handoff-status", ".call-link", "#new-chat",
 )
 
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -321,7 +321,8 @@ def test_text_contrast_of_the_main_elements(open_page: Any, large_text: bool, co
     failing, measured = low_contrast(page)
     assert failing == [], failing
     assert {"body", ".msg-user .bubble-text", ".msg-bot .bubble-text", ".reply-button", ".tool-button",
-            ".send-button", "#chat-input::placeholder", ".error", ".msg-emergency .bubble-text"} <= measured
+            ".send-button", "#chat-input::placeholder", ".error", ".msg-emergency .bubble-text", ".call-link",
+            "#new-chat"} <= measured
 
 
 def test_errors_are_shown_in_chinese_and_typed_text_is_kept(open_page: Any) -> None:
