@@ -46,7 +46,10 @@ ORDER_SOURCE = {"report_issue": "居民反映", "handoff": "人工接待", "mess
 KB_NOTE = {"shipped": "内置内容", "shipped update": "内置内容更新", "staff edit": "工作人员修改"}
 
 # Actors that are not people: the shipped KB content, the command line, the system's own timers.
-ACTOR = {"shipped": "系统内置", "cli": "命令行", "system": "系统"}
+ACTOR = {"shipped": "系统内置", "cli": "命令行", "system": "系统", "assistant": "小助手"}
+
+# The note a work order's first event is stored with ("created from <source>"), as staff read it.
+ORDER_EVENT_NOTE = {f"created from {code}": f"{label}，系统登记" for code, label in ORDER_SOURCE.items()}
 
 # Every action code written to the audit log. Codes built at run time (``kb.document.{name}``,
 # ``unanswered.{status}``) are listed expanded.
@@ -89,6 +92,7 @@ LABELS: dict[str, dict[str, str]] = {
     "order_source": ORDER_SOURCE,
     "actor": ACTOR,
     "kb_note": KB_NOTE,
+    "order_event_note": ORDER_EVENT_NOTE,
     "audit": AUDIT,
 }
 

@@ -1,7 +1,8 @@
 """China time and Chinese words on the console, in headless Chromium.
 
 Rows are stored at known UTC instants; an administrator signs in and opens the dashboard, the audit log, a KB
-entry's history, the unanswered questions and downloads two exports. Every date-and-time on those pages is
+entry's history, the unanswered questions, the work orders, alerts, accounts and inbox, and downloads two
+exports. Every date-and-time on those pages is
 the China time of a stored row (or of something the visit itself just wrote, in China time), never the UTC
 one, and no English status, action or audit code is visible.
 """
@@ -31,7 +32,9 @@ pytestmark = BROWSER
 
 STORED = dt.datetime(2026, 3, 10, 2, 30, 15, tzinfo=dt.UTC)  # Beijing 2026-03-10 10:30:15
 LATE = dt.datetime(2026, 3, 10, 17, 45, 5, tzinfo=dt.UTC)  # Beijing 2026-03-11 01:45:05: the next China day
+ACKNOWLEDGED = STORED + dt.timedelta(seconds=95)  # one alert was acknowledged 95 s after it was raised
 STORED_TIMES = {china_seconds(STORED), china_seconds(LATE)}
+SHOWN_TIMES = STORED_TIMES | {china_seconds(ACKNOWLEDGED)}
 UTC_TEXTS = ("2026-03-10 02:30", "2026-03-10 17:45")
 MARCH = "start=2026-03-01&end=2026-03-31"
 ENTRY = "senior-age-allowance"
@@ -53,7 +56,7 @@ def _seed(context: Any) -> None:
         session.add(Alert(created_at=STORED, session_id="s-help", channel="kiosk", kind="emergency",
                           text="我妈晕倒了"))
         session.add(Alert(created_at=STORED, session_id="s-help2", channel="web", kind="emergency", text="着火了",
-                          acknowledged_by="sam", acknowledged_at=STORED + dt.timedelta(seconds=95)))
+                          acknowledged_by="sam", acknowledged_at=ACKNOWLEDGED))
         for at in (STORED, LATE):
             session.add(UnansweredQuery(created_at=at, session_id="s-q", channel="web", query="居住证怎么补办",
                                         reason="fallback", intent="ask_service"))
@@ -80,7 +83,7 @@ def _check_times(text: str, where: str) -> None:
         assert utc not in text, f"{where}: UTC time {utc} shown"
     now = dt.datetime.now(CHINA).replace(tzinfo=None)
     for shown in DATETIME.findall(text):
-        if any(stored.startswith(shown) for stored in STORED_TIMES):
+        if any(stored.startswith(shown) for stored in SHOWN_TIMES):
             continue
         moment = dt.datetime.fromisoformat(shown)
         assert abs((moment - now).total_seconds()) < 15 * 60, f"{where}: {shown} is neither a stored China time " \
@@ -107,11 +110,14 @@ def test_every_time_is_china_time_and_every_code_chinese(server: str, tmp_path: 
             page.set_default_timeout(20_000)
             sign_in(page, server, USERS["admin"], PASSWORD)
 
-            def visit(path: str) -> str:
+            def visit(path: str, *, deadlines: bool = False) -> str:
                 page.goto(server + path)
                 page.wait_for_load_state("load")
                 text = page.inner_text("main")
-                _check_times(text, path)
+                if deadlines:  # work orders also show their deadlines, days ahead: only UTC must be absent
+                    assert not [utc for utc in UTC_TEXTS if utc in text], f"{path}: UTC time shown"
+                else:
+                    _check_times(text, path)
                 _check_words(text, path)
                 return text
 
@@ -152,5 +158,14 @@ def test_every_time_is_china_time_and_every_code_chinese(server: str, tmp_path: 
             rows = _read_csv(download.value.path())
             assert rows[1][1] == china_seconds(STORED), rows
             _check_words("\n".join(",".join(r) for r in rows), "work_orders.csv")
+
+            # The other pages that show times or codes: work orders, alerts, accounts, the inbox.
+            orders = visit("/staff/orders?view=all", deadlines=True)
+            assert "2026-03-10 10:30" in orders
+            number = page.locator("a[href^='/staff/orders/GX']").first.get_attribute("href")
+            assert "2026-03-10 10:30" in visit(str(number), deadlines=True)
+            assert "2026-03-10 10:30" in visit("/staff/alerts")
+            visit("/staff/users")
+            visit("/staff/inbox")
         finally:
             browser.close()

@@ -57,6 +57,16 @@ def test_agent_claims_and_replies_in_the_browser_and_the_resident_sees_it(server
             assert reply["action"] == "handoff"
             page.wait_for_selector(".msg.from-resident >> text=明天上午去", timeout=20_000)
             page.screenshot(path=str(tmp_path / "inbox.png"), full_page=True)
+
+            # The agent closes with a note; the resident is told, and the conversation is back with the bot.
+            page.click("summary:has-text('结束会话')")
+            page.fill("textarea[name=note]", "已告知所需材料")
+            with page.expect_navigation():
+                page.click("#close")
+            assert page.locator("#status").inner_text() == "已结束"
+            closed = resident.get(f"/api/v1/sessions/{sid}/messages").json()
+            assert closed["messages"][-1]["from"] == "system" and "结束" in closed["messages"][-1]["text"]
+            assert closed["handoff"]["status"] == "已结束"
             # Nothing of this feature failed to load, and no script error or CSP violation happened.
             ours = [u for u in failed if "/handoff/" in u or "/staff/api/" in u or "/staff/inbox" in u]
             assert not ours, ours
