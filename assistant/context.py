@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from assistant.events import EventBus, MemoryBus, create_bus
 from assistant.kb_runtime import KnowledgeBaseProvider, load_shipped_into_db
 from assistant.settings import Settings
-from assistant.storage.db import make_engine, make_session_factory, migrate
+from assistant.storage.db import DbTimeouts, make_engine, make_session_factory, migrate
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ class AppContext:
 def create_context(settings: Settings, *, load_shipped: bool = True) -> AppContext:
     """Opens the database, upgrades its schema, loads shipped KB content (keeping staff edits)."""
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    engine = make_engine(settings.resolved_database_url(), echo=settings.db_echo)
+    engine = make_engine(settings.resolved_database_url(), echo=settings.db_echo,
+                         timeouts=DbTimeouts.from_settings(settings))
     migrate(engine)
     factory = make_session_factory(engine)
     if load_shipped:

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     var_dir: Path = DEFAULT_VAR_DIR
     database_url: str = ""  # empty: SQLite file under var_dir
     db_echo: bool = False
+    # A database that refuses or hangs must cost a request seconds, not minutes (503 instead of a hang).
+    db_connect_timeout_seconds: float = 3.0
+    db_statement_timeout_seconds: float = 10.0  # PostgreSQL statement_timeout; SQLite busy_timeout
+    db_pool_timeout_seconds: float = 5.0  # wait for a free pooled connection
+    db_retry_after_seconds: int = 10  # Retry-After sent with a 503 while the database is away
 
     # --- knowledge base ---
     kb_data_dir: Path = PROJECT_ROOT / "knowledge_base" / "data"
@@ -104,10 +109,19 @@ class Settings(BaseSettings):
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     channel_reply_budget_seconds: float = 4.0  # WeChat waits 5 s; later answers go through the API
     channel_send_max_attempts: int = 6
+    # A callback whose timestamp is further than this from our clock is refused, and a nonce seen within it too.
+    channel_callback_window_seconds: int = 300
 
     # --- security / personal data ---
     secret_key: str = Field(default="", description="signs sessions; generated into var_dir when empty")
     encryption_key: str = Field(default="", description="Fernet key for personal data at rest")
+    # Wrong work-order look-ups (number + last four phone digits) allowed per address in the window: enough for
+    # typos, far too few to try the 10,000 possible endings of a day's numbers.
+    order_lookup_max_failures: int = 10
+    order_lookup_window_seconds: int = 900
+    # The address residents reach the server at (https://…), for the status link in a receipt's QR code;
+    # empty: receipts carry no link.
+    public_base_url: str = ""
     retention_days_conversations: int = 180
     retention_days_tickets: int = 730
 
@@ -117,6 +131,7 @@ class Settings(BaseSettings):
     staff_lockout_failures: int = 5
     staff_lockout_minutes: float = 15.0
     staff_login_rate_per_minute: int = 10
+    staff_login_account_rate_per_minute: int = 10  # per username, all workers and addresses together
     staff_upload_max_bytes: int = 10 * 1024 * 1024
 
     # --- kiosk (kiosk_app, `shequ kiosk`) ---
@@ -144,7 +159,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # Reverse proxies (IPs or networks, comma-separated) whose X-Forwarded-For is believed; empty: none.
+    trusted_proxies: str = ""
     log_level: str = "INFO"
+    # /docs, /redoc and /openapi.json: handy in development; set SHEQU_API_DOCS=false in production.
+    api_docs: bool = True
     max_text_length: int = 500
 
     def resolved_database_url(self) -> str:

@@ -13,6 +13,7 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from pydantic import ValidationError
 
@@ -42,6 +43,11 @@ class AssistantClient(ABC):
 
     def warm_up(self) -> None:  # noqa: B027 - optional for clients with nothing to load
         """Load models and indexes now so that the first resident does not wait."""
+
+    def status_link(self, session_id: str | None, number: str) -> str | None:
+        """The status page's link with its token, for the receipt's QR code; None when there is none (no public
+        address configured, the server unreachable): the receipt is then printed without it."""
+        return None
 
     def close(self) -> None:  # noqa: B027
         pass
@@ -104,6 +110,20 @@ class InProcessAssistantClient(AssistantClient):
             log.exception("the assistant failed on a kiosk turn")
             raise AssistantUnavailableError(f"engine error: {type(e).__name__}") from e
 
+    def status_link(self, session_id: str | None, number: str) -> str | None:
+        from assistant.auth.secret import server_secret
+        from assistant.handoff.queries import status_path
+        from assistant.handoff.tickets import owner_session
+        from assistant.storage.db import session_scope
+
+        base = self.settings.public_base_url.strip().rstrip("/")
+        if not base or not session_id:
+            return None
+        with session_scope(self.context.sessions) as db:
+            if owner_session(db, number) != session_id:  # only the order this resident just made
+                return None
+        return base + status_path(server_secret(self.settings), number)
+
     def catalog(self) -> Catalog:
         knowledge = self.context.kb.current()
         with self._lock:
@@ -150,6 +170,20 @@ class HttpAssistantClient(AssistantClient):
             return ChatResponse.model_validate(response.json())
         except (ValueError, ValidationError) as e:
             raise AssistantUnavailableError("server sent a reply the kiosk cannot read") from e
+
+    def status_link(self, session_id: str | None, number: str) -> str | None:
+        import httpx
+
+        if not session_id:
+            return None
+        try:
+            response = self._http.get(f"/api/v1/sessions/{quote(session_id, safe='')}/orders/"
+                                      f"{quote(number, safe='')}/link")
+            url = response.json().get("url") if response.status_code == 200 else None
+        except (httpx.HTTPError, ValueError, AttributeError) as e:
+            log.warning("no status link for the receipt: %s", type(e).__name__)
+            return None
+        return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
 
     def catalog(self) -> Catalog:
         with self._lock:

@@ -247,7 +247,9 @@ class PrintFlow:
     def print_current(self) -> None:
         if self.c.screen == NOTICE and self.c.work_order:
             number, masked = self.c.work_order
-            self._print(lambda catalog: work_order_receipt(catalog, number, masked))
+            session, client = self.c.session_id, self.c.client
+            self._print(lambda catalog: work_order_receipt(catalog, number, masked,
+                                                           client.status_link(session, number)))
             return
         if self.c.screen == "handoff" and self.c.queue_number:
             number, topic = self.c.queue_number, self.c.topic[1] if self.c.topic else None

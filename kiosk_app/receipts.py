@@ -39,10 +39,13 @@ def answer_receipt(catalog: Catalog, topic_id: str | None, title: str, shown_tex
     )
 
 
-def work_order_receipt(catalog: Catalog, number: str, masked_phone: str) -> WorkOrderReceipt:
-    """A callback registered at the kiosk: the number to ask about, the phone only masked."""
+def work_order_receipt(catalog: Catalog, number: str, masked_phone: str,
+                       status_url: str | None = None) -> WorkOrderReceipt:
+    """A callback registered at the kiosk: the number to ask about, the phone only masked, and the status
+    page's link with its token as a QR code (the number alone does not open the page)."""
     return WorkOrderReceipt(community=catalog.community_name, number=number,
-                            summary=texts.CALLBACK_RECEIPT_SUMMARY, contact_phone=masked_phone)
+                            summary=texts.CALLBACK_RECEIPT_SUMMARY, contact_phone=masked_phone,
+                            status_url=status_url)
 
 
 def queue_receipt(catalog: Catalog, number: str, topic_title: str | None) -> QueueReceipt:

@@ -14,6 +14,7 @@ from assistant.api.routes import channels, chat, health, rasa_webhook, sessions,
 from assistant.api.routes import events as event_routes
 from assistant.api.routes import handoff as handoff_routes
 from assistant.api.routes import orders as order_routes
+from assistant.api.security_headers import SecurityHeadersMiddleware
 from assistant.console.wiring import install_console
 from assistant.context import AppContext, create_context
 from assistant.dialogue.factory import build_engine
@@ -43,9 +44,14 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
             if owned:
                 ctx.close()
 
+    # The API docs are off unless enabled (SHEQU_API_DOCS): they map every route for whoever asks.
+    docs = settings.api_docs
     app = FastAPI(title="社区小助手 shequ", version="0.1.0", lifespan=lifespan,
+                  docs_url="/docs" if docs else None, redoc_url="/redoc" if docs else None,
+                  openapi_url="/openapi.json" if docs else None,
                   description="Community public-service assistant for Guangxi: chat API, web chat, staff console.")
     install_error_handlers(app)
+    app.add_middleware(SecurityHeadersMiddleware)  # CSP, no framing, nosniff, no-store: every page and answer
     app.include_router(chat.router)
     app.include_router(rasa_webhook.router)
     app.include_router(health.router)

@@ -5,7 +5,7 @@ Exceptions::
     AuthError
     ├── InvalidCredentials   wrong username or password (one message for both: no user enumeration)
     ├── AccountLocked        too many failures; carries the unlock time
-    ├── RateLimited          too many sign-in attempts from one address
+    ├── RateLimited          too many attempts from one address or on one account (assistant.auth.ratelimit)
     ├── InvalidAccount       bad username, role or password when creating/changing an account
     └── AccountExists        the username is taken
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assistant.storage.models import Base, utcnow
@@ -34,3 +34,16 @@ class StaffSession(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class SignInLimit(Base):
+    """One shared rate-limit counter (migration ``0009_sign_in_limits``), kept as a GCRA "free at" time.
+
+    ``bucket`` is a keyed SHA-256 of (scope, key): client addresses and usernames are not stored. A counter
+    whose ``free_at`` has passed is empty and is deleted as new attempts come in.
+    """
+
+    __tablename__ = "sign_in_limits"
+
+    bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
+    free_at: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds when the counter is empty again

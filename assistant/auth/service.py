@@ -1,4 +1,4 @@
-"""Accounts, passwords (argon2id), lockout, sign-in rate limit and server-side sessions."""
+"""Accounts, passwords (argon2id), lockout and server-side sessions (the sign-in rate limit: ``ratelimit``)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ import hmac
 import logging
 import re
 import secrets
-import threading
-import time
-from collections import deque
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, select, update
 from sqlalchemy.orm import Session
 
 from assistant.auth import (
@@ -25,16 +22,15 @@ from assistant.auth import (
     AccountLocked,
     InvalidAccount,
     InvalidCredentials,
-    RateLimited,
+    password_policy,
 )
 from assistant.auth.models import StaffAccount, StaffSession
+from assistant.auth.password_policy import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH  # noqa: F401  (re-exported)
 from assistant.storage.models import AuditLog
 
 log = logging.getLogger(__name__)
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{2,40}$")
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 256
 GENERATED_PASSWORD_LENGTH = 14
 GENERATED_PASSWORD_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 # New accounts start with the least privilege: department handlers see only their department's orders.
@@ -67,7 +63,7 @@ def validate_new_account(username: str, role: str, password: str, department: st
     if not USERNAME_RE.match(username or ""):
         raise InvalidAccount("用户名要 2 到 40 位，只能用字母、数字、点、下划线或减号")
     validate_role(role, department)
-    validate_password(password)
+    validate_password(password, username)
 
 
 def validate_role(role: str, department: str = "") -> None:
@@ -78,13 +74,9 @@ def validate_role(role: str, department: str = "") -> None:
         raise InvalidAccount("部门经办人要选择所属部门")
 
 
-def validate_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidAccount(f"密码至少要 {MIN_PASSWORD_LENGTH} 位")
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidAccount(f"密码最多 {MAX_PASSWORD_LENGTH} 位")
-    if password.strip() != password or not password.strip():
-        raise InvalidAccount("密码开头和结尾不能是空格")
+def validate_password(password: str, username: str = "") -> None:
+    """The one password policy (``assistant.auth.password_policy``)."""
+    password_policy.check(password, username)
 
 
 def create_account(session: Session, username: str, role: str, password: str, *, department: str = "",
@@ -167,7 +159,7 @@ def reset_password(session: Session, username: str, actor: str, password: str | 
     """
     account = _existing(session, username)
     new_password = password if password else generate_password()
-    validate_password(new_password)
+    validate_password(new_password, username)
     account.password_hash = _hasher.hash(new_password)
     account.failed_attempts = 0
     account.locked_until = None
@@ -198,33 +190,77 @@ def change_role(session: Session, username: str, role: str, actor: str, *, depar
 
 def authenticate(session: Session, username: str, password: str, policy: LockoutPolicy,
                  client: str = "") -> StaffAccount:
-    """Checks a password; counts failures and locks the account after ``policy.max_failures`` in a row."""
+    """Checks a password; locks the account after ``policy.max_failures`` failures in a row.
+
+    Every attempt first claims a slot with one atomic UPDATE (``claim_attempt``) and only then verifies the
+    password, so parallel guesses on any number of workers each count, at most ``max_failures`` of them are
+    ever checked before the lock, and while locked even the right password is refused.
+    """
     account = get_account(session, username) if username else None
     if account is None or not account.active:
         _safe_verify(_DUMMY_HASH, password)
         session.add(AuditLog(actor=username[:80] or "?", action="auth.login.fail", detail="unknown user"))
         raise InvalidCredentials("wrong username or password")
-    locked_until = aware(account.locked_until)
-    if locked_until and locked_until > now():
+    claim = claim_attempt(session, account.id, policy)
+    if claim.refused_until is not None:
         session.add(AuditLog(actor=account.username, action="auth.login.locked"))
-        raise AccountLocked(locked_until)
+        raise AccountLocked(claim.refused_until)
     if not _safe_verify(account.password_hash, password):
-        account.failed_attempts += 1
-        detail = f"failure {account.failed_attempts}"
-        if account.failed_attempts >= policy.max_failures:
-            account.locked_until = now() + dt.timedelta(minutes=policy.lock_minutes)
-            account.failed_attempts = 0
+        detail = f"failure {claim.number}"
+        if claim.locks:
             detail += ", locked"
             log.warning("staff account locked after repeated sign-in failures")
         session.add(AuditLog(actor=account.username, action="auth.login.fail", detail=detail))
         raise InvalidCredentials("wrong username or password")
-    account.failed_attempts = 0
-    account.locked_until = None
-    account.last_login_at = now()
+    session.execute(update(StaffAccount).where(StaffAccount.id == account.id)
+                    .values(failed_attempts=0, locked_until=None, last_login_at=now()))
+    session.refresh(account)
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = _hasher.hash(password)
     session.add(AuditLog(actor=account.username, action="auth.login", detail=client[:60]))
     return account
+
+
+@dataclass(frozen=True)
+class AttemptClaim:
+    number: int = 0  # this attempt's place in the current run of failures (1-based)
+    locks: bool = False  # the last allowed attempt: the lock is already set; a right password lifts it
+    refused_until: dt.datetime | None = None  # locked: the attempt is refused without checking the password
+
+
+def claim_attempt(session: Session, account_id: int, policy: LockoutPolicy) -> AttemptClaim:
+    """Counts one attempt atomically, before the password is checked, and sets the lock on the last one.
+
+    One conditional ``UPDATE … SET failed_attempts = failed_attempts + 1 … RETURNING`` (SQLite ≥ 3.35 and
+    PostgreSQL): the database serialises concurrent updates of the row, so ten parallel guesses get the
+    numbers 1…10, never ten times "1". The count restarts at 0 when the lock is set, so after the lock
+    expires the account gets ``max_failures`` fresh tries. Commits ``session`` (see below): call it before adding
+    anything that must not be committed yet.
+    """
+    moment = now()
+    until = moment + dt.timedelta(minutes=policy.lock_minutes)
+    reaches = StaffAccount.failed_attempts + 1 >= policy.max_failures
+    statement = (
+        update(StaffAccount)
+        .where(StaffAccount.id == account_id,
+               (StaffAccount.locked_until.is_(None)) | (StaffAccount.locked_until <= moment))
+        .values(failed_attempts=case((reaches, 0), else_=StaffAccount.failed_attempts + 1),
+                locked_until=case((reaches, until), else_=StaffAccount.locked_until))
+        .returning(StaffAccount.failed_attempts, StaffAccount.locked_until)
+        .execution_options(synchronize_session=False)
+    )
+    row = session.execute(statement).first()
+    current = None if row else session.scalar(select(StaffAccount.locked_until).where(StaffAccount.id == account_id))
+    # Committed at once, on the session's own connection: the count is visible to other workers before the
+    # slow password check, and the row (PostgreSQL) or database (SQLite) lock is not held during it. A second
+    # connection would deadlock the pool when every pooled connection is a sign-in waiting for one more.
+    session.commit()
+    if row is None:
+        return AttemptClaim(refused_until=aware(current) or until)
+    count, locked_until = row
+    if count == 0 and locked_until is not None:
+        return AttemptClaim(number=policy.max_failures, locks=True)
+    return AttemptClaim(number=count)
 
 
 def _safe_verify(hashed: str, password: str) -> bool:
@@ -281,31 +317,3 @@ def resolve_session(session: Session, token: str) -> StaffAccount | None:
 
 def close_session(session: Session, token: str) -> None:
     session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
-
-
-# ---------------------------------------------------------------- rate limit
-
-class LoginRateLimiter:
-    """Sliding window per client address: at most ``limit`` sign-in attempts per ``window`` seconds.
-
-    Kept in memory per worker (cheap, no extra service); the per-account lockout is in the database and
-    therefore holds across workers.
-    """
-
-    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._attempts: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, client: str) -> None:
-        moment = time.monotonic()
-        with self._lock:
-            if len(self._attempts) > 10_000:  # bounded memory under a spray of addresses
-                self._attempts.clear()
-            attempts = self._attempts.setdefault(client, deque())
-            while attempts and moment - attempts[0] > self.window:
-                attempts.popleft()
-            if len(attempts) >= self.limit:
-                raise RateLimited(self.window - (moment - attempts[0]))
-            attempts.append(moment)

@@ -7,14 +7,15 @@ through the customer-service message API from a database outbox.
 
 Modules: ``config`` (per-account settings), ``protocol`` (signatures, AES, XML through wechatpy),
 ``formatting`` (buttons as numbered text, fixed replies), ``store`` (dedupe and button menus),
-``api_client`` (access-token cache, customer-service API), ``outbox`` (retries), ``service`` (a callback
-from request to reply).
+``api_client`` (access-token cache, customer-service API), ``outbox`` (retries), ``replay`` (timestamp
+window and nonce cache against replayed callbacks), ``service`` (a callback from request to reply).
 
 Exceptions (all ``ChannelError``)::
 
     ChannelError
     ├── ChannelNotConfigured      the channel has no token/keys in Settings (or they are invalid)
     ├── SignatureError            signature or msg_signature does not match: nothing is processed
+    │   └── ReplayError           (in ``replay``) timestamp outside the window or nonce already used
     ├── MalformedMessage          body is not a WeChat XML message (or cannot be decrypted)
     └── DeliveryError             the customer-service API did not take a message
         ├── TransientDeliveryError    try again later (network, rate limit, system busy)

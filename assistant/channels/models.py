@@ -74,3 +74,15 @@ class ChannelMenu(Base):
     channel: Mapped[str] = mapped_column(String(20))
     payloads: Mapped[list[Any]] = mapped_column(JSON, default=list)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class ChannelNonce(Base):
+    """A callback nonce already used (migration ``0010_callback_nonces``): a replayed callback carries the
+    same nonce and is refused while its timestamp is still inside the window. Shared by every worker
+    through the database; pruned once no replay of it could pass the timestamp check any more."""
+
+    __tablename__ = "channel_nonces"
+
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds, server clock

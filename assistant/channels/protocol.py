@@ -87,6 +87,17 @@ def _check_plain_signature(account: AccountConfig, query: Mapping[str, str]) -> 
         raise SignatureError("signature does not match") from e
 
 
+def check_without_body(account: AccountConfig, query: Mapping[str, str]) -> tuple[str, str]:
+    """What can be checked before the body is read: the Official Account's ``signature`` covers only token,
+    timestamp and nonce; WeCom's ``msg_signature`` covers the payload, so here only its presence. Returns
+    the callback's timestamp and nonce for the replay checks."""
+    if account.kind == "wechat":
+        _check_plain_signature(account, query)
+    else:
+        _signed_params(query, "msg_signature")
+    return _param(query, "timestamp"), _param(query, "nonce")
+
+
 def _wechat_crypto(account: AccountConfig) -> WeChatCrypto:
     return WeChatCrypto(account.token.get_secret_value(), account.aes_key.get_secret_value(), account.app_id)
 

@@ -19,17 +19,22 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from assistant.auth.secret import server_secret
 from assistant.channels import ChannelNotConfigured, protocol, store
 from assistant.channels import formatting as fmt
 from assistant.channels.api_client import CustomerServiceSender
 from assistant.channels.config import AccountConfig, load_accounts
 from assistant.channels.outbox import Outbox, OutboxWorker
+from assistant.channels.replay import ReplayError, ReplayGuard
 from assistant.context import AppContext
 from assistant.dialogue.engine import DialogueEngine
 from assistant.dialogue.schemas import MAX_TEXT_CHARS, ChatRequest
+from assistant.dialogue.turn_store import derived_session_id, ensure_session
 from assistant.security.crypto import PersonalDataCipher
+from assistant.storage.db import session_scope
 
 log = logging.getLogger(__name__)
+SESSION_PREFIX = {"wechat": "wx-", "wecom": "wc-"}  # which channel a session came from, at a glance
 
 DIALOGUE_THREADS = 8
 
@@ -65,6 +70,7 @@ class ChannelService:
         settings = context.settings
         self.accounts, self.disabled = load_accounts(settings)
         self.budget = max(0.0, settings.channel_reply_budget_seconds)
+        self.replay = ReplayGuard(context.sessions, settings.channel_callback_window_seconds)
         cipher = PersonalDataCipher.from_settings(settings.encryption_key, settings.var_dir)
         self._http = http or httpx.Client()
         self._owns_http = http is None
@@ -93,6 +99,7 @@ class ChannelService:
 
     def _housekeeping(self) -> None:
         store.prune_inbound(self.context.sessions)
+        self.replay.prune()
         self.outbox.prune_finished()
 
     def account(self, kind: str) -> AccountConfig:
@@ -102,18 +109,35 @@ class ChannelService:
         return account
 
     # --- the two callbacks ---
+    def precheck(self, kind: str, query: Mapping[str, str]) -> None:
+        """The cheap checks, before the body is read: signature where it does not cover the body, timestamp
+        window, nonce not seen. Raises ``SignatureError`` (``ReplayError``) alike for all of them."""
+        account = self.account(kind)
+        timestamp, nonce = protocol.check_without_body(account, query)
+        self.replay.check_fresh(timestamp, nonce)
+        if self.replay.seen(kind, nonce):
+            raise ReplayError("nonce already used")
+
     def verify(self, kind: str, query: Mapping[str, str]) -> str:
-        return protocol.verify_url(self.account(kind), query)
+        self.precheck(kind, query)
+        echo = protocol.verify_url(self.account(kind), query)
+        self.replay.claim(kind, query.get("nonce", "").strip())
+        return echo
 
     async def handle(self, kind: str, query: Mapping[str, str], body: bytes, engine: DialogueEngine) -> str:
-        """The response body for one POSTed message. Raises ``ChannelError`` before any processing."""
+        """The response body for one POSTed message. Raises ``ChannelError`` before any processing.
+        ``precheck`` should have run before the body was read; the window is checked again here (no cost)
+        and the nonce is claimed once the whole signature is known to be good."""
         account = self.account(kind)
+        timestamp, nonce = protocol.check_without_body(account, query)
+        self.replay.check_fresh(timestamp, nonce)
         inbound, reply_context = protocol.open_message(account, query, body)
+        await asyncio.to_thread(self.replay.claim, kind, nonce)
         foreign_agent = inbound.agent_id is not None and inbound.agent_id != account.agent_id
         if account.kind == "wecom" and account.agent_id is not None and foreign_agent:
             log.info("wecom: message for another agent ignored")
             return protocol.empty_reply(account)
-        session_id = store.session_id_for(account, inbound.sender)
+        session_id = self._session_id(account, inbound.sender)
         claim = await asyncio.to_thread(store.claim_inbound, self.context.sessions, kind, inbound.dedupe_key,
                                         session_id, inbound.msg_type)
         if not claim.new:
@@ -160,6 +184,12 @@ class ChannelService:
                 return None
         return fmt.UNSUPPORTED
 
+    def _session_id(self, account: AccountConfig, user_id: str) -> str:
+        """The user's chat session, keyed with the server secret (not the callback token, which the platform's
+        admin console shows): WeCom UserIDs are often guessable (pinyin names, phone numbers)."""
+        return derived_session_id(server_secret(self.context.settings), SESSION_PREFIX[account.kind],
+                                  f"{account.kind}:{account.app_id}", user_id)
+
     def _session_lock(self, session_id: str) -> threading.Lock:
         with self._locks_guard:
             lock = self._session_locks.get(session_id)
@@ -192,6 +222,8 @@ class ChannelService:
         # One turn at a time per resident, so a quick second message sees the first one's state.
         with self._session_lock(session_id):
             try:
+                with session_scope(self.context.sessions) as db:  # the server-side path for derived ids
+                    ensure_session(db, session_id, account.kind)
                 payloads = store.load_menu(self.context.sessions, session_id)
                 message = fmt.pick_payload(stripped, payloads) or stripped
                 response = engine.handle(ChatRequest(session_id=session_id, text=message, channel=account.kind))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from assistant.auth.ratelimit import parse_trusted_proxies
 from assistant.commands.common import UserError, app_context
 from assistant.settings import get_settings
 
@@ -24,9 +25,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     host = host or settings.host
     port = port or settings.port
     click.echo(f"社区小助手 on http://{host}:{port}/  (API docs: /docs)")
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default (so anyone on the machine could pick their
+    # address); here only the configured reverse proxies are believed, the same list client_address() uses.
+    trusted = [str(network) for network in parse_trusted_proxies(settings.trusted_proxies)]
     try:
         uvicorn.run("assistant.api.main:app_factory", factory=True, host=host, port=port,
                     workers=workers or settings.workers, log_level=settings.log_level.lower(),
-                    access_log=False)
+                    access_log=False, proxy_headers=bool(trusted), forwarded_allow_ips=trusted or "")
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc

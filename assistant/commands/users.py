@@ -62,7 +62,10 @@ def users() -> None:
 @click.option("--department", default="", help="for department handlers: their department (from orders.yaml)")
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
 def create(username: str, role: str, department: str, password_stdin: bool) -> None:
-    """Create a staff account (the password is prompted for, or read with --password-stdin)."""
+    """Create a staff account (the password is prompted for, or read with --password-stdin).
+
+    Passwords: at least 12 characters, not a common one, not the username or a variant of it.
+    """
     with app_context(load_shipped=False) as context:
         _check_department(context.settings, role, department)
         password = _read_password(password_stdin)

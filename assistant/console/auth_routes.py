@@ -17,10 +17,10 @@ from assistant.auth.deps import (
     set_session_cookie,
     verify_csrf,
 )
+from assistant.auth.ratelimit import SharedRateLimiter, client_address
 from assistant.auth.secret import server_secret
 from assistant.auth.service import (
     LockoutPolicy,
-    LoginRateLimiter,
     authenticate,
     close_session,
     open_session,
@@ -36,12 +36,28 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
 
-def _limiter(request: Request) -> LoginRateLimiter:
+RATE_WINDOW_SECONDS = 60.0
+
+
+def _limiter(request: Request) -> SharedRateLimiter:
     limiter = getattr(request.app.state, "login_limiter", None)
     if limiter is None:
-        limiter = LoginRateLimiter(request.app.state.context.settings.staff_login_rate_per_minute, 60.0)
+        context = request.app.state.context
+        limiter = SharedRateLimiter(context.engine, server_secret(context.settings))
         request.app.state.login_limiter = limiter
     return limiter
+
+
+def _count_attempt(request: Request, username: str) -> None:
+    """Per address and per account, counted in the database so every worker sees the same numbers."""
+    settings = request.app.state.context.settings
+    limiter = _limiter(request)
+    limiter.hit("login-address", client_address(request), settings.staff_login_rate_per_minute,
+                RATE_WINDOW_SECONDS)
+    if username:
+        # Case-folded: "Admin" and "admin" are one target for someone spraying guesses.
+        limiter.hit("login-account", username.lower(), settings.staff_login_account_rate_per_minute,
+                    RATE_WINDOW_SECONDS)
 
 
 def safe_next(target: str | None) -> str:
@@ -78,13 +94,14 @@ def login_submit(request: Request, username: Annotated[str, Form(max_length=80)]
                  next: Annotated[str, Form(max_length=500)] = "/staff/") -> Response:
     context = request.app.state.context
     settings = context.settings
-    client = request.client.host if request.client else "unknown"
+    client = client_address(request)
     error = ""
     status = 200
+    retry_after = RATE_WINDOW_SECONDS
     token = ""
     role = ""
     try:
-        _limiter(request).hit(client)
+        _count_attempt(request, username.strip())
         failure: AuthError | None = None
         with session_scope(context.sessions) as session:
             try:
@@ -99,7 +116,8 @@ def login_submit(request: Request, username: Annotated[str, Form(max_length=80)]
         if failure is not None:
             raise failure
     except RateLimited as exc:
-        error, status = f"尝试次数太多，请 {int(exc.retry_after) + 1} 秒后再试。", 429
+        retry_after = exc.retry_after
+        error, status = f"尝试次数太多，请 {int(retry_after) + 1} 秒后再试。", 429
     except AccountLocked as exc:
         error, status = f"连续输错密码，账号已锁定到 {china_time(exc.until, '%H:%M')}，请稍后再试或联系管理员。", 423
     except InvalidCredentials:
@@ -108,7 +126,7 @@ def login_submit(request: Request, username: Annotated[str, Form(max_length=80)]
         response = render(request, "staff/login.html",
                           {"next": safe_next(next), "error": error, "username": username[:40]}, status_code=status)
         if status == 429:
-            response.headers["Retry-After"] = "60"
+            response.headers["Retry-After"] = str(int(retry_after) + 1)
         return response
     target = safe_next(next)
     if target == "/staff/":

@@ -328,6 +328,13 @@ class DialogueEngine:
         if view is None:
             return TurnOutcome("ticket", replies.make_reply(replies.TICKET_NOT_FOUND.format(number=number),
                                                             [replies.HUMAN_BUTTON]), intent)
+        if tickets.owner_session(turn.db, view.number) != turn.session_id:
+            # Numbers are sequential: anyone can type the next one. Someone else's order gets its status words
+            # only (refusing would not protect more: the words say nothing of the case); the result note can
+            # tell what was reported and where, so it is for the order's own conversation or the /t/ page.
+            text = replies.TICKET_STATUS.format(number=view.number, status=view.status_text, due="")
+            return TurnOutcome("ticket", replies.make_reply(text + order_queries.NOT_YOURS_NOTE), intent,
+                               ticket=TicketInfo(number=view.number, status=view.status, department=view.department))
         if view.finished:
             text = (replies.TICKET_FINISHED.format(number=view.number, result=view.result) if view.result
                     else replies.TICKET_FINISHED_NO_RESULT.format(number=view.number))

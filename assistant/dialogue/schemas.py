@@ -2,20 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr
+from pydantic_core import PydanticCustomError
 
 Channel = Literal["web", "kiosk", "api", "wechat", "wecom"]
 Action = Literal["answer", "clarify", "fallback", "handoff", "emergency", "ticket", "smalltalk"]
 MAX_TEXT_CHARS = 500
 
+# NUL cannot be stored in a PostgreSQL text column and a lone surrogate (JSON may carry "\ud800") cannot be
+# encoded as UTF-8 at all: such text is refused at the door with a 4xx rather than failing deep inside as a 500.
+BAD_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+BAD_CHARACTERS_ERROR = "bad_characters"
+
+
+def has_bad_characters(value: str) -> bool:
+    return BAD_CHARACTERS.search(value) is not None
+
+
+def refuse_bad_characters(value: str) -> str:
+    if has_bad_characters(value):
+        raise PydanticCustomError(BAD_CHARACTERS_ERROR, "text contains NUL or a lone surrogate")
+    return value
+
+
+# Any text field the API takes from outside: strict string, no NUL, no lone surrogate.
+SafeStr = Annotated[StrictStr, AfterValidator(refuse_bad_characters)]
+
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    session_id: StrictStr | None = Field(default=None, max_length=64)
-    text: StrictStr
+    session_id: SafeStr | None = Field(default=None, max_length=64)
+    text: SafeStr
     channel: Channel = "api"
 
 

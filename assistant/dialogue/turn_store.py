@@ -7,11 +7,15 @@ on demand (``TurnContext.chat``).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assistant.dialogue.state import DialogueState
@@ -28,6 +32,10 @@ INSERT_SESSION = insert(SESSIONS)
 INSERT_TURN = insert(Turn.__table__)
 INSERT_UNANSWERED = insert(UnansweredQuery.__table__)
 SESSION_ID_MAX_CHARS = 64
+SESSION_ID_BYTES = 16  # 128 random bits: the id is the bearer secret for reading the conversation
+# What new_session_id makes: token_urlsafe(16) is 22 characters of the URL-safe alphabet.
+ISSUED_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+DERIVED_DIGEST_CHARS = 40  # 160 bits of the HMAC: as unguessable as an issued id, and fits 64 characters
 
 
 @dataclass
@@ -72,12 +80,16 @@ class StoredTurn:
 
 
 def open_turn(db: Session, session_id: str | None, channel: str, knowledge: KnowledgeBase, text: str) -> TurnContext:
+    """The stored conversation ``session_id`` names, or a new one with a new server-issued id.
+
+    An id nobody issued is never adopted: a client that could choose its id could choose someone else's.
+    Channel sessions (derived ids) exist before their first turn, made by :func:`ensure_session`.
+    """
     row = None
-    if session_id:
+    if valid_session_id(session_id):
         row = db.connection().execute(SELECT_SESSION, {"session_key": session_id}).first()
-    if row is None:
-        session_id = session_id if valid_session_id(session_id) else new_session_id()
-        return TurnContext(db, session_id, False, None, DialogueState(), knowledge, text, channel)
+    if row is None or session_id is None:
+        return TurnContext(db, new_session_id(), False, None, DialogueState(), knowledge, text, channel)
     return TurnContext(db, session_id, True, row.handoff_status, DialogueState.from_json(row.state), knowledge,
                        text, channel)
 
@@ -112,10 +124,37 @@ def store_turn(turn: TurnContext, normalized: str, stored: StoredTurn, latency_m
 
 
 def new_session_id() -> str:
-    return secrets.token_urlsafe(16)
+    return secrets.token_urlsafe(SESSION_ID_BYTES)
 
 
 def valid_session_id(session_id: str | None) -> bool:
-    # A client may choose its own id (a kiosk terminal, a WeChat OpenID hash): printable, short.
+    """Shaped like a session id at all (issued or derived): worth a database look-up."""
     return (bool(session_id) and len(session_id or "") <= SESSION_ID_MAX_CHARS and (session_id or "").isprintable()
             and " " not in (session_id or ""))
+
+
+def issued_session_id(session_id: str | None) -> bool:
+    """An id of the form the server issues to chat clients. The public chat and session routes accept only
+    these: derived channel ids are never handed out, so nothing public needs to name them."""
+    return bool(session_id) and ISSUED_SESSION_ID.fullmatch(session_id or "") is not None
+
+
+def derived_session_id(secret: bytes, prefix: str, scope: str, user_id: str) -> str:
+    """A stable session id for a channel user (a Rasa sender, a WeChat OpenID), keyed with the server secret:
+    an unkeyed hash of a guessable user id (a phone number, a pinyin name) would let anyone compute it."""
+    digest = hmac.new(secret, f"{scope}\n{user_id}".encode(), hashlib.sha256).hexdigest()
+    return prefix + digest[:DERIVED_DIGEST_CHARS]
+
+
+def ensure_session(db: Session, session_id: str, channel: str) -> None:
+    """Creates a derived channel session's row before its first turn (the server-side path; the public chat
+    API never creates a session under an id it was sent)."""
+    connection = db.connection()
+    if connection.execute(SELECT_SESSION, {"session_key": session_id}).first() is not None:
+        return
+    try:
+        with db.begin_nested():  # two first messages at once: the loser finds the winner's row
+            db.connection().execute(INSERT_SESSION, {"id": session_id, "channel": channel, "state": {},
+                                                     "turn_count": 0})
+    except IntegrityError:
+        pass

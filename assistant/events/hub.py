@@ -70,8 +70,9 @@ class Hub:
         while self._listeners > 0:
             try:
                 events = await asyncio.to_thread(self.bus.since, self._last, BATCH)
-            except Exception:  # the database or Redis is away for a moment; the streams stay open
-                log.warning("reading the event bus failed; retrying", exc_info=True)
+            except Exception as exc:  # the database or Redis is away for a moment; the streams stay open
+                # One line, no traceback: this repeats every poll for as long as the outage lasts.
+                log.warning("reading the event bus failed (%s); retrying", type(exc).__name__)
                 events = []
             if events:
                 if len(self._events) + len(events) > (self._events.maxlen or 0):

@@ -164,3 +164,8 @@ def orders_of_session(session: Session, session_id: str) -> list[TicketView]:
                              .order_by(WorkOrder.created_at.desc()).limit(5))
     return [TicketView(o.number, o.status, o.department, o.category, o.created_at, o.due_at, o.contact_masked,
                        o.description) for o in orders]
+
+
+def owner_session(session: Session, number: str) -> str | None:
+    """The chat session a work order was made in (None for orders staff entered or of unknown origin)."""
+    return session.scalar(select(WorkOrder.session_id).where(WorkOrder.number == number.upper()))

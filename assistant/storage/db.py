@@ -3,25 +3,48 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from assistant.settings import Settings
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str, echo: bool = False) -> Engine:
+@dataclass(frozen=True)
+class DbTimeouts:
+    """How long the database may keep a request waiting; an outage then costs seconds, not a hung worker."""
+
+    connect: float = 3.0  # opening a connection (a refused or silent server)
+    statement: float = 10.0  # one statement (PostgreSQL statement_timeout; SQLite's wait for a lock)
+    pool: float = 5.0  # waiting for a free pooled connection
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DbTimeouts:
+        return cls(settings.db_connect_timeout_seconds, settings.db_statement_timeout_seconds,
+                   settings.db_pool_timeout_seconds)
+
+
+def make_engine(url: str, echo: bool = False, timeouts: DbTimeouts | None = None) -> Engine:
+    timeouts = timeouts or DbTimeouts()
     parsed = make_url(url)
+    # hide_parameters: an error's message would otherwise carry the statement's values (residents' words,
+    # phone numbers) into the log.
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        busy_ms = int(timeouts.statement * 1000)
+        engine = create_engine(url, echo=echo, hide_parameters=True,
+                               connect_args={"check_same_thread": False, "timeout": timeouts.statement})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -30,11 +53,20 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    connect_args: dict[str, object] = {}
+    if parsed.get_backend_name() == "postgresql":
+        # libpq takes whole seconds (minimum 2); statement_timeout is enforced by the server per statement.
+        # Appended to the URL's own ``options`` (a search_path, say): connect_args would replace them.
+        given = parsed.query.get("options", "")
+        options = " ".join([*([given] if isinstance(given, str) else given),
+                            f"-c statement_timeout={int(timeouts.statement * 1000)}"]).strip()
+        connect_args = {"connect_timeout": max(2, math.ceil(timeouts.connect)), "options": options}
+    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         pool_timeout=timeouts.pool, connect_args=connect_args)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

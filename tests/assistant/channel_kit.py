@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,6 +105,11 @@ def message_xml(cls: type, **values: Any) -> str:
 _MSG_IDS = itertools.count(6_000_000_000_000_000_001)
 
 
+def fresh_nonce() -> str:
+    """A new nonce, as WeChat sends with every callback (the server refuses one it has seen)."""
+    return uuid.uuid4().hex[:16]
+
+
 def _signature(*parts: str) -> str:
     signer = WeChatSigner()
     signer.add_data(*parts)
@@ -138,7 +144,8 @@ class WeChatServer:
             query["encrypt_type"] = "aes"
         return query
 
-    def post_xml(self, xml: str, nonce: str = "nonce1", token: str = WECHAT_TOKEN) -> Any:
+    def post_xml(self, xml: str, nonce: str | None = None, token: str = WECHAT_TOKEN) -> Any:
+        nonce = nonce or fresh_nonce()
         query = self.query(nonce, token)
         body = xml
         if self.encrypted:
@@ -179,12 +186,14 @@ class WeComServer:
     def crypto(self) -> WorkCrypto:
         return WorkCrypto(WECOM_TOKEN, WECOM_AES_KEY, WECOM_CORP_ID)
 
-    def verify_query(self, echo: str, nonce: str = "vnonce") -> dict[str, str]:
+    def verify_query(self, echo: str, nonce: str | None = None) -> dict[str, str]:
+        nonce = nonce or fresh_nonce()
         envelope = xmltodict.parse(self.crypto.encrypt_message(echo, nonce, self.timestamp))["xml"]
         return {"msg_signature": envelope["MsgSignature"], "timestamp": self.timestamp, "nonce": nonce,
                 "echostr": envelope["Encrypt"]}
 
-    def post_xml(self, xml: str, nonce: str = "wnonce") -> Any:
+    def post_xml(self, xml: str, nonce: str | None = None) -> Any:
+        nonce = nonce or fresh_nonce()
         envelope = xmltodict.parse(self.crypto.encrypt_message(xml, nonce, self.timestamp))["xml"]
         body = f"<xml><ToUserName><![CDATA[{WECOM_CORP_ID}]]></ToUserName><AgentID>{self.agent_id}</AgentID>" \
                f"<Encrypt><![CDATA[{envelope['Encrypt']}]]></Encrypt></xml>"

@@ -43,7 +43,8 @@ def console_settings(settings: Settings, **overrides: object) -> Settings:
     cached_intents = _WARM / "intents"
     if cached_intents.exists() and not (settings.var_dir / "intents").exists():
         shutil.copytree(cached_intents, settings.var_dir / "intents")
-    values: dict[str, object] = {"staff_login_rate_per_minute": 1000, "index_dir": _WARM / "index"}
+    values: dict[str, object] = {"staff_login_rate_per_minute": 1000, "staff_login_account_rate_per_minute": 1000,
+                                 "index_dir": _WARM / "index"}
     values.update(overrides)
     return settings.model_copy(update=values)
 

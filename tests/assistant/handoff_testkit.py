@@ -67,8 +67,8 @@ def handoff_client(settings, clock: Clock | None = None, **overrides) -> Iterato
     (_WARM / "index").mkdir(parents=True, exist_ok=True)
     if (_WARM / "intents").exists() and not (settings.var_dir / "intents").exists():
         shutil.copytree(_WARM / "intents", settings.var_dir / "intents")
-    values = {"outbox_drain_interval_seconds": 0, "staff_login_rate_per_minute": 1000, "index_dir": _WARM / "index",
-              **overrides}
+    values = {"outbox_drain_interval_seconds": 0, "staff_login_rate_per_minute": 1000,
+              "staff_login_account_rate_per_minute": 1000, "index_dir": _WARM / "index", **overrides}
     context = create_context(settings.model_copy(update=values))
     with session_scope(context.sessions) as db:
         for key, (name, department) in STAFF_USERS.items():

@@ -215,8 +215,11 @@ def test_na_ne_switches_topic_and_keeps_the_question(api: Api) -> None:
 def test_new_session_ids_are_issued_and_bad_ones_replaced(api: Api) -> None:
     one, two = api.chat("你好"), api.chat("你好")
     assert one["session_id"] != two["session_id"]
-    assert api.chat("你好", "kiosk-terminal-7")["session_id"] == "kiosk-terminal-7"
+    # A client-made id is never adopted (it could be someone else's): a new server id instead.
+    made_up = api.chat("你好", "kiosk-terminal-7")["session_id"]
+    assert made_up != "kiosk-terminal-7" and len(made_up) >= 22
     assert api.chat("你好", "has a space")["session_id"] != "has a space"
+    assert api.chat("你好", one["session_id"])["session_id"] == one["session_id"]  # an issued id continues
 
 
 # ---------------------------------------------------------------- clarification

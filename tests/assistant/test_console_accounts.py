@@ -141,7 +141,7 @@ def test_reset_password_generated_once_and_sessions_end(settings):
         typed = form_post(client, page, f"{page}/password", {"password": "another-long-password"})
         assert typed.status_code == 303 and "password_reset" in typed.headers["location"]
         short = form_post(client, page, f"{page}/password", {"password": "short"})
-        assert short.status_code == 422 and "至少要 10 位" in short.text
+        assert short.status_code == 422 and "至少要 12 位" in short.text
         rows = _audit(context, "user.reset_password")
         assert [(r.actor, r.target) for r in rows] == [(USERS["admin"], USERS["staff"])] * 2
         for row in rows:  # the password itself is never written down

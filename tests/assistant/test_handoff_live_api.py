@@ -7,7 +7,9 @@ import datetime as dt
 from handoff_testkit import Clock, handoff_client, poll, say, sign_in
 from sqlalchemy import select
 
+from assistant.auth.secret import server_secret
 from assistant.handoff.calendar import CHINA
+from assistant.handoff.queries import order_token
 from assistant.storage.db import session_scope
 from assistant.storage.models import HandoffRequest, WorkOrder
 
@@ -83,13 +85,16 @@ def test_live_handoff_claim_reply_poll_and_convert(settings):
             assert "13800138000" not in str(order.transcript)
             assert any(m["from"] == "agent" for m in order.transcript)
 
-        page = client.get(f"/t/{number}")
+        qr_token = order_token(server_secret(context.settings), number)  # what the receipt's QR link carries
+        page = client.get(f"/t/{number}", params={"token": qr_token})
         assert page.status_code == 200 and number in page.text and "受理" in page.text
         assert "138" not in page.text and "灯坏了" not in page.text  # no contact, no description
-        public = client.get(f"/api/v1/orders/{number.lower()}").json()
+        public = client.get(f"/api/v1/orders/{number.lower()}", params={"phone4": "8000"}).json()
         assert public["status"] == "受理" and "contact" not in public
-        assert client.get("/t/GX20260310999").status_code == 404
-        assert "没有查到" in client.get("/t/<script>").text
+        missing = client.post("/t/", data={"number": "GX20260310999", "phone4": "8000"})
+        assert missing.status_code == 404 and "没有查到" in missing.text
+        hostile = client.post("/t/", data={"number": "<script>", "phone4": "8000"})
+        assert "没有查到" in hostile.text and "<script>" not in hostile.text
 
 
 def test_agent_closes_with_a_note_and_resident_may_cancel_the_queue(settings):

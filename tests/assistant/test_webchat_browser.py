@@ -143,7 +143,7 @@ def open_page(browser: Any, server: LiveServer) -> Iterator[Any]:
         if large_text:
             page.add_init_script("localStorage.setItem('shequ.largeText', '1')")
         page.goto(server.url + "/")
-        page.wait_for_function("document.readyState === 'complete'")
+        page.wait_for_function("() => document.readyState === 'complete'")
         return visit
 
     yield _open
@@ -167,7 +167,7 @@ def ask(page: Any, text: str) -> Any:
 
 
 def wait_for_reply(page: Any, before: int) -> Any:
-    page.wait_for_function(f"document.querySelectorAll('.msg-bot:not(.pending)').length > {before}")
+    page.wait_for_function(f"() => document.querySelectorAll('.msg-bot:not(.pending)').length > {before}")
     return page.locator(".msg-bot:not(.pending)").last
 
 
@@ -336,14 +336,14 @@ def test_errors_are_shown_in_chinese_and_typed_text_is_kept(open_page: Any) -> N
     page.eval_on_selector("#chat-input", "(el, text) => { el.removeAttribute('maxlength'); el.value = text; }",
                           too_long)
     page.click("#send-button")
-    page.wait_for_function("document.getElementById('error').textContent.includes('500')")
+    page.wait_for_function("() => document.getElementById('error').textContent.includes('500')")
     assert page.input_value("#chat-input") == too_long
     assert page.locator(".msg-user").count() == 0
 
     page.route("**/api/v1/chat", lambda route: route.abort("internetdisconnected"))
     page.fill("#chat-input", "社保卡丢了怎么办")
     page.click("#send-button")
-    page.wait_for_function("document.getElementById('error').textContent.includes('网络')")
+    page.wait_for_function("() => document.getElementById('error').textContent.includes('网络')")
     assert page.get_attribute("#error", "role") == "alert"
     assert page.input_value("#chat-input") == "社保卡丢了怎么办"
     assert page.locator(".msg-user").count() == 0

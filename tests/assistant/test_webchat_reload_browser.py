@@ -53,7 +53,7 @@ def _send(page: Any, text: str) -> None:
     before = page.locator(".msg-bot:not(.pending)").count()
     page.fill("#chat-input", text)
     page.click("#send-button")
-    page.wait_for_function(f"document.querySelectorAll('.msg-bot:not(.pending)').length > {before}")
+    page.wait_for_function(f"() => document.querySelectorAll('.msg-bot:not(.pending)').length > {before}")
 
 
 def _texts(page: Any, selector: str) -> list[str]:
@@ -95,7 +95,7 @@ def test_reload_mid_handoff_keeps_the_conversation_and_receives_the_staff_reply(
                 started = time.monotonic()
                 staff.post(f"/{item['id']}/messages", {"text": text})
                 page.wait_for_function(
-                    f"document.querySelectorAll('.msg-agent .bubble-text').length >= {n}", timeout=WAIT_MS)
+                    f"() => document.querySelectorAll('.msg-agent .bubble-text').length >= {n}", timeout=WAIT_MS)
                 latencies.append(time.monotonic() - started)
             assert _texts(page, ".msg-agent") == ["您好，我是社区的小李。", "高龄津贴带身份证和户口簿来社区办。"]
             assert "工作人员正在为您服务" in page.text_content("#handoff-status")
@@ -123,12 +123,12 @@ def test_reload_mid_handoff_keeps_the_conversation_and_receives_the_staff_reply(
             # 新对话 forgets the conversation on this phone on purpose (the person waiting is told).
             page.once("dialog", lambda dialog: dialog.accept())
             page.click("#new-chat")
-            page.wait_for_function("localStorage.getItem('shequ.sessionId') === null")
+            page.wait_for_function("() => localStorage.getItem('shequ.sessionId') === null")
             assert page.locator(".msg:not(.msg-welcome)").count() == 0
             assert page.is_hidden("#handoff-status")
             assert staff.http.get(f"/staff/api/handoffs/{item['id']}/messages").json()["status"] == "已结束"
             page.reload()
-            page.wait_for_function("document.readyState === 'complete'")
+            page.wait_for_function("() => document.readyState === 'complete'")
             assert page.locator(".msg:not(.msg-welcome)").count() == 0
 
             # An emergency: the numbers are links the phone dials, not messages to the bot.
@@ -151,7 +151,7 @@ def test_reload_mid_handoff_keeps_the_conversation_and_receives_the_staff_reply(
             # A session the server no longer knows: the page starts afresh, quietly.
             page.evaluate("localStorage.setItem('shequ.sessionId', 'gone-from-the-server')")
             page.reload()
-            page.wait_for_function("localStorage.getItem('shequ.sessionId') === null")
+            page.wait_for_function("() => localStorage.getItem('shequ.sessionId') === null")
             assert page.locator(".msg:not(.msg-welcome)").count() == 0 and page.is_hidden("#error")
             assert errors == []
         finally:

@@ -1,12 +1,14 @@
 """WeChat Official Account and WeCom callbacks: ``GET/POST /channels/wechat`` and ``/channels/wecom``.
 
-GET is the URL check WeChat makes when the callback is saved; POST carries messages. A bad signature is
-a 403 before anything is read into the dialogue; a body that is not a WeChat message is a 400; a body
-over ``MAX_BODY_BYTES`` is a 413, also when it comes chunked without a Content-Length.
+GET is the URL check WeChat makes when the callback is saved; POST carries messages. A bad signature, a
+timestamp outside the window or a nonce already used (a replay) is the same 403, checked before the body is
+read; a body that is not a WeChat message is a 400; a body over ``MAX_BODY_BYTES`` is a 413, also when it
+comes chunked without a Content-Length. A client that goes away mid-body costs one log line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +16,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
+from starlette.requests import ClientDisconnect
 
 from assistant.api.deps import EngineDep
 from assistant.api.errors import error_body
@@ -56,7 +59,8 @@ def _refuse(kind: str, error: Exception) -> HTTPException:
     if isinstance(error, ChannelNotConfigured):
         return HTTPException(404, error_body("channel_off", "这个渠道没有开通", f"the {kind} channel is not configured"))
     if isinstance(error, SignatureError):
-        log.warning("%s: refused a request with a bad signature", kind)
+        # Bad signature, stale timestamp and replayed nonce answer alike; only the log says which.
+        log.warning("%s: refused a callback: %s", kind, error)
         return HTTPException(403, error_body("bad_signature", "签名不正确", "signature does not match"))
     log.info("%s: refused a malformed message: %s", kind, error)
     return HTTPException(400, error_body("malformed_message", "消息格式不正确", "not a valid WeChat message"))
@@ -81,7 +85,16 @@ def _verify(kind: str, request: Request, channels: ChannelService) -> PlainTextR
 
 
 async def _receive(kind: str, request: Request, channels: ChannelService, engine: DialogueEngine) -> Response:
-    body = await _read_body(request)
+    try:
+        await asyncio.to_thread(channels.precheck, kind, request.query_params)
+    except (ChannelNotConfigured, SignatureError, MalformedMessage) as e:
+        raise _refuse(kind, e) from None
+    try:
+        body = await _read_body(request)
+    except ClientDisconnect:
+        # Nothing was claimed yet, so WeChat's retry of the same message is still answered.
+        log.info("%s: the client went away before the body was complete", kind)
+        return Response(status_code=400)
     try:
         reply = await channels.handle(kind, request.query_params, body, engine)
     except (ChannelNotConfigured, SignatureError, MalformedMessage) as e:

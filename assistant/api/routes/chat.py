@@ -9,6 +9,7 @@ from sqlalchemy import select
 from assistant.api.deps import ContextDep, EngineDep
 from assistant.api.errors import error_body
 from assistant.dialogue.schemas import MAX_TEXT_CHARS, ChatRequest, ChatResponse
+from assistant.dialogue.turn_store import issued_session_id
 from assistant.storage.db import session_scope
 from assistant.storage.models import Turn, UnansweredQuery
 
@@ -27,6 +28,10 @@ def check_text(text: str) -> None:
 async def chat(request: ChatRequest, engine: EngineDep) -> ChatResponse:
     """One resident message in; the assistant's reply out. Send the returned session_id back next time."""
     check_text(request.text)
+    if request.session_id is not None and not issued_session_id(request.session_id):
+        # Only ids this server issued continue a conversation here; channel sessions (derived ids) are
+        # reached through their own channel, never by naming them to the public API.
+        request = request.model_copy(update={"session_id": None})
     return await engine.handle_async(request)
 
 
@@ -41,6 +46,8 @@ def feedback(body: Feedback, context: ContextDep) -> None:
     """👍 (+1) or 👎 (-1) on the last answer of a session; 👎 puts the question in the review list."""
     if body.rating not in (1, -1):
         raise HTTPException(422, error_body("invalid_rating", "评价只能是 1 或 -1", "rating must be 1 or -1"))
+    if not issued_session_id(body.session_id):
+        raise HTTPException(404, error_body("no_answer", "没有找到可以评价的回答", "no answer to rate"))
     with session_scope(context.sessions) as db:
         turn = db.scalar(select(Turn).where(Turn.session_id == body.session_id, Turn.sender == "bot",
                                             Turn.action.in_(("answer", "clarify", "fallback")))

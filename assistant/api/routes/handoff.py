@@ -21,6 +21,7 @@ from assistant.api.deps import ContextDep, EngineDep
 from assistant.api.errors import error_body
 from assistant.auth.deps import StaffUser, require_roles, verify_csrf
 from assistant.clock import china_time
+from assistant.dialogue.turn_store import issued_session_id
 from assistant.handoff import (
     HandoffError,
     IllegalTransition,
@@ -58,7 +59,7 @@ def http_error(exc: HandoffError) -> HTTPException:
 def session_messages(session_id: str, context: ContextDep, engine: EngineDep,
                      after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> dict[str, Any]:
     """Messages of the conversation after ``after`` (agent replies arrive here) and the handoff status."""
-    if not session_id or len(session_id) > 64:
+    if not issued_session_id(session_id):  # only server-issued ids: derived and legacy client-made ids are not readable
         raise HTTPException(404, error_body("no_session", "没有找到这个对话", "no such session"))
     with session_scope(context.sessions) as db:
         if db.get(ChatSession, session_id) is None:

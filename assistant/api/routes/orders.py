@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from assistant.api.deps import ContextDep, EngineDep
 from assistant.api.errors import error_body
-from assistant.api.routes.web import templates as public_templates
+from assistant.api.routes.web import resident_order, status_response
 from assistant.auth.deps import StaffUser, require_roles, verify_csrf
 from assistant.clock import china_time
 from assistant.handoff import HandoffError, NotAllowed, lifecycle, queries, tickets
@@ -39,23 +39,23 @@ FLASH = {"order_created": "工单已登记。", "done": "已办理。", "reveale
 # ---------------------------------------------------------------- public
 
 @public.get("/t/{number}", response_class=HTMLResponse, include_in_schema=False)
-def status_page(number: str, request: Request, context: ContextDep) -> HTMLResponse:
-    with session_scope(context.sessions) as db:
-        view = queries.public_view(db, number[:40])
-    response = public_templates.TemplateResponse(
-        request, "ticket_status.html", {"order": view, "number": number[:40]}, status_code=200 if view else 404)
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Robots-Tag"] = "noindex"
-    return response
+def status_page(number: str, request: Request, context: ContextDep, token: str = "") -> Response:
+    # The number alone shows the form asking for the phone ending; the QR code's link carries the token.
+    return status_response(request, context, number[:200], token=token[:100])
 
 
 @public.get("/api/v1/orders/{number}")
-def order_status(number: str, context: ContextDep) -> dict[str, Any]:
-    """A work order's status as a resident may see it (no description, no contact)."""
-    with session_scope(context.sessions) as db:
-        view = queries.public_view(db, number[:40])
+def order_status(number: str, request: Request, context: ContextDep, token: str = "",
+                 phone4: str = "") -> dict[str, Any]:
+    """A work order's status as a resident may see it (no description, no contact), with its token or the
+    last four digits of its contact phone."""
+    view, outcome = resident_order(request, context, number[:200], phone_tail=phone4[:20], token=token[:100])
+    if outcome == "limited":
+        raise HTTPException(429, error_body("too_many_lookups", "查询没对上的次数太多了，请过一会儿再试",
+                                            "too many failed look-ups"))
     if view is None:
-        raise HTTPException(404, error_body("no_order", "没有查到这个工单号，请核对一下", "no such work order"))
+        raise HTTPException(404, error_body("no_order", "没有查到这个工单，请核对工单号和手机号后四位",
+                                            "no such work order for that phone ending or token"))
     return {"number": view.number, "status": view.status, "department": view.department,
             "category": view.category, "created": view.created, "due": view.due, "finished": view.finished,
             "status_text": view.status_text, "result": view.result,

@@ -22,23 +22,24 @@ from sqlalchemy import select
 from assistant.api.deps import ContextDep, EngineDep
 from assistant.api.errors import error_body
 from assistant.api.routes.events import event_stream, start_id
+from assistant.auth.secret import server_secret
+from assistant.dialogue.turn_store import issued_session_id
 from assistant.events.bus import MESSAGE, Event
 from assistant.events.hub import hub_for
-from assistant.handoff import conversation
+from assistant.handoff import conversation, queries, tickets
 from assistant.storage.db import session_scope
 from assistant.storage.models import ChatSession, Turn
 
 router = APIRouter(prefix="/api/v1", tags=["sessions"])
 
 HISTORY_TURNS = 100  # the latest turns restored; older ones stay stored but a phone screen needs no more
-MAX_SESSION_ID = 64
 NO_SESSION = ("no_session", "没有找到这个对话，请重新开始", "no such session")
 STREAM_SECONDS = 300.0  # then the browser reconnects at once (SSE retry), as the staff stream does
 
 
 @router.get("/sessions/{session_id}/history")
 def session_history(session_id: str, context: ContextDep, engine: EngineDep) -> dict[str, Any]:
-    if not session_id or len(session_id) > MAX_SESSION_ID:
+    if not issued_session_id(session_id):  # derived channel ids and legacy client-made ids are not readable here
         raise HTTPException(404, error_body(*NO_SESSION))
     with session_scope(context.sessions) as db:
         if db.get(ChatSession, session_id) is None:
@@ -62,6 +63,20 @@ def session_history(session_id: str, context: ContextDep, engine: EngineDep) -> 
                 "handoff": engine.handoff.status_of(db, session_id)}
 
 
+@router.get("/sessions/{session_id}/orders/{number}/link", include_in_schema=False)
+def order_link(session_id: str, number: str, context: ContextDep) -> dict[str, Any]:
+    """The status link (with its token) for a receipt's QR code, for the conversation the order was made in
+    only: the session id is the proof, as for reading the conversation."""
+    cleaned = queries.normalize_number(number[:200])[:40]
+    with session_scope(context.sessions) as db:
+        mine = issued_session_id(session_id) and tickets.owner_session(db, cleaned) == session_id
+    if not mine:
+        raise HTTPException(404, error_body("no_order", "没有找到这个对话的工单", "no such order in this session"))
+    path = queries.status_path(server_secret(context.settings), cleaned)
+    base = context.settings.public_base_url.strip().rstrip("/")
+    return {"number": cleaned, "path": path, "url": base + path if base else None}
+
+
 def _exists(context: Any, session_id: str) -> bool:
     with session_scope(context.sessions) as db:
         return db.get(ChatSession, session_id) is not None
@@ -69,8 +84,7 @@ def _exists(context: Any, session_id: str) -> bool:
 
 @router.get("/sessions/{session_id}/events", include_in_schema=False)
 async def session_events(session_id: str, request: Request, context: ContextDep) -> StreamingResponse:
-    if not session_id or len(session_id) > MAX_SESSION_ID or not await asyncio.to_thread(_exists, context,
-                                                                                         session_id):
+    if not issued_session_id(session_id) or not await asyncio.to_thread(_exists, context, session_id):
         raise HTTPException(404, error_body(*NO_SESSION))
     bus = context.events
     after = await asyncio.to_thread(start_id, request, bus)

@@ -1,23 +1,37 @@
 """The resident web chat page, the work-order look-up form (``/t/``) and their static files (no CDN).
 
-``/t/{number}`` itself (the page behind a receipt's QR code) lives with the other work-order routes; this
-module serves the form that leads there, so a resident without the QR code can type the number.
+``/t/{number}`` itself (the page behind a receipt's QR code) lives with the other work-order routes but is
+answered by :func:`status_response` here. Order numbers are sequential, so a number alone shows only the form:
+the status needs the QR code's token or the last four digits of the contact phone, and an address that gets
+them wrong too often is refused for a while (:mod:`assistant.api.lookup_guard`, in memory per worker).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+
+from assistant.api.deps import ContextDep
+from assistant.api.lookup_guard import FailureLimiter
+from assistant.auth.secret import server_secret
+from assistant.storage.db import session_scope
+
+if TYPE_CHECKING:
+    from assistant.context import AppContext
+    from assistant.handoff.queries import PublicOrder
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 MAX_NUMBER_CHARS = 40  # longer than any ticket number; a longer input is cut, never an error page
 
 router = APIRouter(include_in_schema=False)
+Outcome = Literal["shown", "ask", "wrong", "limited"]
+STATUS_CODES: dict[str, int] = {"shown": 200, "ask": 200, "wrong": 404, "limited": 429}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -38,6 +52,63 @@ def ticket_lookup(request: Request, number: str = "") -> Response:
     # Blank: the form. Not a number at all: the same "没有找到" page /t/{number} shows, with the form.
     response = templates.TemplateResponse(request, "ticket_status.html", {"order": None, "number": cleaned},
                                           status_code=404 if cleaned else 200)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@router.post("/t", response_class=HTMLResponse)
+@router.post("/t/", response_class=HTMLResponse)
+def ticket_lookup_submit(request: Request, context: ContextDep, number: Annotated[str, Form()] = "",
+                         phone4: Annotated[str, Form()] = "") -> Response:
+    """The form sent with the last four phone digits (POST: they stay out of addresses and access logs)."""
+    return status_response(request, context, number, phone_tail=phone4)
+
+
+def _limiter(request: Request, context: AppContext) -> FailureLimiter:
+    limiter: FailureLimiter | None = getattr(request.app.state, "order_lookup_limiter", None)
+    if limiter is None:
+        settings = context.settings
+        limiter = FailureLimiter(settings.order_lookup_max_failures, settings.order_lookup_window_seconds)
+        request.app.state.order_lookup_limiter = limiter
+    return limiter
+
+
+def resident_order(request: Request, context: AppContext, number: str, *, phone_tail: str = "",
+                   token: str = "") -> tuple[PublicOrder | None, Outcome]:
+    """The order's resident view if the caller proved it is theirs; otherwise why not. A missing order and a
+    wrong phone ending look the same, so the page cannot be used to find which numbers exist."""
+    from assistant.handoff.queries import normalize_number, proves_owner, public_view
+    from assistant.handoff.tickets import TICKET_NUMBER
+
+    if not phone_tail and not token:
+        return None, "ask"
+    limiter = _limiter(request, context)
+    address = request.client.host if request.client else "-"
+    if limiter.blocked(address):
+        return None, "limited"
+    cleaned = normalize_number(number[:200])[:MAX_NUMBER_CHARS]
+    view = None
+    if TICKET_NUMBER.fullmatch(cleaned):
+        with session_scope(context.sessions) as db:
+            if proves_owner(db, cleaned, server_secret(context.settings), phone_tail=phone_tail, token=token):
+                view = public_view(db, cleaned)
+    if view is None:
+        limiter.fail(address)
+        return None, "wrong"
+    return view, "shown"
+
+
+def status_response(request: Request, context: AppContext, number: str, *, phone_tail: str = "",
+                    token: str = "") -> Response:
+    """The /t/ page for one number: the status, or the form asking for the phone ending (and why)."""
+    from assistant.handoff.queries import normalize_number
+
+    view, outcome = resident_order(request, context, number, phone_tail=phone_tail, token=token)
+    cleaned = normalize_number(number[:200])[:MAX_NUMBER_CHARS]
+    response = templates.TemplateResponse(request, "ticket_status.html",
+                                          {"order": view, "number": cleaned, "outcome": outcome},
+                                          status_code=STATUS_CODES[outcome])
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
