@@ -3,7 +3,7 @@
 ``/t/{number}`` itself (the page behind a receipt's QR code) lives with the other work-order routes but is
 answered by :func:`status_response` here. Order numbers are sequential, so a number alone shows only the form:
 the status needs the QR code's token or the last four digits of the contact phone, and an address that gets
-them wrong too often is refused for a while (:mod:`assistant.api.lookup_guard`, in memory per worker).
+them wrong too often is refused for a while (the database-backed limiter the sign-in uses, shared by all workers).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from assistant.api.deps import ContextDep
-from assistant.api.lookup_guard import FailureLimiter
+from assistant.auth import RateLimited
+from assistant.auth.ratelimit import SharedRateLimiter, client_address
 from assistant.auth.secret import server_secret
 from assistant.storage.db import session_scope
 
@@ -65,11 +66,13 @@ def ticket_lookup_submit(request: Request, context: ContextDep, number: Annotate
     return status_response(request, context, number, phone_tail=phone4)
 
 
-def _limiter(request: Request, context: AppContext) -> FailureLimiter:
-    limiter: FailureLimiter | None = getattr(request.app.state, "order_lookup_limiter", None)
+LOOKUP_SCOPE = "order-lookup"  # failed look-ups of an address, counted apart from sign-ins
+
+
+def _limiter(request: Request, context: AppContext) -> SharedRateLimiter:
+    limiter: SharedRateLimiter | None = getattr(request.app.state, "order_lookup_limiter", None)
     if limiter is None:
-        settings = context.settings
-        limiter = FailureLimiter(settings.order_lookup_max_failures, settings.order_lookup_window_seconds)
+        limiter = SharedRateLimiter(context.engine, server_secret(context.settings))
         request.app.state.order_lookup_limiter = limiter
     return limiter
 
@@ -84,8 +87,9 @@ def resident_order(request: Request, context: AppContext, number: str, *, phone_
     if not phone_tail and not token:
         return None, "ask"
     limiter = _limiter(request, context)
-    address = request.client.host if request.client else "-"
-    if limiter.blocked(address):
+    address = client_address(request)
+    limit, window = context.settings.order_lookup_max_failures, context.settings.order_lookup_window_seconds
+    if limiter.blocked(LOOKUP_SCOPE, address, limit, window):
         return None, "limited"
     cleaned = normalize_number(number[:200])[:MAX_NUMBER_CHARS]
     view = None
@@ -94,7 +98,10 @@ def resident_order(request: Request, context: AppContext, number: str, *, phone_
             if proves_owner(db, cleaned, server_secret(context.settings), phone_tail=phone_tail, token=token):
                 view = public_view(db, cleaned)
     if view is None:
-        limiter.fail(address)
+        try:
+            limiter.hit(LOOKUP_SCOPE, address, limit, window)  # only failures count
+        except RateLimited:
+            return None, "limited"
         return None, "wrong"
     return view, "shown"
 
