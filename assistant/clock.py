@@ -20,6 +20,11 @@ def now_china() -> dt.datetime:
     return dt.datetime.now(CHINA)
 
 
+def today_china() -> dt.date:
+    """Today's date in China: the day a resident or a community worker means (the server may run in UTC)."""
+    return now_china().date()
+
+
 def as_utc(value: dt.datetime | None) -> dt.datetime | None:
     """A stored time as an aware UTC time (naive values from SQLite are UTC)."""
     if value is None:

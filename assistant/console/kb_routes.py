@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
+from assistant.clock import today_china
 from assistant.console import FormInvalid, WorkflowError
 from assistant.console import kb_workflow as wf
 from assistant.console.diffing import entry_diff
@@ -30,7 +31,7 @@ DUE_WITHIN_DAYS = 30
 
 
 def due_cutoff(today: dt.date | None = None) -> dt.date:
-    return (today or dt.date.today()) + dt.timedelta(days=DUE_WITHIN_DAYS)
+    return (today or today_china()) + dt.timedelta(days=DUE_WITHIN_DAYS)
 
 
 def _row_view(row: KbEntryRow, draft: KbDraft | None) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def entry_list(request: Request, user: Reader, q: str = "", category: str = "", 
 
 @router.get("/due")
 def due_list(request: Request, user: Reader) -> Response:
-    today = dt.date.today()
+    today = today_china()
     cutoff = due_cutoff(today)
     with session_scope(app_context(request).sessions) as session:
         rows = []

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.auth.deps import StaffUser
+from assistant.clock import today_china
 from assistant.console import FormInvalid, WorkflowError
 from assistant.console.entry_form import publishable_errors
 from assistant.console.models import KbDraft
@@ -75,7 +76,7 @@ def draft_entry(draft: KbDraft, status: EntryStatus = EntryStatus.draft) -> KbEn
 
 def new_entry_id(session: Session) -> str:
     while True:
-        candidate = f"new-{dt.date.today():%Y%m%d}-{secrets.token_hex(2)}"
+        candidate = f"new-{today_china():%Y%m%d}-{secrets.token_hex(2)}"
         if live_row(session, candidate) is None and open_draft(session, candidate) is None:
             return candidate
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assistant.auth.deps import StaffUser
+from assistant.clock import CHINA, as_utc, today_china
 from assistant.console import FormInvalid, WorkflowError
 from assistant.console import kb_workflow as wf
 from assistant.console.models import KbDraft
@@ -148,13 +149,13 @@ def _close(session: Session, rows: list[UnansweredQuery], status: str, entry_id:
 
 def weekly_counts(session: Session, weeks: int = 8, today: dt.date | None = None) -> list[tuple[str, int]]:
     """(week label, unanswered questions that week) for the last ``weeks`` ISO weeks, oldest first."""
-    today = today or dt.date.today()
+    today = today or today_china()
     monday = today - dt.timedelta(days=today.weekday())
     start = monday - dt.timedelta(weeks=weeks - 1)
-    since = dt.datetime.combine(start, dt.time(), dt.UTC)
+    since = dt.datetime.combine(start, dt.time(), CHINA).astimezone(dt.UTC)  # weeks are China weeks
     counts = {start + dt.timedelta(weeks=i): 0 for i in range(weeks)}
     for (created,) in session.execute(select(UnansweredQuery.created_at).where(UnansweredQuery.created_at >= since)):
-        day = created.date()
+        day = as_utc(created).astimezone(CHINA).date()  # type: ignore[union-attr]
         week = day - dt.timedelta(days=day.weekday())
         if week in counts:
             counts[week] += 1

@@ -12,6 +12,7 @@ from markupsafe import Markup
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from assistant.clock import today_china
 from assistant.console.charts import columns, hbar
 from assistant.console.stats import Period, compute
 from assistant.handoff.tickets import create_work_order
@@ -45,7 +46,7 @@ def _seed(context) -> None:
 
 def test_figures_are_computed_from_the_stored_turns(app_context):
     _seed(app_context)
-    today = dt.date.today()
+    today = today_china()  # the dashboard counts China days (at 00:30 in Beijing the UTC date is yesterday)
     with session_scope(app_context.sessions) as session:
         board = compute(session, Period(today - dt.timedelta(days=6), today), {"senior-age-allowance": "高龄津贴"})
         web = compute(session, Period(today - dt.timedelta(days=6), today, "web"), {})
