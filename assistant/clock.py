@@ -41,3 +41,13 @@ def china_time(value: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 def china_seconds(value: dt.datetime | None) -> str:
     """China local time to the second (audit log, exports)."""
     return china_time(value, "%Y-%m-%d %H:%M:%S")
+
+
+def china_midnight(day: dt.date) -> dt.datetime:
+    """The UTC instant a China calendar day begins: the bound for "on or after this day" in stored UTC times."""
+    return dt.datetime.combine(day, dt.time(), CHINA).astimezone(dt.UTC)
+
+
+def china_day(moment: dt.datetime) -> dt.date:
+    """The China calendar day a stored time falls on."""
+    return as_utc(moment).astimezone(CHINA).date()  # type: ignore[union-attr]

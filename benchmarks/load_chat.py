@@ -20,13 +20,8 @@ import asyncio
 import os
 import random
 import resource
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +29,7 @@ from typing import Protocol
 
 import aiohttp
 import httpx
+from bench_server import running_server
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [
@@ -41,12 +37,6 @@ QUESTIONS = [
     "那公租房呢", "残疾证怎么办", "去哪里办", "居住证怎么办理", "老人体检去哪里", "你好", "谢谢",
     "孩子打疫苗要预约吗", "失业金怎么领", "电费在哪里交", "养老金每年怎么认证", "医保一年交多少钱",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ChatClient(Protocol):
@@ -140,45 +130,17 @@ def main() -> int:
     parser.add_argument("--levels", default="1,16,64")
     parser.add_argument("--client", choices=sorted(CLIENTS), default="aiohttp")
     args = parser.parse_args()
-    port = free_port()
-    var_dir = Path(tempfile.mkdtemp(prefix="shequ-load-"))
-    if (ROOT / "var" / "index").exists():
-        shutil.copytree(ROOT / "var" / "index", var_dir / "index")
-    env = {**os.environ, "SHEQU_VAR_DIR": str(var_dir), "SHEQU_LOG_LEVEL": "WARNING",
-           "SHEQU_DATABASE_URL": os.environ.get("SHEQU_BENCH_DATABASE_URL", "")}
-    shequ = str(Path(sys.executable).with_name("shequ"))
-    server = subprocess.Popen([shequ, "serve", "--port", str(port), "--workers", str(args.workers)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                print("server exited early", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-        else:
-            print("server did not become ready", file=sys.stderr)
-            return 1
+    with running_server(args.workers, "shequ-load-") as server:
         print(f"shequ serve --workers {args.workers}, {args.requests} requests per level, database "
-              f"{'PostgreSQL' if env['SHEQU_DATABASE_URL'] else 'SQLite (WAL)'}, client {args.client}")
+              f"{server.database}, client {args.client}")
         for level in (int(x) for x in args.levels.split(",")):
-            server_cpu, client_cpu = group_cpu_seconds(server.pid), own_cpu_seconds()
-            p50, p99, rps = asyncio.run(run_level(base, level, args.requests, args.client))
+            server_cpu, client_cpu = group_cpu_seconds(server.process.pid), own_cpu_seconds()
+            p50, p99, rps = asyncio.run(run_level(server.base, level, args.requests, args.client))
             # CPU per request, server and load generator, tells where the two shared cores went.
-            server_ms = (group_cpu_seconds(server.pid) - server_cpu) * 1000 / args.requests
+            server_ms = (group_cpu_seconds(server.process.pid) - server_cpu) * 1000 / args.requests
             client_ms = (own_cpu_seconds() - client_cpu) * 1000 / args.requests
             print(f"  {level:>3} clients: p50 {p50:6.1f} ms  p99 {p99:7.1f} ms  {rps:7.1f} requests/s  "
                   f"CPU per request: server {server_ms:4.1f} ms, load generator {client_ms:4.1f} ms")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        shutil.rmtree(var_dir, ignore_errors=True)
     return 0
 
 

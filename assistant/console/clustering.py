@@ -26,6 +26,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from assistant.clock import china_midnight
 from assistant.storage.models import UnansweredQuery
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.retrieval.dense import Encoder
@@ -87,10 +88,9 @@ def load_open(session: Session, start: dt.date | None = None, end: dt.date | Non
               channel: str = "", reason: str = "") -> list[UnansweredQuery]:
     query = select(UnansweredQuery).where(UnansweredQuery.status == "open")
     if start:
-        query = query.where(UnansweredQuery.created_at >= dt.datetime.combine(start, dt.time(), dt.UTC))
+        query = query.where(UnansweredQuery.created_at >= china_midnight(start))  # the days staff pick are China days
     if end:
-        query = query.where(UnansweredQuery.created_at < dt.datetime.combine(end + dt.timedelta(days=1), dt.time(),
-                                                                                dt.UTC))
+        query = query.where(UnansweredQuery.created_at < china_midnight(end + dt.timedelta(days=1)))
     if channel:
         query = query.where(UnansweredQuery.channel == channel)
     if reason:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assistant.clock import CHINA, as_utc, now_china
+from assistant.clock import china_day, china_midnight, now_china
 from assistant.console.labels import CHANNEL
 from assistant.storage.models import ChatSession, Turn, WorkOrder
 
@@ -51,15 +51,6 @@ class Period:
     def weeks(self) -> list[dt.date]:
         first = self.start - dt.timedelta(days=self.start.weekday())
         return [first + dt.timedelta(weeks=i) for i in range((self.end - first).days // 7 + 1)]
-
-
-def china_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), CHINA).astimezone(dt.UTC)
-
-
-def china_day(moment: dt.datetime) -> dt.date:
-    """The China calendar day of a stored (UTC) time."""
-    return as_utc(moment).astimezone(CHINA).date()  # type: ignore[union-attr]
 
 
 def default_period(days: int = 28, today: dt.date | None = None) -> Period:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from assistant.auth.deps import StaffUser
-from assistant.clock import CHINA, as_utc, today_china
+from assistant.clock import china_day, china_midnight, today_china
 from assistant.console import FormInvalid, WorkflowError
 from assistant.console import kb_workflow as wf
 from assistant.console.models import KbDraft
@@ -152,10 +152,10 @@ def weekly_counts(session: Session, weeks: int = 8, today: dt.date | None = None
     today = today or today_china()
     monday = today - dt.timedelta(days=today.weekday())
     start = monday - dt.timedelta(weeks=weeks - 1)
-    since = dt.datetime.combine(start, dt.time(), CHINA).astimezone(dt.UTC)  # weeks are China weeks
+    since = china_midnight(start)  # weeks are China weeks
     counts = {start + dt.timedelta(weeks=i): 0 for i in range(weeks)}
     for (created,) in session.execute(select(UnansweredQuery.created_at).where(UnansweredQuery.created_at >= since)):
-        day = as_utc(created).astimezone(CHINA).date()  # type: ignore[union-attr]
+        day = china_day(created)
         week = day - dt.timedelta(days=day.weekday())
         if week in counts:
             counts[week] += 1

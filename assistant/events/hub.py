@@ -31,6 +31,7 @@ class Hub:
         self.poll = poll
         self._events: deque[Event] = deque(maxlen=keep)
         self._floor: int | None = None  # streams resuming at or after this id can be served from memory
+        self._failing = False  # the bus could not be read on the last poll (logged once per outage)
         self._last = 0  # the newest id read from the bus
         self._changed = asyncio.Event()
         self._listeners = 0
@@ -71,9 +72,15 @@ class Hub:
             try:
                 events = await asyncio.to_thread(self.bus.since, self._last, BATCH)
             except Exception as exc:  # the database or Redis is away for a moment; the streams stay open
-                # One line, no traceback: this repeats every poll for as long as the outage lasts.
-                log.warning("reading the event bus failed (%s); retrying", type(exc).__name__)
+                # One line when the outage starts, none per poll (four a second) while it lasts.
+                if not self._failing:
+                    log.warning("reading the event bus failed (%s); retrying quietly", type(exc).__name__)
+                self._failing = True
                 events = []
+            else:
+                if self._failing:
+                    log.info("reading the event bus works again")
+                self._failing = False
             if events:
                 if len(self._events) + len(events) > (self._events.maxlen or 0):
                     dropped = len(self._events) + len(events) - (self._events.maxlen or 0)

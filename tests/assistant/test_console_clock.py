@@ -105,3 +105,17 @@ def test_audit_page_filters_emergencies_by_chinese_group(settings):
         one = client.get("/staff/audit", params={"action": "kb.publish"}).text.split('id="audit"')[1]
         assert "发布条目" in one and "紧急求助升级" not in one
         assert client.get("/staff/audit", params={"action": "x" * 500, "page": "-3"}).status_code == 200
+
+
+def test_unanswered_clusters_pick_china_days(app_context):
+    from assistant.console.clustering import load_open
+
+    # 01:00 on 03-10 in Beijing (03-09 in UTC) belongs to 03-10; 00:30 on 03-11 in Beijing does not.
+    with session_scope(app_context.sessions) as session:
+        for text, at in (("早上一点问的", dt.datetime(2026, 3, 9, 17, 0, tzinfo=dt.UTC)),
+                         ("第二天问的", dt.datetime(2026, 3, 10, 16, 30, tzinfo=dt.UTC))):
+            session.add(UnansweredQuery(created_at=at, session_id="s-day", channel="web", query=text,
+                                        reason="fallback", intent="ask_service"))
+    with session_scope(app_context.sessions) as session:
+        found = [q.query for q in load_open(session, dt.date(2026, 3, 10), dt.date(2026, 3, 10))]
+    assert found == ["早上一点问的"]

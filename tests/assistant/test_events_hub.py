@@ -89,3 +89,38 @@ def test_the_reader_stops_when_nobody_listens() -> None:
         return bus.reads - before
 
     assert asyncio.run(run()) == 0
+
+
+class FlakyBus(MemoryBus):
+    """A bus whose reads fail while ``down`` is set, as during a database or Redis outage."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.down = True
+        self.failures = 0
+
+    def since(self, last_id: int, limit: int = 100):
+        if self.down:
+            self.failures += 1
+            raise ConnectionError("server closed the connection")
+        return super().since(last_id, limit)
+
+
+def test_an_outage_is_logged_once_not_once_per_poll(caplog) -> None:  # type: ignore[no-untyped-def]
+    bus = FlakyBus()
+
+    async def run() -> list[int]:
+        hub = Hub(bus, poll=0.01)
+        async with hub.listening():
+            await asyncio.sleep(0.2)  # about 20 failed polls
+            bus.down = False
+            bus.publish("message", {"n": 7})
+            return [event.data["n"] for event in await hub.after(0, wait=1.0)]
+
+    with caplog.at_level("INFO", logger="assistant.events.hub"):
+        got = asyncio.run(run())
+    assert got == [7]  # the stream survived the outage and got the event after it
+    assert bus.failures >= 5
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert any("works again" in r.getMessage() for r in caplog.records)
