@@ -5,12 +5,13 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+LOCK := requirements.lock
 SHEQU := $(VENV)/bin/shequ
 DEB_PACKAGES := fonts-wqy-microhei espeak-ng alsa-utils xvfb xauth libmtdev1 xclip chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint sysdeps venv bench eval clean
+.PHONY: run test lint sysdeps venv lock bench eval clean
 
 run: venv
 	$(SHEQU) serve --host $(HOST) --port $(PORT)
@@ -43,14 +44,24 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-# Reinstall only when pyproject.toml changes. torch is installed first, pinned, so that no other
-# requirement can pull a CUDA build.
-$(VENV)/.stamp-install: pyproject.toml | $(PY)
-	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e ".[kiosk,dev]"
+# Reinstall only when pyproject.toml or the lock changes. Every package comes from $(LOCK), pinned with its
+# hashes (torch is the local CPU build, so nothing can pull a CUDA one); the project itself goes in without
+# dependencies, and `pip check` then catches a dependency added to pyproject.toml but not yet locked.
+$(VENV)/.stamp-install: pyproject.toml $(LOCK) | $(PY)
+	$(PIP) install -q --require-hashes -r $(LOCK)
+	$(PIP) install -q --no-deps -e .
+	@$(PIP) check >/dev/null || { $(PIP) check; echo "$(LOCK) is behind pyproject.toml: run make lock"; exit 1; }
 	touch $@
 
 venv: $(VENV)/.stamp-install
+
+# Regenerates $(LOCK) from pyproject.toml (dependencies + extras kiosk, dev), keeping the current pins where they
+# still fit. To move pins on: make lock LOCK_ARGS="--upgrade-package NAME" (or LOCK_ARGS=--upgrade for all).
+# Index and find-links lines are left out of the file: pip's own configuration on each machine supplies them.
+lock: | $(PY)
+	@[ -x $(VENV)/bin/pip-compile ] || $(PIP) install -q --require-hashes -r $(LOCK)
+	$(VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --extra kiosk --extra dev \
+	  --no-emit-index-url --no-emit-find-links $(LOCK_ARGS) -o $(LOCK) pyproject.toml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -24,6 +24,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from pii import find_personal_data
+
 from .chinese_numbers import (
     decimal_to_chinese,
     digits_to_chinese,
@@ -183,10 +185,34 @@ def _masked(match: re.Match[str]) -> str:
     return OTHER_NUMBER_SPEECH
 
 
+_LABEL_BEFORE = re.compile(_ID_LABEL + r"$")
+_SPOKEN_DIGITS = re.compile(r"[零〇一二三四五六七八九幺]")
+
+
+def _private_numbers(text: str) -> str:
+    """ID and card numbers as ``pii`` finds them (any spacing, 15 or 18 digits, final X) become words.
+
+    Only numbers typed in digits: numbers already spoken in Chinese numerals are this function's own
+    output (幺二三三三) and must stay as they are. The regexes after it catch what ``pii`` does not
+    (masked numbers, 16+ digit runs).
+    """
+    pieces: list[str] = []
+    last = 0
+    for found in find_personal_data(text):
+        if found.kind not in ("id_number", "card") or _SPOKEN_DIGITS.search(found.text):
+            continue
+        label = _LABEL_BEFORE.search(text, last, found.start)
+        start = label.start() if label else found.start
+        pieces += [text[last:start], ID_NUMBER_SPEECH if found.kind == "id_number" else OTHER_NUMBER_SPEECH]
+        last = found.end
+    return "".join(pieces) + text[last:] if pieces else text
+
+
 def _remove_private_and_urls(text: str) -> str:
     text = _URL.sub(_URL_MARK, text)
     text = _URL_LABEL.sub(lambda m: m.group(1) + SEE_SCREEN + "，", text)
     text = text.replace(_URL_MARK, "")
+    text = _private_numbers(text)
     text = _ID.sub(ID_NUMBER_SPEECH, text)
     text = _LONG_RUN.sub(OTHER_NUMBER_SPEECH, text)
     text = _SPACED_DIGITS.sub(_redact_run, text)

@@ -18,6 +18,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("assistant.commands.users", "users"),
     ("assistant.commands.orders", "orders"),
     ("assistant.commands.kiosk", "kiosk"),
+    ("assistant.commands.privacy", "privacy"),
     ("intents.cli", "intents"),
     ("device_adapters.cli", "devices"),
 ]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from assistant.auth.ratelimit import RateLimiter, create_rate_limiter, rate_limit_scheme
 from assistant.events import EventBus, MemoryBus, create_bus
 from assistant.kb_runtime import KnowledgeBaseProvider, load_shipped_into_db
+from assistant.privacy import index as privacy_index
 from assistant.settings import Settings
 from assistant.storage.db import DbTimeouts, make_engine, make_session_factory, migrate
 
@@ -25,6 +28,14 @@ class AppContext:
     # Alerts, queue changes and new messages for server push; built from Settings.events_url.
     events: EventBus = field(default_factory=MemoryBus)
 
+    @cached_property
+    def rate_limiter(self) -> RateLimiter:
+        """The limits every worker shares, in the store ``Settings.rate_limit_url`` names (built on first use:
+        commands that never limit anything need no secret key)."""
+        from assistant.auth.secret import server_secret
+
+        return create_rate_limiter(self.settings.rate_limit_url, self.engine, server_secret(self.settings))
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -32,10 +43,12 @@ class AppContext:
 def create_context(settings: Settings, *, load_shipped: bool = True) -> AppContext:
     """Opens the database, upgrades its schema, loads shipped KB content (keeping staff edits)."""
     settings.var_dir.mkdir(parents=True, exist_ok=True)
+    rate_limit_scheme(settings.rate_limit_url)  # a mistyped URL stops the start, not the first sign-in
     engine = make_engine(settings.resolved_database_url(), echo=settings.db_echo,
                          timeouts=DbTimeouts.from_settings(settings))
     migrate(engine)
     factory = make_session_factory(engine)
+    privacy_index.install(factory, settings)  # the blind index's key reaches every database session
     if load_shipped:
         load_shipped_into_db(settings, factory)
     return AppContext(settings, engine, factory, KnowledgeBaseProvider(settings, factory),

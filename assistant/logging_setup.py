@@ -1,30 +1,39 @@
-"""Logging for the whole process, with a filter that keeps personal data out of every log line."""
+"""Logging for the whole process: personal data is masked in every log line (``pii.mask_text``).
+
+Two layers: ``PersonalDataFilter`` masks a record's message and string arguments (so every handler, also a
+test's capture handler, sees them masked), and ``PersonalDataFormatter`` masks the whole formatted line,
+exception text and traceback included, as the last line of defence (an exception message may quote input).
+"""
 
 from __future__ import annotations
 
 import logging
 
-
-def redact(text: str) -> str:
-    """ID, long-digit and phone numbers masked (half- or full-width): the intents package's masking."""
-    # Imported on first use so `shequ --help` does not load the NLP stack.
-    from intents.entities import mask_personal_data
-
-    return mask_personal_data(text)
+from pii import mask_text
 
 
 class PersonalDataFilter(logging.Filter):
-    """Masks ID and phone numbers in messages and arguments, as a last line of defence."""
+    """Masks ID and phone numbers, names and addresses in messages and string arguments."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str):
-            record.msg = redact(record.msg)
+            record.msg = mask_text(record.msg)
         if record.args:
             if isinstance(record.args, dict):
-                record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
+                record.args = {k: mask_text(v) if isinstance(v, str) else v for k, v in record.args.items()}
             else:
-                record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
+                record.args = tuple(mask_text(a) if isinstance(a, str) else a for a in record.args)
         return True
+
+
+class PersonalDataFormatter(logging.Formatter):
+    """Masks the whole formatted line, the exception text and traceback with it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -38,7 +47,7 @@ def configure_logging(level: str = "INFO") -> None:
         if not any(isinstance(f, PersonalDataFilter) for f in existing.filters):
             root.removeHandler(existing)
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(PersonalDataFormatter(LOG_FORMAT))
     handler.addFilter(PersonalDataFilter())
     root.addHandler(handler)
     root.setLevel(level.upper())

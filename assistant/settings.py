@@ -124,6 +124,10 @@ class Settings(BaseSettings):
     public_base_url: str = ""
     retention_days_conversations: int = 180
     retention_days_tickets: int = 730
+    # The daily purge of what is older than these (assistant/privacy/retention.py), run by the server's background
+    # worker at this hour China time or first after it; `shequ privacy purge` runs it by hand.
+    retention_purge_enabled: bool = True
+    retention_purge_hour: int = Field(default=3, ge=0, le=23)
 
     # --- staff console (assistant/auth, assistant/console) ---
     staff_cookie_secure: bool = True  # set false only for plain-HTTP test installs
@@ -132,7 +136,12 @@ class Settings(BaseSettings):
     staff_lockout_minutes: float = 15.0
     staff_login_rate_per_minute: int = 10
     staff_login_account_rate_per_minute: int = 10  # per username, all workers and addresses together
+    # Where the sign-in and look-up limits are counted: empty (or db:) the database, redis://host:port/db Redis.
+    rate_limit_url: str = ""
     staff_upload_max_bytes: int = 10 * 1024 * 1024
+    # Roles that must use a TOTP second factor (e.g. "admin"; comma-separated): such accounts without one are
+    # sent to set it up right after the password, before any other page. Empty: TOTP stays optional.
+    staff_totp_required_roles: str = ""
 
     # --- kiosk (kiosk_app, `shequ kiosk`) ---
     kiosk_assistant_url: str = ""  # empty: the assistant runs inside the kiosk; else e.g. http://10.0.0.5:8000

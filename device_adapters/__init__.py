@@ -5,14 +5,13 @@
 - ``device_adapters.printer``: the ``ReceiptPrinter`` seam over python-escpos chosen by URI, receipt
   dataclasses and layouts, status, and the spooler that keeps jobs that cannot print now.
 - ``device_adapters.health``: one status summary for the kiosk and the staff pages.
-- ``device_adapters.masking``: ``mask_id_number``, ``mask_name``, ``mask_phone`` for everyone to reuse.
 - ``device_adapters.errors``: the exception tree (``DeviceError`` and below).
 
-This package imports nothing else of the project; configuration comes in through constructor arguments.
-The package root stays light (no pyserial, no python-escpos) so that the masks can be imported anywhere.
+This package imports nothing else of the project but the leaf ``pii`` (masks for names, ID and phone numbers);
+configuration comes in through constructor arguments. The package root stays light (no pyserial, no
+python-escpos).
 """
 
 from device_adapters.errors import DeviceError
-from device_adapters.masking import mask_address, mask_id_number, mask_name, mask_phone
 
-__all__ = ["DeviceError", "mask_address", "mask_id_number", "mask_name", "mask_phone"]
+__all__ = ["DeviceError"]

@@ -27,13 +27,7 @@ from intents.base import (
     apply_fallback,
 )
 from intents.choices import resolve_choice
-from intents.entities import (
-    extract_entities,
-    is_valid_id_number,
-    mask_id_number,
-    mask_personal_data,
-    mask_phone,
-)
+from intents.entities import extract_entities, is_valid_id_number
 from intents.errors import (
     ConfigurationError,
     ExportError,
@@ -76,6 +70,6 @@ __all__ = [
     "RasaHttpClassifier", "RasaResponseError", "RasaServerError", "RasaUnavailableError",
     "SklearnIntentClassifier", "TrainSummary", "TrainingDataError", "UnknownClassifierError",
     "apply_fallback", "available_classifiers", "create_classifier", "export_rasa_project",
-    "extract_entities", "is_valid_id_number", "mask_id_number", "mask_personal_data", "mask_phone",
+    "extract_entities", "is_valid_id_number",
     "register_classifier", "resolve_choice",
 ]

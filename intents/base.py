@@ -53,8 +53,7 @@ class Entity:
     def masked_value(self) -> Any:
         if not self.is_personal:
             return self.value
-        # Imported here because entities imports this module for the Entity type.
-        from intents.entities import mask_id_number, mask_phone
+        from pii import mask_id_number, mask_phone
 
         return mask_id_number(self.value) if self.type == "id_number" else mask_phone(self.value)
 

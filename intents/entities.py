@@ -6,9 +6,9 @@ region; anything failing is not returned), ``age`` (int, ``approximate`` for 八
 ``city`` and ``district`` (Guangxi, from ``data/guangxi_regions.yml``; a district carries its city in
 ``extra["city"]``), ``date`` (``intents.dates``) and ``choice`` (``intents.choices``).
 
-Phone and ID numbers are personal information: ``Entity.__repr__`` masks them, ``mask_*`` helpers
-mask them for display, and ``mask_personal_data`` blanks them in free text before it is stored or
-logged. This module never logs entity values.
+Phone and ID numbers are found by ``pii`` (any spacing, width or Chinese numerals) and are personal
+information: ``Entity.__repr__`` masks them with ``pii``'s masks, and ``pii.mask_text`` masks free text
+before it is stored or logged. This module never logs entity values.
 """
 
 from __future__ import annotations
@@ -28,26 +28,16 @@ from intents.dates import extract_dates
 from intents.errors import TrainingDataError
 from intents.numbers import CN_NUMERAL_CHARS, NUMERAL, to_int
 from knowledge_base.normalize import normalize
+from pii.numbers import find_numbers
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "Region", "extract_entities", "is_valid_id_number", "mask_id_number", "mask_personal_data",
-    "mask_phone", "regions", "resolve_choice",
-]
+__all__ = ["Region", "extract_entities", "is_valid_id_number", "regions", "resolve_choice"]
 
 REGIONS_FILE = DATA_DIR / "guangxi_regions.yml"
 
 TICKET_PATTERN = r"gx[\s-]?(\d{8})[\s-]?(\d{3,6})"
 _TICKET = re.compile(rf"(?<![a-z0-9]){TICKET_PATTERN}(?![0-9])", re.IGNORECASE)
-_ID_NUMBER = re.compile(r"(?<![0-9a-z])(\d{6}[\s-]?\d{8}[\s-]?\d{3}[0-9x])(?![0-9a-z])", re.IGNORECASE)
-_PHONE = re.compile(r"(?<![0-9a-z])(?:\+?86[\s-]?)?(1[3-9]\d(?:[\s-]?\d{4}){2})(?![0-9])", re.IGNORECASE)
-
-# Masking reads raw text, so \d also covers full-width digits; long digit runs (old 15-digit IDs,
-# bank cards) are masked too even though they are not extracted.
-_MASK_LONG_DIGITS = re.compile(r"(?<![\dA-Za-z])\d{6}[\s-]?\d{8}[\s-]?\d{1,5}[\dXx]?(?![\dA-Za-z])")
-_FULL_WIDTH = str.maketrans("０１２３４５６７８９Ｘｘ＋－", "0123456789Xx+-")
-_MASK_PHONE = re.compile(r"(?<![\dA-Za-z])(?:\+?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}(?!\d)")
 
 _APPROX_WORDS = ("多", "来", "几", "出头", "快", "快要", "将近", "差不多", "旬")
 _AGE_WITH_UNIT = re.compile(
@@ -71,43 +61,6 @@ def _compact_digits(text: str) -> str:
 def is_valid_id_number(number: str) -> bool:
     """True for an 18-digit resident ID whose checksum, birth date and region code are valid."""
     return bool(ric.is_valid(_compact_digits(number)))
-
-
-def mask_id_number(number: str) -> str:
-    """``450103199001011238`` → ``4501**********1238`` (first and last four kept)."""
-    compact = _compact_digits(number)
-    if len(compact) <= 8:
-        return "*" * len(compact)
-    return compact[:4] + "*" * (len(compact) - 8) + compact[-4:]
-
-
-def mask_phone(number: str) -> str:
-    """``13812345678`` → ``138****5678``."""
-    digits = re.sub(r"\D", "", number)[-11:]
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
-
-
-def mask_personal_data(text: str) -> str:
-    """``text`` with ID numbers, long digit runs and mobile numbers masked; safe for logs and storage.
-
-    Full-width digits are matched too; everything outside the masked digits is left as typed.
-    """
-    if not text:
-        return text
-    # A 1:1 character mapping, so match positions in the probe are positions in ``text``.
-    probe = text.translate(_FULL_WIDTH)
-    hidden: set[int] = set()
-    for pattern, keep_first in ((_MASK_LONG_DIGITS, 4), (_MASK_PHONE, 3)):
-        for m in pattern.finditer(probe):
-            digits = [i for i in range(m.start(), m.end()) if probe[i].isdigit() or probe[i] in "Xx"]
-            if pattern is _MASK_PHONE:
-                digits = digits[-11:]
-            hidden.update(digits[keep_first:-4])
-    if not hidden:
-        return text
-    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
 
 
 class Region:
@@ -171,19 +124,14 @@ def _tickets(text: str) -> list[Entity]:
 
 
 def _id_numbers(text: str) -> list[Entity]:
-    found = []
-    for m in _ID_NUMBER.finditer(text):
-        number = _compact_digits(m.group(1))
-        if ric.is_valid(number):
-            found.append(Entity("id_number", number, m.group(0), m.start(), m.end()))
-    return found
+    # Only IDs that pass the checksum, birth date and region check become entities (pii masks all of them).
+    return [Entity("id_number", hit.canonical, text[hit.start:hit.end], hit.start, hit.end)
+            for hit in find_numbers(text) if hit.kind == "id_number" and ric.is_valid(hit.canonical)]
 
 
 def _phones(text: str) -> list[Entity]:
-    return [
-        Entity("phone", re.sub(r"\D", "", m.group(1)), m.group(0), m.start(), m.end())
-        for m in _PHONE.finditer(text)
-    ]
+    return [Entity("phone", hit.canonical, text[hit.start:hit.end], hit.start, hit.end)
+            for hit in find_numbers(text) if hit.kind == "phone"]
 
 
 def _ages(text: str) -> list[Entity]:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from assistant.dialogue import payloads
 from device_adapters.idcard import CardEvent, CardEventKind
-from device_adapters.masking import mask_phone
 from kiosk_app import texts
 from kiosk_app.catalog import Catalog, page_of
 from kiosk_app.receipts import answer_receipt, queue_receipt, work_order_receipt
@@ -30,6 +29,7 @@ from kiosk_app.views import (
     Style,
 )
 from kiosk_app.visitor import Visitor, visitor_from_record
+from pii import mask_phone
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 from device_adapters.idcard.codes import CardType
 from device_adapters.idcard.record import IdCardRecord
-from device_adapters.masking import mask_name
 from kiosk_app.catalog import Catalog, Question
+from pii import mask_name
 
 SIGNED_IN_SPEECH = "读卡成功，您好！屏幕上有几项您可能用得上的服务，想了解哪一项就点哪一项。"
 SIGNED_IN_NO_SUGGESTION_SPEECH = "读卡成功，您好！请点常见问题，或者回到首页选您要办的事。"

@@ -7,7 +7,8 @@ Exceptions::
     ├── AccountLocked        too many failures; carries the unlock time
     ├── RateLimited          too many attempts from one address or on one account (assistant.auth.ratelimit)
     ├── InvalidAccount       bad username, role or password when creating/changing an account
-    └── AccountExists        the username is taken
+    ├── AccountExists        the username is taken
+    └── InvalidCode          a wrong, reused or malformed second-factor code (assistant.auth.totp)
 """
 
 from __future__ import annotations
@@ -44,3 +45,7 @@ class InvalidAccount(AuthError):
 
 class AccountExists(AuthError):
     pass
+
+
+class InvalidCode(AuthError):
+    """The message is Chinese and meant for the person at the keyboard."""

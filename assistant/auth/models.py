@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from assistant.storage.models import Base, utcnow
@@ -23,6 +23,13 @@ class StaffAccount(Base):
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Second factor (migration ``0011_admin_totp``, ``assistant.auth.totp``). Secrets are Fernet ciphertext
+    # (PersonalDataCipher); ``totp_pending_secret`` is one being set up, not yet confirmed with a code.
+    totp_secret: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(400), nullable=True)
+    totp_enabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The last accepted 30-second time step: a code of this step or an earlier one is never accepted again.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class StaffSession(Base):
@@ -47,3 +54,28 @@ class SignInLimit(Base):
 
     bucket: Mapped[str] = mapped_column(String(64), primary_key=True)
     free_at: Mapped[float] = mapped_column(Float, index=True)  # epoch seconds when the counter is empty again
+
+
+class RecoveryCode(Base):
+    """One one-time recovery code of an account, kept only as an argon2id hash."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class PendingSignIn(Base):
+    """"Password right, second step not yet done": a few minutes to enter a code (``verify``) or to set up
+    TOTP when the role requires it (``enroll``). It is not a ``StaffSession``, so it opens no page."""
+
+    __tablename__ = "staff_pending_sign_ins"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

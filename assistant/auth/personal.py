@@ -1,4 +1,5 @@
-"""Showing personal data to staff: masked by default; unmasked only for roles that need it, and audited.
+"""Showing personal data to staff: masked by default (masks in ``pii``); unmasked only for roles that need it,
+and audited.
 
 Every unmasked view or export writes an ``audit_log`` row (action ``personal.reveal`` or
 ``personal.export``) naming who, what record, and why, before the data leaves the server.
@@ -22,17 +23,3 @@ def may_reveal(user: StaffUser) -> bool:
 def record_access(session: Session, user: StaffUser, action: str, target: str, purpose: str = "") -> None:
     session.add(AuditLog(actor=user.username, action=action, target=target[:120], detail=purpose[:500]))
 
-
-def mask_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        return ""
-    return name[0] + "*" * max(1, len(name) - 1)
-
-
-def mask_address(address: str, keep: int = 6) -> str:
-    """Keeps the district-level start (enough to route a case) and hides the door number."""
-    address = address.strip()
-    if len(address) <= keep:
-        return address[:2] + "****" if address else ""
-    return address[:keep] + "****"

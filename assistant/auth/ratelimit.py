@@ -6,6 +6,10 @@
 - ``SharedRateLimiter.hit(scope, key, limit, window)``: counts one attempt in the database (table
   ``sign_in_limits``) with one atomic upsert, so two workers — or two machines — count together; raises
   ``RateLimited`` with the seconds to wait. Usable for any limit (scope names the limit: "login-address" …).
+- ``RedisRateLimiter``: the same counters and the same arithmetic in Redis (one Lua script per attempt), for
+  installations that set ``SHEQU_RATE_LIMIT_URL=redis://…``; while Redis cannot be reached it counts in the
+  database instead (see ``assistant/auth/ratelimit_redis.py``).
+- ``create_rate_limiter(url, engine, secret)``: the backend named by the URL's scheme, as the event bus is chosen.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -84,6 +88,31 @@ def client_address(request: Request) -> str:
     return resolve_client(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
 
 
+class RateLimiter(Protocol):
+    """What the sign-in and look-up routes need from a limiter, whichever store keeps the counts."""
+
+    def hit(self, scope: str, key: str, limit: int, window: float) -> float: ...
+
+    def blocked(self, scope: str, key: str, limit: int, window: float) -> bool: ...
+
+
+def bucket_name(secret: bytes, scope: str, key: str) -> str:
+    # Keyed hash: an address or username is not readable from the store (nor guessable by hashing them all).
+    return hmac.new(secret or b"shequ-rate-limit", f"{scope}|{key}".encode(), hashlib.sha256).hexdigest()
+
+
+def refusal(free_at: float, moment: float, step: float, window: float) -> float:
+    """The allowance used after an attempt (``free_at`` − now); raises ``RateLimited`` when it overflowed."""
+    used = free_at - moment
+    if used > window + 1e-6:
+        raise RateLimited(max(1.0, used + step - window))
+    return used
+
+
+def would_refuse(free_at: float | None, moment: float, limit: int, window: float) -> bool:
+    return free_at is not None and max(free_at, moment) + window / limit - moment > window + 1e-6
+
+
 class SharedRateLimiter:
     """Counters in the database, shared by all workers that share the database.
 
@@ -101,8 +130,7 @@ class SharedRateLimiter:
         self.clock = clock
 
     def _bucket(self, scope: str, key: str) -> str:
-        # Keyed hash: an address or username is not readable from the table (nor guessable by hashing them all).
-        return hmac.new(self.secret or b"shequ-rate-limit", f"{scope}|{key}".encode(), hashlib.sha256).hexdigest()
+        return bucket_name(self.secret, scope, key)
 
     def hit(self, scope: str, key: str, limit: int, window: float) -> float:
         """Counts one attempt; raises ``RateLimited`` when more than ``limit`` came within ``window`` seconds.
@@ -116,10 +144,7 @@ class SharedRateLimiter:
         with self.engine.begin() as connection:
             free_at = self._advance(connection, self._bucket(scope, key), moment, step, window)
             connection.execute(delete(SignInLimit).where(SignInLimit.free_at < moment))
-        used = free_at - moment
-        if used > window + 1e-6:
-            raise RateLimited(max(1.0, used + step - window))
-        return used
+        return refusal(free_at, moment, step, window)
 
     def blocked(self, scope: str, key: str, limit: int, window: float) -> bool:
         """Whether one more ``hit`` would be refused, without counting (for limits on failures only: check
@@ -130,7 +155,7 @@ class SharedRateLimiter:
         with self.engine.connect() as connection:
             free_at = connection.execute(select(SignInLimit.free_at)
                                          .where(SignInLimit.bucket == self._bucket(scope, key))).scalar()
-        return free_at is not None and max(free_at, moment) + window / limit - moment > window + 1e-6
+        return would_refuse(free_at, moment, limit, window)
 
     def _advance(self, connection: Connection, bucket: str, moment: float, step: float, window: float) -> float:
         table = SignInLimit.__table__
@@ -157,3 +182,34 @@ class SharedRateLimiter:
             except IntegrityError:
                 connection.execute(update(table).where(table.c.bucket == bucket).values(free_at=grown))
         return float(connection.execute(select(column).where(table.c.bucket == bucket)).scalar_one())
+
+
+RATE_LIMIT_URI_HELP = "留空（用数据库）、db: 或 redis://主机:端口/库号"
+
+
+class RateLimitConfigError(ValueError):
+    """A rate-limit URL this module does not know; the message says which ones it does."""
+
+
+def rate_limit_scheme(url: str) -> str:
+    """``"db"`` or ``"redis"`` for a valid ``Settings.rate_limit_url``; raises ``RateLimitConfigError``."""
+    if not url.strip():
+        return "db"
+    scheme, colon, _ = url.strip().partition(":")
+    scheme = scheme.lower()
+    if colon and scheme == "db":
+        return "db"
+    if colon and scheme in ("redis", "rediss"):
+        return "redis"
+    raise RateLimitConfigError(f"限流存储地址 {url[:80]!r} 不对，请用 {RATE_LIMIT_URI_HELP}")
+
+
+def create_rate_limiter(url: str, engine: Engine, secret: bytes = b"") -> RateLimiter:
+    """The limiter named by ``url`` (empty or ``db:`` the database; ``redis://…`` Redis, the database as
+    its stand-in while Redis is away)."""
+    database = SharedRateLimiter(engine, secret)
+    if rate_limit_scheme(url) == "db":
+        return database
+    from assistant.auth.ratelimit_redis import RedisRateLimiter
+
+    return RedisRateLimiter(url.strip(), secret, fallback=database)

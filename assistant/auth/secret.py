@@ -36,6 +36,16 @@ def server_secret(settings: Settings) -> bytes:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
             log.warning("generated a new session secret at %s; set SHEQU_SECRET_KEY in production", path)
+    _owner_only(path)
     value = path.read_text().strip().encode("utf-8")
     _cache[str(path)] = value
     return value
+
+
+def _owner_only(path: Path) -> None:
+    """A key file written by an older version (or by hand) may be world-readable: narrow it to 0600."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError as e:
+        log.warning("cannot make %s owner-only: %s", path.name, e.strerror)

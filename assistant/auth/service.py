@@ -10,6 +10,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -24,7 +25,7 @@ from assistant.auth import (
     InvalidCredentials,
     password_policy,
 )
-from assistant.auth.models import StaffAccount, StaffSession
+from assistant.auth.models import PendingSignIn, StaffAccount, StaffSession
 from assistant.auth.password_policy import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH  # noqa: F401  (re-exported)
 from assistant.storage.models import AuditLog
 
@@ -117,8 +118,12 @@ def _existing(session: Session, username: str) -> StaffAccount:
 # ---------------------------------------------------------------- administering accounts
 
 def end_sessions(session: Session, account: StaffAccount) -> None:
-    """Signs the account out of every browser at once (the session table is checked on every request)."""
+    """Signs the account out of every browser at once (the session table is checked on every request).
+
+    Half-finished sign-ins (password right, code not yet entered) end too.
+    """
     session.execute(delete(StaffSession).where(StaffSession.account_id == account.id))
+    session.execute(delete(PendingSignIn).where(PendingSignIn.account_id == account.id))
 
 
 def _active_admins(session: Session) -> int:
@@ -212,13 +217,23 @@ def authenticate(session: Session, username: str, password: str, policy: Lockout
             log.warning("staff account locked after repeated sign-in failures")
         session.add(AuditLog(actor=account.username, action="auth.login.fail", detail=detail))
         raise InvalidCredentials("wrong username or password")
+    if account.totp_secret:
+        # A second step follows (assistant.auth.totp). The password alone does not reset the run of failures:
+        # otherwise someone who knows it could try codes for ever (password, 4 wrong codes, password, …).
+        session.add(AuditLog(actor=account.username, action="auth.login.password", detail=client[:60]))
+    else:
+        finish_sign_in(session, account)
+        session.add(AuditLog(actor=account.username, action="auth.login", detail=client[:60]))
+    if _hasher.check_needs_rehash(account.password_hash):
+        account.password_hash = _hasher.hash(password)
+    return account
+
+
+def finish_sign_in(session: Session, account: StaffAccount) -> None:
+    """Every factor checked: the run of failures ends (the caller writes the ``auth.login`` audit row)."""
     session.execute(update(StaffAccount).where(StaffAccount.id == account.id)
                     .values(failed_attempts=0, locked_until=None, last_login_at=now()))
     session.refresh(account)
-    if _hasher.check_needs_rehash(account.password_hash):
-        account.password_hash = _hasher.hash(password)
-    session.add(AuditLog(actor=account.username, action="auth.login", detail=client[:60]))
-    return account
 
 
 @dataclass(frozen=True)
@@ -272,10 +287,6 @@ def _safe_verify(hashed: str, password: str) -> bool:
 
 # ---------------------------------------------------------------- sessions
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
 def sign(secret: bytes, purpose: str, value: str) -> str:
     mac = hmac.new(secret, f"{purpose}|{value}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).decode("ascii").rstrip("=")
@@ -295,14 +306,20 @@ def unsign(secret: bytes, purpose: str, signed: str | None) -> str | None:
 
 def open_session(session: Session, account: StaffAccount, hours: float) -> str:
     token = secrets.token_urlsafe(32)
-    session.add(StaffSession(token_hash=_token_hash(token), account_id=account.id,
+    session.add(StaffSession(token_hash=token_hash(token), account_id=account.id,
                              expires_at=now() + dt.timedelta(hours=hours)))
     session.execute(delete(StaffSession).where(StaffSession.expires_at < now()))
     return token
 
 
-def resolve_session(session: Session, token: str) -> StaffAccount | None:
-    row = session.get(StaffSession, _token_hash(token))
+def token_hash(token: str) -> str:
+    """What is stored of a bearer token (sessions, pending sign-ins): its hash, so a database copy signs nobody in."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def live_token_row(session: Session, model: Any, token: str) -> tuple[Any, StaffAccount] | None:
+    """(row, account) of an unexpired token row of ``model`` whose account is active; an expired row goes."""
+    row = session.get(model, token_hash(token))
     if row is None:
         return None
     expires = aware(row.expires_at)
@@ -312,8 +329,13 @@ def resolve_session(session: Session, token: str) -> StaffAccount | None:
     account = session.get(StaffAccount, row.account_id)
     if account is None or not account.active:
         return None
-    return account
+    return row, account
+
+
+def resolve_session(session: Session, token: str) -> StaffAccount | None:
+    found = live_token_row(session, StaffSession, token)
+    return found[1] if found else None
 
 
 def close_session(session: Session, token: str) -> None:
-    session.execute(delete(StaffSession).where(StaffSession.token_hash == _token_hash(token)))
+    session.execute(delete(StaffSession).where(StaffSession.token_hash == token_hash(token)))

@@ -1,4 +1,4 @@
-"""``shequ users create|list|unlock|passwd|disable|enable|role``: staff accounts of the console.
+"""``shequ users create|list|unlock|passwd|disable|enable|role|reset-totp``: staff accounts of the console.
 
 ``--role`` has no default: an account gets exactly the role asked for, never administrator by omission.
 """
@@ -10,7 +10,7 @@ import sys
 import click
 from sqlalchemy import select
 
-from assistant.auth import ROLE_LABELS, AuthError
+from assistant.auth import ROLE_LABELS, AuthError, totp
 from assistant.auth.models import StaffAccount
 from assistant.auth.service import (
     ROLES_BY_PRIVILEGE,
@@ -157,3 +157,21 @@ def role_command(username: str, role: str, department: str) -> None:
             except AuthError as exc:
                 raise UserError(str(exc)) from exc
     click.echo(f"{username} is now {role} ({ROLE_LABELS[role]})")
+
+
+@users.command("reset-totp")
+@click.option("--username", required=True)
+def reset_totp_command(username: str) -> None:
+    """Turn off an account's two-step sign-in (a lost phone and lost recovery codes); audited.
+
+    The way back in for the last administrator, who cannot reset their own second factor on the web.
+    """
+    with app_context(load_shipped=False) as context, session_scope(context.sessions) as session:
+        account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+        if account is None:
+            raise UserError(f"no account named {username}")
+        try:
+            totp.reset(session, account, "cli")
+        except AuthError as exc:
+            raise UserError(str(exc)) from exc
+    click.echo(f"two-step sign-in turned off for {username}; they sign in with the password and may set it up again")

@@ -1,27 +1,31 @@
-"""Administrator pages for staff accounts: create, unlock, disable/enable, reset password, change role.
+"""Administrator pages for staff accounts: create, unlock, disable/enable, reset password, change role,
+reset the second factor; and every signed-in person's own page ``/staff/account`` (TOTP on/off, recovery codes).
 
 Disabling and changing a role are confirmed on a page of their own (a form the server renders, so the step
 works without JavaScript): the first POST only shows what will happen, the second (``confirmed=1``) does it.
-Every change is audited by ``assistant.auth.service`` (user.disable, user.enable, user.reset_password, user.role).
+Every change is audited by ``assistant.auth.service`` (user.disable, user.enable, user.reset_password, user.role)
+or ``assistant.auth.totp`` (auth.totp.enable, auth.totp.disable, auth.totp.recovery_codes, auth.totp_reset).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from assistant.auth import ROLE_LABELS, AuthError
+from assistant.auth import ROLE_LABELS, AccountLocked, AuthError, totp
+from assistant.auth.deps import StaffUser, require_roles
 from assistant.auth.models import StaffAccount
 from assistant.auth.service import (
     LEAST_PRIVILEGE_ROLE,
     ROLES_BY_PRIVILEGE,
     USERNAME_RE,
+    LockoutPolicy,
     aware,
     change_role,
     create_account,
@@ -31,6 +35,8 @@ from assistant.auth.service import (
     set_active,
     unlock,
 )
+from assistant.clock import china_time
+from assistant.console.auth_routes import setup_view
 from assistant.console.departments import department_choices
 from assistant.console.templating import render
 from assistant.console.web import CSRF, Admin, FormFields, app_context, redirect
@@ -41,6 +47,8 @@ log = logging.getLogger(__name__)
 # Mounted by ``admin_routes`` under its ``/staff`` prefix.
 router = APIRouter(include_in_schema=False)
 CONFIRMED = "1"
+# Any signed-in person, for their own account page.
+Me = Annotated[StaffUser, Depends(require_roles())]
 
 
 def _roles() -> dict[str, str]:
@@ -51,7 +59,8 @@ def _roles() -> dict[str, str]:
 def _view(account: StaffAccount) -> dict[str, Any]:
     return {"username": account.username, "role": account.role, "department": account.department or "",
             "active": account.active, "locked": bool(account.locked_until and aware(account.locked_until) > now()),
-            "last_login": account.last_login_at, "created": account.created_at}
+            "last_login": account.last_login_at, "created": account.created_at,
+            "totp_enabled": totp.is_enabled(account)}
 
 
 def _accounts(request: Request) -> list[dict[str, Any]]:
@@ -108,11 +117,11 @@ def _account_or_404(request: Request, username: str) -> dict[str, Any]:
 
 
 def _account_page(request: Request, username: str, *, error: str = "", status_code: int = 200,
-                  new_password: str = "") -> Response:
+                  new_password: str = "", notice: str = "") -> Response:
     account = _account_or_404(request, username)
     return render(request, "staff/user_account.html", {
         "account": account, "roles": _roles(), "departments": department_choices(request), "error": error,
-        "new_password": new_password}, status_code=status_code)
+        "new_password": new_password, "notice": notice}, status_code=status_code)
 
 
 @router.get("/users/{username}")
@@ -190,3 +199,133 @@ def _apply(request: Request, username: str, change: Callable[[Session], object],
     except AuthError as exc:
         return _account_page(request, username, error=str(exc), status_code=409)
     return redirect(f"/staff/users/{username}", msg)
+
+
+@router.post("/users/{username}/totp-reset", dependencies=CSRF)
+def reset_user_totp(request: Request, username: str, user: Admin, form: FormFields) -> Response:
+    """A lost phone: the account signs in with its password alone again (and sets TOTP up again when its role
+    requires it). Audited as ``auth.totp_reset``."""
+    _account_or_404(request, username)
+    if username == user.username:
+        return _account_page(request, username, error="自己的两步验证请在「我的账号」页面关闭或重新设置。",
+                             status_code=409)
+    if form.get("confirmed") != CONFIRMED:
+        return _confirm(request, username, title=f"重置 {username} 的两步验证？",
+                        action=f"/staff/users/{username}/totp-reset", button="确认重置",
+                        lines=[f"{username} 的手机验证器和备用码全部作废。", "下次登录只需要密码；之后可以重新开启两步验证。",
+                               "请先当面或电话确认是本人（例如手机丢了）。"], fields={})
+    try:
+        with session_scope(app_context(request).sessions) as session:
+            account = get_account(session, username)
+            assert account is not None  # checked above
+            totp.reset(session, account, user.username)
+    except AuthError as exc:
+        return _account_page(request, username, error=str(exc), status_code=409)
+    return _account_page(request, username, notice="两步验证已重置，该账号下次登录只需要密码。")
+
+
+# ---------------------------------------------------------------- one's own account: the second factor
+
+def _policy(request: Request) -> LockoutPolicy:
+    settings = app_context(request).settings
+    return LockoutPolicy(settings.staff_lockout_failures, settings.staff_lockout_minutes)
+
+
+def _me_page(request: Request, user: StaffUser, *, error: str = "", notice: str = "",
+             status_code: int = 200) -> Response:
+    settings = app_context(request).settings
+    with session_scope(app_context(request).sessions) as session:
+        account = get_account(session, user.username)
+        if account is None:
+            raise HTTPException(404)
+        me = {"username": account.username, "role": account.role, "department": account.department or "",
+              "last_login": account.last_login_at, "totp_enabled": totp.is_enabled(account),
+              "totp_enabled_at": account.totp_enabled_at, "recovery_left": totp.unused_recovery_codes(session, account)}
+    can_disable = account.role not in totp.required_roles(settings)
+    return render(request, "staff/account.html", {"me": me, "can_disable": can_disable, "error": error,
+                                                  "notice": notice}, status_code=status_code)
+
+
+@router.get("/account")
+def my_account(request: Request, user: Me) -> Response:
+    return _me_page(request, user)
+
+
+def _my_setup_page(request: Request, user: StaffUser, *, error: str = "", status_code: int = 200,
+                   restart: bool = False) -> Response:
+    with session_scope(app_context(request).sessions) as session:
+        account = get_account(session, user.username)
+        if account is None:
+            raise HTTPException(404)
+        if totp.is_enabled(account):
+            return redirect("/staff/account")
+        secret = totp.begin_setup(session, account, totp.cipher_for(app_context(request).settings), restart=restart)
+    return render(request, "staff/totp_setup.html", {
+        **setup_view(secret, user.username), "action": "/staff/account/totp", "fields": {},
+        "during_sign_in": False, "error": error}, status_code=status_code)
+
+
+@router.get("/account/totp")
+def my_totp_setup(request: Request, user: Me) -> Response:
+    return _my_setup_page(request, user)
+
+
+@router.post("/account/totp", dependencies=CSRF)
+def my_totp_confirm(request: Request, user: Me, form: FormFields) -> Response:
+    """Turns TOTP on once a current code from the phone matches; then the recovery codes, shown once."""
+    context = app_context(request)
+    try:
+        with session_scope(context.sessions) as session:
+            account = get_account(session, user.username)
+            if account is None:
+                raise HTTPException(404)
+            if totp.is_enabled(account):
+                return redirect("/staff/account")
+            codes = totp.confirm_setup(session, account, totp.cipher_for(context.settings), form.get("code"),
+                                       actor=user.username)
+    except AuthError as exc:
+        return _my_setup_page(request, user, error=str(exc), status_code=422)
+    return render(request, "staff/totp_codes.html", {"codes": codes, "continue_to": "/staff/account",
+                                                     "first_time": True})
+
+
+def _with_current_code(request: Request, user: StaffUser,
+                       change: Callable[[Session, StaffAccount], Any]) -> tuple[Any, str, int]:
+    """Runs ``change`` (which checks a current code, counted toward the lockout); (result, error, status)."""
+    context = app_context(request)
+    result: Any = None
+    error, status = "", 200
+    with session_scope(context.sessions) as session:
+        account = get_account(session, user.username)
+        if account is None:
+            raise HTTPException(404)
+        try:
+            result = change(session, account)
+        except AccountLocked as exc:
+            error, status = f"连续输错，账号已锁定到 {china_time(exc.until, '%H:%M')}。", 423
+        except AuthError as exc:
+            error, status = str(exc), 422
+        # Either way the block ends normally: a failure's audit row is committed with the count.
+    return result, error, status
+
+
+@router.post("/account/totp/recovery-codes", dependencies=CSRF)
+def my_new_recovery_codes(request: Request, user: Me, form: FormFields) -> Response:
+    cipher = totp.cipher_for(app_context(request).settings)
+    codes, error, status = _with_current_code(request, user, lambda session, account: totp.regenerate_recovery_codes(
+        session, account, cipher, form.get("code"), _policy(request)))
+    if error:
+        return _me_page(request, user, error=error, status_code=status)
+    return render(request, "staff/totp_codes.html", {"codes": codes, "continue_to": "/staff/account",
+                                                     "first_time": False})
+
+
+@router.post("/account/totp/disable", dependencies=CSRF)
+def my_totp_disable(request: Request, user: Me, form: FormFields) -> Response:
+    context = app_context(request)
+    cipher = totp.cipher_for(context.settings)
+    _, error, status = _with_current_code(request, user, lambda session, account: totp.disable(
+        session, account, cipher, form.get("code"), _policy(request), context.settings))
+    if error:
+        return _me_page(request, user, error=error, status_code=status)
+    return _me_page(request, user, notice="两步验证已关闭。")

@@ -9,9 +9,9 @@ from sqlalchemy import func, or_, select
 from assistant.clock import china_seconds
 from assistant.console import account_routes
 from assistant.console.audit_text import audit_text
-from assistant.console.labels import AUDIT, AUDIT_GROUPS, zh
 from assistant.console.templating import render
 from assistant.console.web import Admin, app_context
+from assistant.labels import AUDIT, AUDIT_GROUPS, zh
 from assistant.storage.db import session_scope
 from assistant.storage.models import AuditLog
 

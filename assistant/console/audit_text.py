@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from assistant.console.labels import ALERT_KIND, KB_STATUS, LABELS, UNANSWERED_STATUS, zh
+from assistant.labels import ALERT_KIND, KB_STATUS, LABELS, UNANSWERED_STATUS, zh
 
 _SOURCES = {"edit": "修改", "new": "新建", "cluster": "未答问题", "import": "表格导入"}
 _Rewrite = Callable[[re.Match[str]], str]

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup, escape
 
-from assistant.console.labels import percent as percent_text
+from assistant.labels import percent as percent_text
 
 PALETTE = ("#1f5fa8", "#c0392b", "#2e8b57", "#b9770e", "#6c3483", "#117a8b")
 

@@ -14,11 +14,11 @@ from assistant.console import exports
 from assistant.console.charts import columns, hbar
 from assistant.console.clustering import cluster_queries, load_open, merge_threshold
 from assistant.console.emergency_stats import duration_text, emergencies
-from assistant.console.labels import zh
 from assistant.console.stats import CHANNEL_LABELS, compute
 from assistant.console.templating import render
 from assistant.console.unanswered_routes import parse_period
 from assistant.console.web import Reader, app_context
+from assistant.labels import zh
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.db import session_scope
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.clock import as_utc
-from assistant.logging_setup import redact
 from assistant.storage.models import Alert
+from pii import mask_text
 
 # Open emergencies listed on the dashboard; the alerts page (/staff/alerts) has all of them.
 MAX_OPEN_SHOWN = 20
@@ -64,7 +64,7 @@ def emergencies(session: Session, since: dt.datetime, until: dt.datetime, channe
         figures.open_total += 1
         if len(figures.open) < MAX_OPEN_SHOWN:
             figures.open.append(OpenAlert(alert.id, alert.created_at, alert.channel, alert.kind,
-                                          redact(alert.text)[:TEXT_PREVIEW_CHARS], escalated))
+                                          mask_text(alert.text)[:TEXT_PREVIEW_CHARS], escalated))
     return figures
 
 

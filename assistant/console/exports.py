@@ -18,13 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.auth.deps import StaffUser
-from assistant.auth.personal import mask_address, may_reveal, record_access
+from assistant.auth.personal import may_reveal, record_access
 from assistant.clock import china_seconds
-from assistant.console.labels import percent, zh
 from assistant.console.stats import ORDER_OPEN, Dashboard
-from assistant.logging_setup import redact
+from assistant.labels import percent, zh
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.models import UnansweredQuery, WorkOrder
+from pii import mask_address, mask_text
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_EXPORT_ROWS = 100_000
@@ -76,7 +76,7 @@ def unanswered_rows(session: Session, since: dt.datetime, until: dt.datetime,
         query = query.where(UnansweredQuery.channel == channel)
     header = ["时间", "渠道", "原因", "状态", "居民问题（已脱敏）", "意图", "处理到条目"]
     rows = [[r.created_at, zh(r.channel, "channel"), zh(r.reason, "unanswered_reason"),
-             zh(r.status, "unanswered_status"), redact(r.query), zh(r.intent, "intent"), r.resolved_entry_id or ""]
+             zh(r.status, "unanswered_status"), mask_text(r.query), zh(r.intent, "intent"), r.resolved_entry_id or ""]
             for r in session.scalars(query.order_by(UnansweredQuery.created_at).limit(MAX_EXPORT_ROWS))]
     return header, rows
 
@@ -105,10 +105,10 @@ def work_order_rows(session: Session, since: dt.datetime, until: dt.datetime, us
             contact = cipher.decrypt(order.contact_encrypted) or order.contact_masked  # type: ignore[union-attr]
             location = order.location
         else:
-            contact, location = order.contact_masked, mask_address(redact(order.location))
+            contact, location = order.contact_masked, mask_address(order.location)
         rows.append([order.number, order.created_at, zh(order.channel, "channel"),
                      order.category, order.department, order.status, order.due_at, overdue,
-                     redact(order.description), location, contact])
+                     mask_text(order.description), location, contact])
     return header, rows
 
 

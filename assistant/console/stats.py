@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.clock import china_day, china_midnight, now_china
-from assistant.console.labels import CHANNEL
+from assistant.labels import CHANNEL
 from assistant.storage.models import ChatSession, Turn, WorkOrder
 
 try:  # the work-order lifecycle belongs to the handoff feature
@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - older trees
     ORDER_STATUSES = ("受理", "派单", "办理中", "办结", "回访", "已评价")
     ORDER_OPEN = ("受理", "派单", "办理中")
 
-CHANNEL_LABELS = CHANNEL  # the one table of channel names (assistant/console/labels.py)
+CHANNEL_LABELS = CHANNEL  # the one table of channel names (assistant/labels.py)
 HANDOFF_ACTIONS = ("handoff", "ticket")
 
 

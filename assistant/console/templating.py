@@ -17,7 +17,7 @@ from assistant.api.routes.web import WEB_DIR
 from assistant.auth import ROLE_LABELS
 from assistant.auth.deps import attach_csrf_cookie, csrf_token, current_user
 from assistant.clock import china_seconds, china_time
-from assistant.console.labels import percent, zh
+from assistant.labels import percent, zh
 
 _env = Environment(
     loader=FileSystemLoader(str(WEB_DIR / "templates")),

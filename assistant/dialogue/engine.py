@@ -36,7 +36,6 @@ from assistant.handoff import alerts, tickets
 from assistant.handoff import queries as order_queries
 from assistant.handoff.live import ACTIVE_STATUSES, HandoffService
 from assistant.kb_runtime import KnowledgeBaseProvider
-from assistant.logging_setup import redact
 from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
 from assistant.storage.db import session_scope
@@ -44,6 +43,7 @@ from intents.choices import resolve_choice
 from knowledge_base.aspects import aspect_table
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.retrieval.index import SearchResult
+from pii import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +300,7 @@ class DialogueEngine:
     def _emergency(self, turn: TurnContext, d: Decision, intent: IntentInfo | None) -> TurnOutcome:
         kind = d.emergency_kind if d.emergency_kind in replies.EMERGENCY_BY_KIND else "emergency"
         # Stored (and announced to staff once this turn commits) before the reply says it was sent.
-        alerts.raise_alert(turn.db, self.events, turn.session_id, turn.channel, kind, redact(turn.text))
+        alerts.raise_alert(turn.db, self.events, turn.session_id, turn.channel, kind, mask_text(turn.text))
         advice = replies.EMERGENCY_BY_KIND.get(kind, replies.EMERGENCY_ADVICE)
         text = replies.EMERGENCY_NUMBERS + advice + replies.EMERGENCY_SENT
         first = replies.EMERGENCY_FIRST_CALL.get(kind, replies.EMERGENCY_CALLS[0])

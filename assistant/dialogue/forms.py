@@ -15,13 +15,11 @@ from typing import Any
 
 from assistant.dialogue import replies
 from assistant.dialogue.rules import is_report_opener
-from intents.entities import mask_phone
 from knowledge_base.normalize import normalize
+from pii import find_personal_data, mask_phone, mask_text, split_phone
 
 # An opener, then one answer per slot: enough for a resident who gives one thing at a time, and still bounded.
 MAX_TURNS = 4
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
 _PHONE_WORDS = re.compile(r"(?:我的|我)?(?:联系)?(?:电话号码|手机号码|电话|手机号|手机|号码|联系方式)(?:是|为)?[:：]?")
 _NO_CONTACT = re.compile(r"电话不留|不留电话|不用留|不想留|不方便留|不方便|不留|没有电话|没电话|不要联系")
 _CANCEL = re.compile(r"^(算了|不报了|取消|不用了|不要了)")
@@ -53,12 +51,22 @@ def _clean(text: str) -> str:
     return _LEADING.sub("", text.strip(_TRIM)).strip(_TRIM)
 
 
-_MASKED_MOBILE = re.compile(r"(?<!\d)1[3-9]\d\*{4}\d{4}(?!\d)")
+# Phone numbers as pii masks them: 138****5678, 0771-***1234, ***1234.
+_MASKED_PHONE = re.compile(r"(?<!\d)(?:1[3-9]\d\*{4}|(?:0\d{2,3}-)?\*{3,4})\d{4}(?:转\d{1,5})?(?!\d)")
+# The order keeps its place in clear: staff go there (exports and the console mask it).
+_KEEP_PLACE = ("address",)
+
+
+def _without_phones(text: str) -> str:
+    for found in reversed(find_personal_data(text)):
+        if found.kind in ("phone", "landline"):
+            text = text[:found.start] + " " + text[found.end:]
+    return _MASKED_PHONE.sub(" ", text)
 
 
 def strip_contact(text: str) -> str:
     """``text`` without phone numbers (clear or masked), the words around them and 「不留」."""
-    text = _MASKED_MOBILE.sub(" ", _LANDLINE.sub(" ", _MOBILE.sub(" ", text)))
+    text = _without_phones(text)
     text = _PHONE_WORDS.sub(" ", _NO_CONTACT.sub(" ", text))
     return "，".join(part for part in (_clean(p) for p in re.split(r"[\s,，。;；!！]+", text)) if len(part) >= 2)
 
@@ -122,19 +130,21 @@ class ReportIssueForm:
         self.noted = []
         text = normalize(message)
         # Only the masked form of a message is kept for the transcript.
-        self.messages.append(_mask(message))
-        phone = _MOBILE.search(text) or _LANDLINE.search(text)
+        self.messages.append(mask_text(message))
+        phone, rest = split_phone(text)
         if phone:
-            self.contact = phone.group(0)
+            self.contact = phone
             self.contact_declined = False
-            text = _PHONE_WORDS.sub(" ", text[: phone.start()] + " " + text[phone.end():])
+            text = _PHONE_WORDS.sub(" ", rest)
             self.noted.append(f"电话{mask_phone(self.contact)}")
         elif _NO_CONTACT.search(text):
             self.contact_declined = True
             text = _PHONE_WORDS.sub(" ", _NO_CONTACT.sub(" ", text))
             self.noted.append("不留电话")
-        # What and where become the work order: no ID or phone number in clear, no one-character leftovers.
-        text = _mask("，".join(p for p in re.split(r"[\s,，]+", text) if len(p.strip(_TRIM)) >= 2).strip(_TRIM))
+        # What and where become the work order: no ID number, phone or name in clear, no one-character
+        # leftovers.
+        joined = "，".join(p for p in re.split(r"[\s,，]+", text) if len(p.strip(_TRIM)) >= 2).strip(_TRIM)
+        text = mask_text(joined, keep=_KEEP_PLACE)
         if not text or (not self.what and is_report_opener(text)):
             return
         place, rest = split_place(text)
@@ -182,8 +192,3 @@ class ReportIssueForm:
     def transcript(self) -> list[dict[str, str]]:
         return [{"from": "resident", "text": m} for m in self.messages]
 
-
-def _mask(text: str) -> str:
-    from assistant.logging_setup import redact
-
-    return redact(text)

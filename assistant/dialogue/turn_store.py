@@ -19,9 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from assistant.dialogue.state import DialogueState
-from assistant.logging_setup import redact
+from assistant.privacy.index import record_personal_data
 from assistant.storage.models import ChatSession, Turn, UnansweredQuery
 from knowledge_base.engine import KnowledgeBase
+from pii import mask_text
 
 SESSIONS = ChatSession.__table__
 # Built once: a statement made per turn with ``.values(...)`` cost more to construct than to run.
@@ -109,17 +110,18 @@ def save_session(turn: TurnContext) -> None:
 
 
 def store_turn(turn: TurnContext, normalized: str, stored: StoredTurn, latency_ms: float) -> None:
-    masked = redact(turn.text)
+    masked = mask_text(turn.text)
     connection = turn.db.connection()
     inserted = connection.execute(INSERT_TURN, {
         "session_id": turn.session_id, "channel": turn.channel, "user_text": masked, "action": stored.action,
         "intent": stored.intent, "intent_confidence": stored.intent_confidence, "topic_id": stored.topic_id,
         "topic_score": stored.topic_score, "aspect": stored.aspect, "reply_text": stored.reply_text,
         "candidates": stored.candidates, "latency_ms": round(latency_ms, 2), "feedback": None, "sender": "bot"})
+    record_personal_data(turn.db, turn.session_id, turn.text)  # the clear text: only keyed hashes are kept
     if stored.unanswered_reason:
         connection.execute(INSERT_UNANSWERED, {
             "session_id": turn.session_id, "turn_id": inserted.inserted_primary_key[0], "channel": turn.channel,
-            "query": masked, "normalized": redact(normalized), "reason": stored.unanswered_reason,
+            "query": masked, "normalized": mask_text(normalized), "reason": stored.unanswered_reason,
             "intent": stored.intent, "candidates": stored.candidates})
 
 

@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 
 import assistant.events.models  # noqa: F401  # maps Alert.escalated_at and OutboxMessage.alert_id
 from assistant.clock import CHINA, as_utc, china_seconds, now_utc
-from assistant.console.labels import zh
 from assistant.events.after_commit import publish_after_commit
 from assistant.events.bus import ALERT_ACKNOWLEDGED, ALERT_ESCALATED, ALERT_RAISED, EventBus
 from assistant.handoff import conversation
 from assistant.handoff.outbox import enqueue_alert
+from assistant.labels import zh
 from assistant.storage.models import Alert, AuditLog, ChatSession
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from assistant.handoff import NotAllowed
 from assistant.handoff import models as _columns  # noqa: F401  # maps contact_encrypted, contact_masked
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.models import AuditLog, HandoffRequest
-from intents.entities import mask_phone
 from knowledge_base.normalize import normalize
+from pii import mask_phone, split_phone
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,6 @@ REVEAL_DETAIL = "查看了居民的完整号码"
 
 def capture(request: HandoffRequest, message: str, cipher: PersonalDataCipher) -> bool:
     """Keeps the phone number in ``message`` (if any) on the request, encrypted; True when one was found."""
-    from assistant.handoff.live import split_phone  # live imports this module
-
     phone, _rest = split_phone(normalize(message or ""))
     if phone is None:
         return False

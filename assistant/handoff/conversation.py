@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from assistant.handoff.calendar import CHINA
 from assistant.storage.models import ChatSession, Turn
+from pii import mask_text
 
 # The bot's acknowledgement of a message forwarded to a person: the POST reply shows it, the stream does not.
 LIVE_FORWARDED = "已转给工作人员，请稍等回复。"
@@ -28,9 +29,21 @@ def _iso(value: dt.datetime) -> str:
     return value.astimezone(CHINA).isoformat(timespec="seconds")
 
 
+# What an agent's reply keeps in clear (see post).
+AGENT_REPLY_KEEPS = ("landline",)
+
+
 def post(db: Session, chat: ChatSession, sender: str, text: str, now: dt.datetime) -> Turn:
-    """Adds an agent or system message to the conversation."""
-    turn = Turn(session_id=chat.id, channel=chat.channel, user_text="", action=sender, reply_text=text,
+    """Adds an agent or system message to the conversation, personal data masked.
+
+    The resident's page learns of the message by an event that carries only ids and then reads this stored
+    copy, so the resident sees the masked text too: an agent repeating a resident's number or address
+    shows it as the resident would recognise it (138****5678), and nothing personal is kept in clear.
+    Landlines with an area code stay readable: in an agent's reply they are the office a resident is sent to
+    call (0771-…), and a resident who cannot read the number cannot call it.
+    """
+    turn = Turn(session_id=chat.id, channel=chat.channel, user_text="", action=sender,
+                reply_text=mask_text(text, keep=AGENT_REPLY_KEEPS),
                 candidates=[], latency_ms=0.0, sender=sender, created_at=now)
     db.add(turn)
     chat.updated_at = now

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from assistant.console.labels import zh
 from assistant.dialogue.state import DialogueState
 from assistant.handoff import (
     IllegalTransition,
@@ -34,11 +33,12 @@ from assistant.handoff.live import (
     QUEUED,
     SERVING,
     HandoffService,
-    split_phone,
     utc,
 )
 from assistant.handoff.question import LOOK_BACK, ResidentTurn, real_question
+from assistant.labels import zh
 from assistant.storage.models import Alert, ChatSession, HandoffRequest, Turn, WorkOrder
+from pii import split_phone
 
 log = logging.getLogger(__name__)
 

@@ -34,11 +34,12 @@ from assistant.handoff import contact, conversation, push, tickets
 from assistant.handoff import models as _columns  # noqa: F401  # maps HandoffRequest.urgent
 from assistant.handoff.calendar import CHINA
 from assistant.handoff.policy import OrderPolicy, policy_from_settings
-from assistant.logging_setup import redact
+from assistant.privacy.index import record_personal_data
 from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
 from assistant.storage.models import Alert, ChatSession, HandoffRequest
 from knowledge_base.normalize import normalize
+from pii import mask_text, split_phone
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +63,11 @@ RESIDENT_ENDED = "好的，已结束人工服务。还有问题可以继续问�
 NO_MESSAGE_DESCRIPTION = "居民请求人工服务，没有留下具体问题，请回电了解。"
 CANCEL_BUTTON = Button(title="不用了", payload=payloads.CANCEL)
 
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_LANDLINE = re.compile(r"(?<!\d)0\d{2,3}-?\d{7,8}(?!\d)")
 _DIGIT_RUN = re.compile(r"\d{5,}")
 _NO_CONTACT = re.compile(r"不留|不用留|不想留|不方便留|没有电话|没电话")
 _FILLER = re.compile(r"^[\s,，。.!！?？、]*(?:我的)?(?:电话|号码|手机|手机号)?(?:是|号码是)?[\s,，。.!！?？、:：]*$")
 MAX_MESSAGE = 1000
+ADDRESS_KEPT = ("address",)  # a left message becomes a work order: staff need the place in clear
 
 
 @dataclass
@@ -76,14 +76,6 @@ class HandoffOutcome:
     text: str
     buttons: list[Button] = field(default_factory=list)
     ticket: TicketInfo | None = None
-
-
-def split_phone(text: str) -> tuple[str | None, str]:
-    """The first mobile or landline number in ``text`` and the text without it."""
-    match = _MOBILE.search(text) or _LANDLINE.search(text)
-    if match is None:
-        return None, text
-    return match.group(0), (text[: match.start()] + " " + text[match.end():]).strip()
 
 
 def utc(value: dt.datetime) -> dt.datetime:
@@ -239,6 +231,7 @@ class HandoffService:
         # The resident's turn is stored after this returns, whoever answers it: the agent's page shows it.
         push.message_added(db, chat.id, request.id)
         contact.capture(request, text, self.cipher)  # a number said in the chat is kept encrypted for the agent
+        record_personal_data(db, request.session_id, text, handoff_request_id=request.id)
         normalized = normalize(text)
         if is_emergency(normalized):
             return None  # the engine raises the alert; the agent still sees the message in the transcript
@@ -284,7 +277,10 @@ class HandoffService:
         if rest and not _FILLER.match(rest) and not callback:
             if _DIGIT_RUN.fullmatch(rest.replace(" ", "")) and phone is None:
                 return HandoffOutcome("handoff", replies.INVALID_PHONE, [CANCEL_BUTTON])
-            joined = f"{request.left_message}；{redact(rest)}" if request.left_message else redact(rest)
+            # The message becomes the order's description: the place stays for whoever goes there
+            # (exports mask it).
+            masked = mask_text(rest, keep=ADDRESS_KEPT)
+            joined = f"{request.left_message}；{masked}" if request.left_message else masked
             request.left_message = joined[:MAX_MESSAGE]
         if phone is None and not declined:
             if callback:

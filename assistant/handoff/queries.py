@@ -20,6 +20,7 @@ from assistant.clock import as_utc, china_time
 from assistant.handoff.lifecycle import OPEN_STATUSES
 from assistant.handoff.tickets import TICKET_NUMBER
 from assistant.storage.models import WorkOrder, WorkOrderEvent
+from pii import mask_text
 
 VIEWS = {"open": "办理中", "near_due": "临近期限", "overdue": "已超期", "closed": "已办结", "all": "全部"}
 PAGE_SIZE = 200
@@ -125,11 +126,9 @@ def normalize_number(number: str | None) -> str:
 
 def _result(events: list[WorkOrderEvent]) -> str:
     """The note of the latest 办结 step, personal numbers masked: the one staff note meant for the resident."""
-    from assistant.logging_setup import redact  # imported late: it loads the NLP entity patterns
-
     for event in reversed(events):
         if event.to_status == RESOLUTION_ACTION and (event.note or "").strip():
-            return redact(event.note.strip())[:MAX_RESULT_CHARS]
+            return mask_text(event.note.strip())[:MAX_RESULT_CHARS]
     return ""
 
 

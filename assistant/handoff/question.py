@@ -1,7 +1,7 @@
 """What a queued resident actually needs, for the staff inbox row: their real question and the topic.
 
 The last resident message is often a button press (``/human``) or a bare 「转人工」; staff need the message
-before it that says what the resident wants. Stored resident text is already masked (``redact``), so nothing
+before it that says what the resident wants. Stored resident text is already masked (``pii.mask_text``), so nothing
 here unmasks anything. Button payloads are read with the one payload vocabulary and shown by the button's
 title where the title is known (a topic tile → the entry's title, an aspect button → 「高龄津贴 · 要带什么」).
 """

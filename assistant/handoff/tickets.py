@@ -21,9 +21,10 @@ from assistant.handoff import models as _handoff_columns  # noqa: F401 - the lif
 from assistant.handoff.calendar import CHINA
 from assistant.handoff.outbox import enqueue
 from assistant.handoff.policy import OrderPolicy, default_policy
+from assistant.privacy.index import record_personal_data
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.models import TicketCounter, WorkOrder, WorkOrderEvent
-from intents.entities import mask_phone
+from pii import mask_phone
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,8 @@ def create_work_order(
     order.reminders = 0
     session.add(order)
     session.flush()
+    if contact:
+        record_personal_data(session, session_id, contact, work_order_id=order.id)
     event = WorkOrderEvent(order_id=order.id, actor=actor, from_status=None, to_status=INITIAL_STATUS,
                            note=f"created from {source}", at=now)
     event.action = INITIAL_STATUS

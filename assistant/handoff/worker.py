@@ -21,6 +21,7 @@ from assistant.handoff import alerts
 from assistant.handoff.live import HandoffService
 from assistant.handoff.outbox import Backoff, DrainReport, drain
 from assistant.handoff.sinks import TicketSink, create_sink
+from assistant.privacy.retention import DailyPurge
 from assistant.storage.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class OrdersWorker:
         settings = context.settings
         self.backoff = Backoff(settings.outbox_backoff_seconds, settings.outbox_backoff_max_seconds,
                                settings.outbox_max_attempts)
+        self.retention = DailyPurge(context.sessions, settings)  # once a China day, one worker of all
 
     @classmethod
     def from_context(cls, context: AppContext, service: HandoffService | None = None) -> OrdersWorker:
@@ -44,6 +46,7 @@ class OrdersWorker:
         with session_scope(self.context.sessions) as db:
             self.service.sweep(db)
         self.escalate_alerts()
+        self.retention.maybe_run()
         if self.sink is None:
             return DrainReport()
         return drain(self.context.sessions, self.sink, backoff=self.backoff, cipher=self.service.cipher)

@@ -37,6 +37,7 @@ class PersonalDataCipher:
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(generated)
                 log.warning("generated a new encryption key at %s; set SHEQU_ENCRYPTION_KEY in production", path)
+        _owner_only(path)
         return cls(path.read_bytes().strip())
 
     def encrypt(self, plaintext: str) -> str:
@@ -48,3 +49,12 @@ class PersonalDataCipher:
         except (InvalidToken, ValueError):
             log.error("a stored personal-data field could not be decrypted (wrong key?)")
             return None
+
+
+def _owner_only(path: Path) -> None:
+    """A key file written by an older version (or by hand) may be world-readable: narrow it to 0600."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError as e:
+        log.warning("cannot make %s owner-only: %s", path.name, e.strerror)

@@ -16,6 +16,7 @@ FEATURE_MODEL_MODULES: list[str] = [
     "assistant.handoff.models",
     "assistant.channels.models",
     "assistant.events.models",
+    "assistant.privacy.models",
 ]
 
 for _module in FEATURE_MODEL_MODULES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,6 +19,28 @@ from assistant.settings import Settings
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Residents' messages and contacts live in the file: only the service's own user may read it.
+PRIVATE_FILE_MODE = 0o600
+_SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def restrict_sqlite_files(database: str | Path) -> None:
+    """Creates the database file owner-only (before SQLite opens it) and narrows existing files and their
+    WAL/shared-memory companions to 0600; SQLite gives new companions the database file's mode."""
+    path = Path(database)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE)
+        os.close(fd)
+    except OSError as e:
+        log.warning("cannot create database file %s: %s", path.name, e.strerror)
+        return
+    for suffix in _SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        try:
+            if companion.exists() and companion.stat().st_mode & 0o777 != PRIVATE_FILE_MODE:
+                companion.chmod(PRIVATE_FILE_MODE)
+        except OSError as e:  # a file owned by another user: leave it, say so
+            log.warning("cannot make %s owner-only: %s", companion.name, e.strerror)
 
 
 @dataclass(frozen=True)
@@ -40,8 +63,11 @@ def make_engine(url: str, echo: bool = False, timeouts: DbTimeouts | None = None
     # hide_parameters: an error's message would otherwise carry the statement's values (residents' words,
     # phone numbers) into the log.
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        database = parsed.database or ""
+        on_disk = bool(database) and database != ":memory:" and not database.startswith("file:")
+        if on_disk:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            restrict_sqlite_files(database)
         busy_ms = int(timeouts.statement * 1000)
         engine = create_engine(url, echo=echo, hide_parameters=True,
                                connect_args={"check_same_thread": False, "timeout": timeouts.statement})
@@ -55,6 +81,8 @@ def make_engine(url: str, echo: bool = False, timeouts: DbTimeouts | None = None
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
+            if on_disk:
+                restrict_sqlite_files(database)  # the -wal/-shm files WAL mode has just created
 
         return engine
     connect_args: dict[str, object] = {}

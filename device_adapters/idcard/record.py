@@ -16,7 +16,7 @@ from stdnum.exceptions import ValidationError
 from device_adapters.errors import CardDataError
 from device_adapters.idcard.codes import CardType, gender_name, nation_name
 from device_adapters.idcard.regions import PROVINCES, UNKNOWN_REGION, Region, lookup_region
-from device_adapters.masking import mask_address, mask_id_number, mask_name
+from pii import mask_address, mask_id_number, mask_name
 
 TEXT_LENGTH = 256
 LONG_TERM = "长期"

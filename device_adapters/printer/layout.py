@@ -16,10 +16,10 @@ import logging
 from collections.abc import Callable
 
 from device_adapters.errors import DeviceConfigError, PrintJobError
-from device_adapters.masking import mask_phone
 from device_adapters.printer._escpos import Dummy, ImageWidthError
 from device_adapters.printer.receipts import AnswerReceipt, QueueReceipt, Receipt, WorkOrderReceipt
 from device_adapters.printer.text import PaperWidth, sanitize, wrap
+from pii import mask_phone
 
 log = logging.getLogger(__name__)
 

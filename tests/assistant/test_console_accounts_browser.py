@@ -9,7 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_testkit import BROWSER, launch, live_server, sign_in
+from browser_testkit import (
+    BROWSER,
+    live_server,
+    sign_in,
+)
 from console_testkit import ACCOUNTS, PASSWORD, USERS, module_console_settings, remember_warm_cache
 
 from assistant.storage import kb_repository
@@ -29,18 +33,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]
     with live_server(settings, accounts=ACCOUNTS, start_timeout_s=300) as live:
         remember_warm_cache(settings)
         yield live.url, live.context
-
-
-@pytest.fixture(scope="module")
-def chromium(server) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def _signed_in(browser: Any, url: str, username: str, password: str = PASSWORD) -> Any:

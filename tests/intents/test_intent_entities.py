@@ -10,15 +10,9 @@ from stdnum.cn import ric
 
 from intents.base import Entity
 from intents.choices import extract_choice, resolve_choice
-from intents.entities import (
-    extract_entities,
-    is_valid_id_number,
-    mask_id_number,
-    mask_personal_data,
-    mask_phone,
-    regions,
-)
+from intents.entities import extract_entities, is_valid_id_number, regions
 from intents.training_data import load_training_data
+from pii import mask_id_number, mask_phone, mask_text
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 
@@ -54,7 +48,8 @@ def test_not_ticket_numbers(text: str) -> None:
 
 # --- phone numbers --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", ["电话13812345678", "打138 1234 5678找我", "+86 13812345678", "手机：138-1234-5678"])
+@pytest.mark.parametrize("text", ["电话13812345678", "打138 1234 5678找我", "+86 13812345678", "手机：138-1234-5678",
+                                  "手机138.1234.5678", "电话幺三八一二三四五六七八"])
 def test_phones(text: str) -> None:
     assert [e.value for e in only(text, "phone")] == ["13812345678"]
 
@@ -98,14 +93,14 @@ def test_masking_helpers() -> None:
     assert mask_phone("+86 138-1234-5678") == "138****5678"
 
 
-def test_mask_personal_data_in_free_text() -> None:
+def test_mask_text_in_free_text() -> None:
     text = f"身份证{VALID_ID}，电话138 1234 5678，卡号6222021234567890123，工单GX20261120003，85岁"
-    masked = mask_personal_data(text)
+    masked = mask_text(text)
     assert VALID_ID not in masked and "4501**********" in masked
-    assert "电话138 **** 5678" in masked
+    assert "电话138****5678" in masked
     assert "6222021234567890123" not in masked
     assert "GX20261120003" in masked and "85岁" in masked
-    full_width = mask_personal_data("电话１３８１２３４５６７８")
+    full_width = mask_text("电话１３８１２３４５６７８")
     assert "１２３４" not in full_width
 
 

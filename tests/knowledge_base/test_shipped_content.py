@@ -28,11 +28,14 @@ SIMPLE_PLACEHOLDERS = {"社区名称", "社区地址", "办公时间", "社区�
 # a run of digits, possibly split by dashes or spaces (0771-1234567, 400 123 4567)
 _NUMBER = re.compile(r"(?<![\d.])\d{3,}(?:[-－ ]\d{3,})*(?![\d.])")
 _PHONE_CONTEXT = re.compile(r"(电话|热线|拨打|拨|打|致电|联系)[^，。；、]{0,6}$")
+# source links in `policy` (ASCII up to the next Chinese character or space): their digit runs are not phones
+_URL = re.compile(r"https?://[\x21-\x7e]+")
 
 
 def suspicious_numbers(text: str) -> list[str]:
     """Numbers that look like phone numbers and are not national hotlines."""
     found = []
+    text = _URL.sub(" ", text)
     for match in _NUMBER.finditer(text):
         digits = re.sub(r"\D", "", match.group())
         if digits in NATIONAL_HOTLINES:
@@ -59,6 +62,8 @@ def suspicious_numbers(text: str) -> list[str]:
         ("客服400-123-4567", ["400-123-4567"]),
         ("服务热线96333", ["96333"]),
         ("拨打 12349 养老热线", ["12349"]),
+        ("来源：https://english.www.gov.cn/content_WS5f65fea8c6d0f7257693c491.html （2020年）", []),
+        ("来源：https://x.cn/a.html ；电话5551234", ["5551234"]),
     ],
 )
 def test_the_phone_number_detector(text: str, expected: list[str]) -> None:

@@ -21,11 +21,11 @@ from assistant.auth.deps import StaffUser, require_roles, verify_csrf
 from assistant.clock import china_time
 from assistant.handoff import HandoffError, NotAllowed, lifecycle, queries, tickets
 from assistant.handoff import contact as contacts
-from assistant.handoff.live import split_phone
 from assistant.handoff.models import WorkOrderExtension
 from assistant.handoff.policy import OrderPolicy
 from assistant.storage.db import session_scope
 from assistant.storage.models import WorkOrder
+from pii import split_phone
 
 public = APIRouter(tags=["orders"])
 staff_pages = APIRouter(prefix="/staff/orders", include_in_schema=False, dependencies=[Depends(verify_csrf)])

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 
 from assistant.api.deps import ContextDep
 from assistant.auth import RateLimited
-from assistant.auth.ratelimit import SharedRateLimiter, client_address
+from assistant.auth.ratelimit import RateLimiter, client_address
 from assistant.auth.secret import server_secret
 from assistant.storage.db import session_scope
 
@@ -69,10 +69,10 @@ def ticket_lookup_submit(request: Request, context: ContextDep, number: Annotate
 LOOKUP_SCOPE = "order-lookup"  # failed look-ups of an address, counted apart from sign-ins
 
 
-def _limiter(request: Request, context: AppContext) -> SharedRateLimiter:
-    limiter: SharedRateLimiter | None = getattr(request.app.state, "order_lookup_limiter", None)
+def _limiter(request: Request, context: AppContext) -> RateLimiter:
+    limiter: RateLimiter | None = getattr(request.app.state, "order_lookup_limiter", None)
     if limiter is None:
-        limiter = SharedRateLimiter(context.engine, server_secret(context.settings))
+        limiter = context.rate_limiter  # the database or Redis (Settings.rate_limit_url)
         request.app.state.order_lookup_limiter = limiter
     return limiter
 

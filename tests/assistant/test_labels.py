@@ -14,10 +14,10 @@ import yaml
 from assistant.auth import ROLE_LABELS, ROLES
 from assistant.console.audit_text import audit_text
 from assistant.console.clustering import REASON_LABELS
-from assistant.console.labels import AUDIT, AUDIT_GROUPS, LABELS, percent, zh
 from assistant.console.unanswered import CLOSE_STATUSES
 from assistant.dialogue.schemas import Action, Channel
 from assistant.kb_runtime import DIALECT_DOC, SYNONYMS_DOC
+from assistant.labels import AUDIT, AUDIT_GROUPS, LABELS, percent, zh
 from assistant.settings import PROJECT_ROOT
 from knowledge_base.models import EntryStatus
 
@@ -110,7 +110,7 @@ def test_the_scan_finds_the_audit_codes_it_should():
 
 def test_every_audit_code_written_has_a_chinese_label():
     missing = {code: where for code, where in written_audit_codes().items() if code not in AUDIT}
-    assert not missing, f"audit codes without a label in assistant/console/labels.py: {missing}"
+    assert not missing, f"audit codes without a label in assistant/labels.py: {missing}"
     for code in PLANNED:
         assert code in AUDIT, code
 

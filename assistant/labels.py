@@ -2,7 +2,7 @@
 
 One table per kind; ``zh(code, kind)`` is also the Jinja filter ``zh`` (``{{ entry.status | zh("kb_status") }}``).
 An unknown code is shown as it is (never an error), so a new code shows up, untranslated, instead of a 500;
-tests/assistant/test_console_labels.py checks that every audit code the code base writes, and every intent of
+tests/assistant/test_labels.py checks that every audit code the code base writes, and every intent of
 intents/data/domain.yml, has a label here.
 """
 
@@ -57,6 +57,9 @@ AUDIT = {
     "auth.login": "登录", "auth.login.fail": "登录失败", "auth.login.locked": "账号锁定中登录",
     "auth.logout": "退出登录", "auth.user.create": "新建账号", "auth.user.password": "修改密码",
     "auth.user.unlock": "解锁账号",
+    "auth.login.password": "密码正确，待输入验证码", "auth.login.recovery": "用备用码登录",
+    "auth.totp.enable": "开启两步验证", "auth.totp.disable": "关闭两步验证", "auth.totp.fail": "两步验证码错误",
+    "auth.totp.recovery_codes": "重新生成备用码", "auth.totp_reset": "重置两步验证",
     "user.disable": "停用账号", "user.enable": "启用账号", "user.reset_password": "重置密码",
     "user.role": "更改角色",
     "kb.sync": "同步内置知识库", "kb.entry.save": "保存条目", "kb.document.synonyms": "修改同义词词典",
@@ -69,6 +72,8 @@ AUDIT = {
     "personal.reveal": "查看个人信息", "personal.export": "导出个人信息", "reveal_contact": "查看工单联系电话",
     "contact.reveal": "查看完整号码",
     "alert.raise": "紧急求助", "alert.acknowledge": "确认紧急求助", "alert.escalate": "紧急求助升级",
+    "privacy.lookup": "查询居民个人信息", "privacy.export": "导出居民个人信息", "privacy.erase": "删除居民个人信息",
+    "privacy.purge": "按保存期限清理数据",
 }
 
 # The audit page filter: a group is every code starting with one of its prefixes.
@@ -78,6 +83,7 @@ AUDIT_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "unanswered": ("未答问题", ("unanswered.",)),
     "personal": ("查看个人信息", ("personal.", "contact.", "reveal_contact")),
     "alert": ("紧急求助", ("alert.",)),
+    "privacy": ("个人信息保护", ("privacy.",)),
 }
 
 LABELS: dict[str, dict[str, str]] = {
