@@ -13,8 +13,9 @@ PORT ?= 8000
 
 .PHONY: run test lint sysdeps venv lock bench eval clean
 
+# With no SHEQU_COMMUNITY_PROFILE the demonstration profile is used (answers say it is an example).
 run: venv
-	$(SHEQU) serve --host $(HOST) --port $(PORT)
+	SHEQU_DEMO_PROFILE=$${SHEQU_DEMO_PROFILE:-true} $(SHEQU) serve --host $(HOST) --port $(PORT)
 
 test: sysdeps venv lint
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -31,16 +31,27 @@ log = logging.getLogger(__name__)
 SYNONYMS_DOC = "synonyms"
 PROFILE_DOC = "profile"
 DIALECT_DOC = "dialect"
+EXAMPLE_PROFILE_FILE = "community_profile.example.yaml"
+DEMO_PROFILE_FILE = "community_profile.demo.yaml"
 
 
 def shipped_documents(settings: Settings) -> dict[str, Any]:
     synonyms_path = settings.kb_data_dir / "synonyms.yaml"
     groups = load_synonyms(synonyms_path).groups() if synonyms_path.exists() else {}
-    profile_path = settings.community_profile or (settings.kb_data_dir / "community_profile.example.yaml")
+    profile_path = settings.community_profile or default_profile_path(settings)
     profile_data, _ = parse_yaml_file(Path(profile_path)) if Path(profile_path).exists() else ({}, None)
     dialect_path = settings.kb_data_dir / "dialect.yaml"
     dialect_rows = load_dialect(dialect_path).rows() if dialect_path.exists() else []
     return {SYNONYMS_DOC: groups, PROFILE_DOC: profile_data or {}, DIALECT_DOC: dialect_rows}
+
+
+def default_profile_path(settings: Settings) -> Path:
+    """The profile when none is configured: the demonstration one for `make run` (it says it is an
+    example), otherwise the blank example, whose unknown details degrade in answers."""
+    demo = settings.kb_data_dir / DEMO_PROFILE_FILE
+    if settings.demo_profile and demo.exists():
+        return demo
+    return settings.kb_data_dir / EXAMPLE_PROFILE_FILE
 
 
 def load_shipped_into_db(settings: Settings, factory: sessionmaker[Session]) -> kb_repository.SyncReport:

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # --- knowledge base ---
     kb_data_dir: Path = PROJECT_ROOT / "knowledge_base" / "data"
     community_profile: Path | None = None  # staff-filled profile; default is the shipped example
+    # `make run` sets this: with no community_profile, use the clearly marked demonstration profile
+    demo_profile: bool = False
     index_dir: Path | None = None  # default var_dir / "index"
 
     # --- retrieval ---

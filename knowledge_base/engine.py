@@ -129,7 +129,11 @@ class KnowledgeBase:
     def get(self, entry_id: str) -> KbEntry | None:
         return self.entries.get(entry_id)
 
-    def rendered_answer(self, entry_id: str) -> str:
+    def rendered_answer(self, entry_id: str, *, for_staff: bool = False) -> str:
+        """The answer with the profile filled in; ``for_staff`` (试一试) marks unknown details instead of
+        degrading the sentence around them."""
+        if for_staff:
+            return self.profile.render(self.entries[entry_id].answer, for_staff=True)
         return self._render(entry_id, "answer")
 
     def rendered_aspect(self, entry_id: str, aspect: str) -> str | None:

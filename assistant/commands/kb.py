@@ -146,3 +146,22 @@ def search(query: str, top: int, as_json: bool) -> None:
         s = c.signals
         click.echo(f"{c.score:6.3f} {s['word']:5.2f} {s['char']:5.2f} {s['pinyin']:6.2f} {s['dense']:5.2f}  "
                    f"{c.entry_id}  {c.title}")
+
+
+@kb.command()
+@click.option("--within-days", type=click.IntRange(0, 3650), default=None,
+              help="also list entries due within this many days (default 30)")
+def stale(within_days: int | None) -> None:
+    """List published entries whose review date (review_by) has passed or is near."""
+    from assistant.clock import today_china
+    from knowledge_base.content_checks import DUE_SOON_DAYS, due_for_review
+
+    days = DUE_SOON_DAYS if within_days is None else within_days
+    today = today_china()
+    with app_context() as context, session_scope(context.sessions) as session:
+        due = due_for_review(kb_repository.published_entries(session), today, days)
+    click.echo(f"今天（北京时间）{today.isoformat()}；复核日期已过或在 {days} 天内的条目：{len(due)} 条")
+    for item in due:
+        when = f"已过期 {-item.days_left} 天" if item.overdue else ("今天到期" if item.days_left == 0
+                                                                  else f"还有 {item.days_left} 天")
+        click.echo(f"{item.review_by.isoformat()}  {when:<10}  {item.id}  {item.title}")

@@ -35,9 +35,11 @@ def routers() -> list[APIRouter]:
         kb_routes,
         pages,
         privacy_routes,
+        profile_routes,
         transfer_routes,
         unanswered_routes,
     )
 
     return [auth_routes.router, pages.router, dashboard_routes.router, kb_routes.router, transfer_routes.router,
-            unanswered_routes.router, admin_routes.router, alert_routes.router, privacy_routes.router]
+            unanswered_routes.router, admin_routes.router, alert_routes.router, privacy_routes.router,
+            profile_routes.router]

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from assistant.clock import today_china
+from assistant.clock import china_time, today_china
 from assistant.console import FormInvalid, WorkflowError
 from assistant.console import kb_workflow as wf
 from assistant.console.diffing import entry_diff
@@ -21,6 +21,7 @@ from assistant.console.trial import EditedKbCache, clean_query, run_trial
 from assistant.console.web import CSRF, Editor, FormFields, Reader, Reviewer, app_context, redirect
 from assistant.storage.db import session_scope
 from assistant.storage.models import KbEntryRow
+from knowledge_base.content_checks import is_due, split_links
 from knowledge_base.models import ASPECTS, CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -34,23 +35,29 @@ def due_cutoff(today: dt.date | None = None) -> dt.date:
     return (today or today_china()) + dt.timedelta(days=DUE_WITHIN_DAYS)
 
 
-def _row_view(row: KbEntryRow, draft: KbDraft | None) -> dict[str, Any]:
+def _row_view(row: KbEntryRow, draft: KbDraft | None, today: dt.date | None = None) -> dict[str, Any]:
     data = row.data
     return {"id": row.id, "title": data.get("title", ""), "category": CATEGORIES.get(row.category, row.category),
             "status": row.status, "version": row.version, "review_by": data.get("review_by") or "",
-            "updated_by": row.updated_by, "draft": draft, "questions": len(data.get("questions") or [])}
+            "updated_by": row.updated_by, "draft": draft, "questions": len(data.get("questions") or []),
+            # 待复核: a published entry whose review date has passed or falls within DUE_WITHIN_DAYS
+            "due": row.status == "published" and is_due(data.get("review_by"), today or today_china(),
+                                                        DUE_WITHIN_DAYS)}
 
 
 @router.get("")
 def entry_list(request: Request, user: Reader, q: str = "", category: str = "", status: str = "",
                due: str = "", trial: str = "") -> Response:
     q, category, status = q.strip()[:80], category[:20], status[:20]
-    cutoff = due_cutoff().isoformat()
+    today = today_china()
+    cutoff = due_cutoff(today).isoformat()
+    due_count = 0
     with session_scope(app_context(request).sessions) as session:
         drafts = {d.entry_id: d for d in session.scalars(select(KbDraft).where(KbDraft.state.in_(wf.OPEN_STATES)))}
         rows = []
         for row in session.scalars(select(KbEntryRow).order_by(KbEntryRow.category, KbEntryRow.id)):
             data = row.data
+            due_count += row.status == "published" and is_due(data.get("review_by"), today, DUE_WITHIN_DAYS)
             if category and row.category != category:
                 continue
             if status == "in_review" and row.id not in drafts:
@@ -62,7 +69,7 @@ def entry_list(request: Request, user: Reader, q: str = "", category: str = "", 
             if q and not any(q in str(text) for text in (row.id, data.get("title"), data.get("answer"),
                                                            *(data.get("questions") or []))):
                 continue
-            rows.append(_row_view(row, drafts.get(row.id)))
+            rows.append(_row_view(row, drafts.get(row.id), today))
         new_drafts = [d for d in drafts.values() if d.base_version is None]
     trial_result, trial_error = None, ""
     if trial:
@@ -72,7 +79,7 @@ def entry_list(request: Request, user: Reader, q: str = "", category: str = "", 
     return render(request, "staff/kb_list.html", {
         "rows": rows, "new_drafts": new_drafts, "q": q, "category": category, "status": status, "due": due,
         "categories": CATEGORIES, "trial": trial[:200], "trial_result": trial_result, "trial_error": trial_error,
-        "states": wf.STATE_LABELS})
+        "states": wf.STATE_LABELS, "due_count": due_count, "due_days": DUE_WITHIN_DAYS})
 
 
 @router.get("/due")
@@ -122,9 +129,15 @@ def entry_page(request: Request, entry_id: str, user: Reader, a: int | None = No
                               wf.version_data(session, entry_id, b_version))
             diff_pair = (a_version, b_version)
         data = dict(row.data)
+    # 上次核对: when the live content was last published (the version history records it; no extra field)
+    published = [v for v in history if v.status == "published"]
+    last_checked = china_time(published[0].created_at, "%Y-%m-%d") if published else ""
+    policy_pieces = split_links((data.get("aspects") or {}).get("policy"))
     return render(request, "staff/kb_entry.html", {
         "row": row, "data": data, "history": history, "draft": draft, "diff": diff, "diff_pair": diff_pair,
-        "aspects": ASPECTS, "categories": CATEGORIES, "states": wf.STATE_LABELS})
+        "aspects": ASPECTS, "categories": CATEGORIES, "states": wf.STATE_LABELS,
+        "last_checked": last_checked, "policy_pieces": policy_pieces,
+        "review_due": row.status == "published" and is_due(data.get("review_by"), today_china(), DUE_WITHIN_DAYS)})
 
 
 @router.post("/entry/{entry_id}/edit", dependencies=CSRF)

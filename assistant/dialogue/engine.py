@@ -241,9 +241,10 @@ class DialogueEngine:
         contact = knowledge.rendered_aspect(entry_id, "contact")
         if contact:
             return contact.rstrip("。")
+        # An unknown number drops out of the list (see knowledge_base/profile_text.py), leaving 12345.
         if entry.department in knowledge.profile.department_phones:
-            return knowledge.profile.render(f"{{部门电话:{entry.department}}}；也可以拨打12345")
-        return knowledge.profile.render("{社区电话}；也可以拨打12345")
+            return knowledge.profile.render(f"{{部门电话:{entry.department}}}；12345")
+        return knowledge.profile.render("{社区电话}；12345")
 
     def _clarify(self, turn: TurnContext, ev: Evidence, d: Decision, intent: IntentInfo | None) -> TurnOutcome:
         knowledge = turn.knowledge

@@ -22,7 +22,10 @@ import pii
 from assistant.auth.secret import server_secret
 from assistant.privacy import InvalidLookup
 from assistant.privacy.models import PersonalDataKey
+from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
+from assistant.storage.db import session_scope
+from assistant.storage.models import HandoffRequest, WorkOrder
 
 log = logging.getLogger(__name__)
 _warned: list[bool] = []  # the missing-key warning, once per process rather than once per turn
@@ -152,3 +155,31 @@ def record_personal_data(db: Session, session_id: str | None, text: str | None, 
 
 def _same(column: Any, value: object) -> Any:  # a column and its value, NULL-aware
     return column.is_(None) if value is None else column == value
+
+
+BACKFILL_BATCH = 500  # rows decrypted and indexed per transaction
+
+
+def backfill_contacts(factory: sessionmaker[Session], cipher: PersonalDataCipher) -> dict[str, int]:
+    """Indexes the encrypted contacts of work orders and handoff requests stored before the index existed, so a
+    resident's request finds them too. Safe to run again: a number already indexed for a row is not added twice.
+    Resident turns stored earlier were masked on the way in and cannot be indexed; this says how many rows of each
+    kind it read and how many keys it added."""
+    import assistant.handoff.models  # noqa: F401  (maps HandoffRequest.contact_encrypted; the handoff code imports us)
+
+    report = {"work_orders": 0, "handoff_requests": 0, "keys_added": 0}
+    for model, kind, column in ((WorkOrder, "work_orders", "work_order_id"),
+                                (HandoffRequest, "handoff_requests", "handoff_request_id")):
+        last_id = 0
+        while True:
+            with session_scope(factory) as db:
+                rows = list(db.scalars(select(model).where(model.id > last_id, model.contact_encrypted.is_not(None))
+                                       .order_by(model.id).limit(BACKFILL_BATCH)))
+                for row in rows:
+                    contact = cipher.decrypt(row.contact_encrypted)
+                    report["keys_added"] += record_personal_data(db, row.session_id, contact, **{column: row.id})
+                report[kind] += len(rows)
+            if len(rows) < BACKFILL_BATCH:
+                break
+            last_id = rows[-1].id
+    return report

@@ -269,3 +269,29 @@ def test_the_dialect_lexicon_is_validated_takes_effect_and_shows_in_the_try_box(
         trial = client.get("/staff/kb", params={"trial": "长寿钱点样申请"})
         assert "按普通话理解为" in trial.text and "长寿钱→高龄津贴" in trial.text
         assert "kb.document.dialect" in _actions(context)
+
+
+def test_kb_stale_lists_what_is_due_in_china_dates(settings, monkeypatch, tiny_kb_data, write_kb) -> None:  # type: ignore[no-untyped-def]
+    import copy
+    import datetime as dt
+
+    from console_testkit import users_command
+
+    from assistant.clock import today_china
+    from assistant.commands import kb as kb_command
+
+    today = today_china()
+    data = copy.deepcopy(tiny_kb_data)
+    first, second = data["entries"]["shebao.yaml"]["entries"][:2]
+    first["review_by"] = (today + dt.timedelta(days=10)).isoformat()
+    second["review_by"] = (today - dt.timedelta(days=5)).isoformat()
+    write_kb(settings.kb_data_dir, data)
+    with users_command(settings, monkeypatch) as runner:
+        listed = runner.invoke(kb_command.kb, ["stale", "--within-days", "30"])
+        overdue_only = runner.invoke(kb_command.kb, ["stale", "--within-days", "0"])
+    assert listed.exit_code == 0, listed.output
+    assert f"今天（北京时间）{today.isoformat()}" in listed.output and "：2 条" in listed.output
+    rows = [line for line in listed.output.splitlines()[1:] if line.strip()]
+    assert len(rows) == 2 and second["id"] in rows[0] and first["id"] in rows[1]  # soonest (overdue) first
+    assert "已过期 5 天" in rows[0] and "还有 10 天" in rows[1]
+    assert "：1 条" in overdue_only.output and first["id"] not in overdue_only.output

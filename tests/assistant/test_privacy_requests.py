@@ -292,3 +292,40 @@ def test_numbers_said_in_the_chat_are_found_from_the_console(settings):
     assert by_id.status_code == 200 and by_phone.status_code == 200
     assert "没有找到" not in by_id.text and "没有找到" not in by_phone.text
     assert PHONE not in stored and "450103194003120021" not in stored  # keyed hashes only
+
+
+def test_backfill_indexes_contacts_stored_before_the_index(sessions, settings):
+    with session_scope(sessions) as db:
+        db.add(ChatSession(id="old", channel="web", state={}, turn_count=0))
+        db.flush()
+        # Stored as before the index existed: encrypted contacts, no personal_data_keys rows.
+        db.add(WorkOrder(number="GX2025010100001", source="report_issue", session_id="old", status="办结",
+                         description="路灯坏了", contact_encrypted=CIPHER.encrypt(PHONE),
+                         contact_masked="138****5678"))
+        db.add(HandoffRequest(session_id="old", channel="web", queue_number="A009", status="已结束",
+                              contact_encrypted=CIPHER.encrypt(f"座机0771-5551234，手机{PHONE}"),
+                              contact_masked="138****5678"))
+        db.add(WorkOrder(number="GX2025010100002", source="staff", session_id=None, status="办结",
+                         description="无联系方式"))
+    with session_scope(sessions) as db:
+        assert requests.find(db, target(settings)).empty
+    first = index.backfill_contacts(sessions, CIPHER)
+    again = index.backfill_contacts(sessions, CIPHER)
+    assert first == {"work_orders": 1, "handoff_requests": 1, "keys_added": 3}
+    assert again["keys_added"] == 0  # safe to run twice
+    with session_scope(sessions) as db:
+        held = requests.find(db, target(settings))
+        by_landline = requests.find(db, target(settings, "0771-5551234"))
+    assert [o.number for o in held.orders] == ["GX2025010100001"]
+    assert [h.queue_number for h in held.handoffs] == ["A009"] and [h.queue_number for h in by_landline.handoffs] == ["A009"]
+
+
+def test_backfill_command(settings, monkeypatch):
+    from console_testkit import users_command
+
+    from assistant.commands.privacy import privacy
+
+    with users_command(settings, monkeypatch) as runner:
+        done = runner.invoke(privacy, ["backfill"])
+    assert done.exit_code == 0, done.output
+    assert "读了工单 0 张" in done.output and "新建索引 0 条" in done.output

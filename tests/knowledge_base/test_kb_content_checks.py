@@ -18,6 +18,15 @@ import pytest
 
 from accessibility.speech_text import to_speech_text
 from knowledge_base.aspects import aspect_table
+from knowledge_base.content_checks import (
+    URL,
+    YEAR,
+    Figure,
+    figure_problems,
+    figures_in,
+    has_source,
+    resident_fields,
+)
 from knowledge_base.engine import DATA_DIR
 from knowledge_base.loader import collect_entries
 from knowledge_base.models import KbEntry
@@ -27,81 +36,8 @@ REPO = Path(__file__).resolve().parents[2]
 MAX_SPOKEN_ANSWER = 120  # docs/kb_format.md: the short answer is spoken aloud
 
 # ---------------------------------------------------------------------------------------------------------
-# Figures
+# Figures (the detectors are in knowledge_base/content_checks.py)
 # ---------------------------------------------------------------------------------------------------------
-
-YEAR = re.compile(r"(?:19|20)\d{2}年")
-# A number (or range) followed by a unit that makes it a policy figure: money, a rate, a duration.
-FIGURE = re.compile(
-    r"(?<![\d.])\d+(?:\.\d+)?(?:\s*[–\-~至到]\s*\d+(?:\.\d+)?)?\s*(?:万元|元|%|个工作日|天|日|个月|年)"
-)
-# Not policy figures, removed before looking (the named allow-list):
-NOT_POLICY_FIGURES = {
-    # a year or a date says when, it is not an amount ("2025年1月1日起", "3月1日到6月30日")
-    "calendar year": re.compile(r"(?<!\d)(?:19|20)\d{2}年(?:度)?"),
-    "calendar date": re.compile(r"(?<!\d)\d{1,2}月\d{1,2}日"),
-    # ages say who qualifies ("60岁", "3周岁"); the rule they belong to is checked with its entry
-    "age": re.compile(r"(?<![\d.])\d+(?:\s*[至到–\-]\s*\d+)?\s*周?岁"),
-}
-# A procedure clock ("公示5个工作日", "30日内", "有效期3个月", "每12个月一次") comes from the law or rule the
-# entry cites in `policy`; it needs that source, not a year next to it (the brief's "3个工作日 if sourced").
-CLOCK_BEFORE = re.compile(r"(?:公示|公示期|有效期|时效|冷静期|每)\s*$")
-CLOCK_AFTER = re.compile(r"^\s*(?:内|以内|之内|前|冷静期|等待期)")
-DURATION_UNITS = ("个工作日", "天", "日", "个月", "年")
-# A source: a year and a document (《…》 title, 〔year〕 number) or a link.
-URL = re.compile(r"https?://[\x21-\x7e]+")
-DOCUMENT = re.compile(r"《[^》]+》|〔(?:19|20)\d{2}〕\d+号")
-
-
-@dataclass(frozen=True)
-class Figure:
-    text: str
-    clock: bool  # a procedure clock (allowed without a year when the entry is sourced)
-
-
-def _blank(text: str, pattern: re.Pattern[str]) -> str:
-    return pattern.sub(lambda m: " " * len(m.group()), text)  # keep positions for the context look-up
-
-
-def figures_in(text: str) -> list[Figure]:
-    for pattern in NOT_POLICY_FIGURES.values():
-        text = _blank(text, pattern)
-    found = []
-    for match in FIGURE.finditer(text):
-        value = match.group()
-        is_duration = value.endswith(DURATION_UNITS) and not value.endswith("元")
-        clock = is_duration and bool(
-            CLOCK_BEFORE.search(text[max(0, match.start() - 4): match.start()])
-            or CLOCK_AFTER.search(text[match.end(): match.end() + 4])
-        )
-        found.append(Figure(value.replace(" ", ""), clock))
-    return found
-
-
-SOURCE_YEAR = re.compile(r"(?:19|20)\d{2}年|〔(?:19|20)\d{2}〕")
-
-
-def has_source(policy: str | None) -> bool:
-    return bool(policy and SOURCE_YEAR.search(policy) and (URL.search(policy) or DOCUMENT.search(policy)))
-
-
-def resident_fields(entry: KbEntry) -> list[tuple[str, str]]:
-    """What residents read, without `policy` (the source field itself)."""
-    return [("answer", entry.answer), *((k, v) for k, v in entry.aspects.present().items() if k != "policy")]
-
-
-def figure_problems(entry: KbEntry) -> list[str]:
-    problems = []
-    sourced = has_source(entry.aspects.policy)
-    for name, text in resident_fields(entry):
-        dated = bool(YEAR.search(text))
-        for figure in figures_in(text):
-            if not sourced:
-                problems.append(f"{entry.id}.{name}: {figure.text} without a source (document + year or link) in policy")
-            elif not dated and not figure.clock:
-                problems.append(f"{entry.id}.{name}: {figure.text} without its year in the same field")
-    return problems
-
 
 @dataclass(frozen=True)
 class FigureReport:

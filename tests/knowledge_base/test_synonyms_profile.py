@@ -122,11 +122,12 @@ def test_full_width_colon_works_in_placeholders() -> None:
     ],
 )
 def test_unknown_values_are_marked_for_staff(text: str, expected: str) -> None:
-    assert FILLED.render(text) == expected
+    assert FILLED.render(text, for_staff=True) == expected
+    assert UNKNOWN not in FILLED.render(text)  # residents read a degraded sentence (test_profile_degrade.py)
 
 
 def test_an_empty_profile_marks_everything() -> None:
-    rendered = CommunityProfile().render("{社区名称}{社区电话}")
+    rendered = CommunityProfile().render("{社区名称}{社区电话}", for_staff=True)
     assert rendered == UNKNOWN * 2
 
 
@@ -140,11 +141,12 @@ def test_placeholders_in_lists_keys_and_arguments() -> None:
 
 
 def test_rendered_answers_use_the_profile(tiny_kb) -> None:
-    assert UNKNOWN in tiny_kb.rendered_answer("senior-age-allowance")
+    assert UNKNOWN not in tiny_kb.rendered_answer("senior-age-allowance")
+    assert UNKNOWN in tiny_kb.rendered_answer("senior-age-allowance", for_staff=True)
     assert "{" not in tiny_kb.rendered_answer("senior-age-allowance")
     filled = dataclasses.replace(tiny_kb, profile=FILLED, _rendered={})
     assert "电话0771-0000000" in filled.rendered_answer("senior-age-allowance")
-    assert filled.rendered_aspect("senior-age-allowance", "location") == f"社区服务中心{UNKNOWN}"
+    assert filled.rendered_aspect("senior-age-allowance", "location") == "社区服务中心"
     assert filled.rendered_aspect("senior-age-allowance", "policy") is None
     with pytest.raises(KeyError):
         filled.rendered_aspect("senior-age-allowance", "nonsense")
@@ -178,4 +180,5 @@ def test_shipped_example_profile_has_no_phone_numbers_or_addresses() -> None:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     for text in _strings(raw):
         assert not re.search(r"\d{3,}", text), f"looks like a number in the example profile: {text!r}"
-    assert profile.render("{社区电话}") == UNKNOWN
+    assert profile.render("{社区电话}", for_staff=True) == UNKNOWN
+    assert profile.render("{社区电话}") == "可打12345问"

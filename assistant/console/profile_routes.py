@@ -1,0 +1,31 @@
+"""社区信息: the community profile as answers use it, read-only.
+
+Each detail (社区电话, 部门电话：民政, 地点：派出所 …) filled in or 「未填写」, with the published entries whose
+text uses it, so staff see which answers are degraded (「具体时间请打12345问」) until they fill it in.
+The profile itself is changed in the YAML file named by SHEQU_COMMUNITY_PROFILE.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from assistant.console.templating import render
+from assistant.console.web import Reader, app_context
+from knowledge_base.profile import MISSING_LABEL, profile_fields
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+
+
+@router.get("/profile")
+def profile_page(request: Request, user: Reader) -> Response:
+    kb = app_context(request).kb.current()
+    texts = [(entry.id, text) for entry in kb.entries.values()
+             for text in (entry.answer, *entry.aspects.present().values())]
+    fields = profile_fields(kb.profile, texts)
+    titles = {entry.id: entry.title for entry in kb.entries.values()}
+    missing = [f for f in fields if not f.filled]
+    return render(request, "staff/profile.html", {
+        "profile": kb.profile, "fields": fields, "titles": titles, "missing_label": MISSING_LABEL,
+        "missing_count": len(missing), "missing_used": sum(1 for f in missing if f.used_by),
+    })
