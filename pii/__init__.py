@@ -13,7 +13,7 @@ code + last four; name: surname; address: up to the road or estate name) and nev
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from pii.addresses import find_addresses
@@ -57,22 +57,23 @@ def find_personal_data(text: str) -> list[Found]:
     return sorted(kept, key=lambda f: f.start)
 
 
-def mask_text(text: str, *, keep: Collection[str] = ()) -> str:
+def mask_text(text: str, *, keep: Collection[str] = (), found: Sequence[Found] | None = None) -> str:
     """``text`` with all personal data masked and the rest left as typed.
 
     ``keep`` names kinds to leave in clear, e.g. ``keep=("address",)`` for the place of a work order, which
-    staff need to send someone there (exports mask it again).
+    staff need to send someone there (exports mask it again). ``found``: what ``find_personal_data(text)``
+    already returned, so a caller that needs both (a stored turn) scans the text once.
     """
     if not text:
         return text
     pieces: list[str] = []
     last = 0
-    for found in find_personal_data(text):
-        if found.kind in keep:
+    for item in (find_personal_data(text) if found is None else found):
+        if item.kind in keep:
             continue
-        pieces.append(text[last:found.start])
-        pieces.append(_mask_found(found))
-        last = found.end
+        pieces.append(text[last:item.start])
+        pieces.append(_mask_found(item))
+        last = item.end
     if not pieces:
         return text
     pieces.append(text[last:])

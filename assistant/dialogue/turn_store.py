@@ -22,7 +22,7 @@ from assistant.dialogue.state import DialogueState
 from assistant.privacy.index import record_personal_data
 from assistant.storage.models import ChatSession, Turn, UnansweredQuery
 from knowledge_base.engine import KnowledgeBase
-from pii import mask_text
+from pii import find_personal_data, mask_text
 
 SESSIONS = ChatSession.__table__
 # Built once: a statement made per turn with ``.values(...)`` cost more to construct than to run.
@@ -110,14 +110,15 @@ def save_session(turn: TurnContext) -> None:
 
 
 def store_turn(turn: TurnContext, normalized: str, stored: StoredTurn, latency_ms: float) -> None:
-    masked = mask_text(turn.text)
+    found = find_personal_data(turn.text)  # one scan per turn, for the masked copy and the index both
+    masked = mask_text(turn.text, found=found)
     connection = turn.db.connection()
     inserted = connection.execute(INSERT_TURN, {
         "session_id": turn.session_id, "channel": turn.channel, "user_text": masked, "action": stored.action,
         "intent": stored.intent, "intent_confidence": stored.intent_confidence, "topic_id": stored.topic_id,
         "topic_score": stored.topic_score, "aspect": stored.aspect, "reply_text": stored.reply_text,
         "candidates": stored.candidates, "latency_ms": round(latency_ms, 2), "feedback": None, "sender": "bot"})
-    record_personal_data(turn.db, turn.session_id, turn.text)  # the clear text: only keyed hashes are kept
+    record_personal_data(turn.db, turn.session_id, turn.text, found=found)  # only keyed hashes are kept
     if stored.unanswered_reason:
         connection.execute(INSERT_UNANSWERED, {
             "session_id": turn.session_id, "turn_id": inserted.inserted_primary_key[0], "channel": turn.channel,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,19 +117,20 @@ def parse_identifier(typed: str) -> Identifier:
     return Identifier(kind, canonical, mask_identifier(kind, canonical))
 
 
-def keys_in_text(index_key: bytes, text: str) -> list[str]:
-    """The blind keys of every phone, landline and ID number in ``text`` (each once)."""
+def keys_in_text(index_key: bytes, text: str, found: Sequence[pii.Found] | None = None) -> list[str]:
+    """The blind keys of every phone, landline and ID number in ``text`` (each once); ``found`` as in
+    ``pii.mask_text``."""
     keys: list[str] = []
-    for found in pii.find_personal_data(text or ""):
-        if found.kind in INDEXED_KINDS:
-            key = blind_key(index_key, found.kind, found.canonical)
+    for item in (pii.find_personal_data(text or "") if found is None else found):
+        if item.kind in INDEXED_KINDS:
+            key = blind_key(index_key, item.kind, item.canonical)
             if key not in keys:
                 keys.append(key)
     return keys
 
 
 def record_personal_data(db: Session, session_id: str | None, text: str | None, *, work_order_id: int | None = None,
-                         handoff_request_id: int | None = None) -> int:
+                         handoff_request_id: int | None = None, found: Sequence[pii.Found] | None = None) -> int:
     """Indexes the numbers in ``text`` (resident words or a contact, before masking or encryption) against the
     rows that hold them; returns how many rows were added. A number already indexed for the same rows is not
     added again. Without an installed key nothing is indexed (logged): a turn must never fail on this."""
@@ -140,7 +142,7 @@ def record_personal_data(db: Session, session_id: str | None, text: str | None, 
             _warned.append(True)
             log.warning("personal-data index key not installed on this session factory; nothing indexed")
         return 0
-    keys = keys_in_text(index_key, text)
+    keys = keys_in_text(index_key, text, found)
     if not keys:
         return 0
     existing = set(db.scalars(select(PersonalDataKey.key).where(
