@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     policy_surely_in_scope: float = 0.1
     policy_confident_topic: float = 0.7
     policy_out_of_scope_doubt: float = 0.2
+    policy_out_of_scope_over_broad: float = 0.5
     policy_two_topics_lead: float = 2.0
     policy_broad_max_options: int = 6
 

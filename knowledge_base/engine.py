@@ -113,6 +113,10 @@ class KnowledgeBase:
 
         return self.derived(f"vocabulary:{entry_id}", words)
 
+    def known_words(self) -> frozenset[str]:
+        """Every word some entry uses: a word outside it (a segmentation scrap like 要排) tells no topic apart."""
+        return self.derived("vocabulary:*", lambda: frozenset().union(*(self.vocabulary(e) for e in self.entries)))
+
     def uncovered_words(self, query: str, entry_id: str) -> list[str]:
         """Words of ``query`` (two characters or more) that the entry never uses: 社保卡 for 辅助器具."""
         return self.uncovered(self.index.analyzer.analyze_query(query).words, entry_id)

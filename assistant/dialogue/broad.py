@@ -36,9 +36,16 @@ _GENERIC_SURFACE = re.compile(
     r"我想问下|我想问问|我想问|想问下|想问问|想问|想咨询下?|咨询下|问一下|问下|讲下|说说|了解下|了解一下|"
     r"有什么|有哪些|有没有|有冇|有乜嘢|有咩|有么子|有哪样|都有啥|都有什么|有啥|什么|啥|哪些|乜嘢|咩|么子|哪样|"
     r"方面的?|那块的?|那些|之类|的事情?|的问题|的东西|嘅嘢|问题|事情|政策|福利|好处|国家|政府|能享受|享受|"
+    r"怎么弄|怎么搞|怎么整|怎么办理?|怎样办理?|如何办理?|咋整|咋办|咋弄|咋搞|点样搞|点样弄|点样办|点搞|哪门搞|哪门办|"
     r"得不得|可以|能|领|发|的|了|吗|呢|啊|呀|嘛|吧|我|给|对|都|要|想|请问|你好|您好|找|办|开|个|弄|搞|申请|注意|"
     r"[\s,.?!，。？！、]")
 CATEGORY_KEY = "分类:"
+# The resident asks what there is (「老人补贴有哪些」, 「能申请点什么」), not for one service: a list of choices
+# even when one entry matches the words well.
+_ASKS_FOR_LIST = re.compile(
+    r"有哪些|有哪几|哪几种|哪几样|哪几个|都有啥|都有什么|都有哪|有什么(?:补贴|补助|福利|好处|优惠|政策|待遇|救助|帮扶)|"
+    r"有啥(?:补贴|补助|福利|好处|优惠|政策|待遇)|有乜嘢|有咩|有么子|有哪样|"
+    r"(?:能|可以|可)(?:申请|领|享受|办)(?:点|些|到)?(?:什么|啥|哪些|乜嘢|么子|哪样)")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class BroadRequest:
     options: tuple[str, ...]  # entry ids, best first
     others: tuple[str, ...]  # the other words of the message
     bare: bool  # nothing but broad terms and generic words (「医保」, 「有什么补贴」): a choice even when one matches
+    asks_for_list: bool = False  # 「老人补贴有哪些」: what there is, so a choice even when one entry matches well
 
 
 @lru_cache(maxsize=4)
@@ -95,6 +103,7 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
         if term in rest and not any(term in w and len(w) > len(term) for w in longer):
             terms.append(term)
             rest = rest.replace(term, " ")
+    asks_for_list = bool(_ASKS_FOR_LIST.search(normalized))
     if not terms and search is not None and search.decision == Decision.answer:
         return None  # only a bare listed term outranks a confident answer: nothing more to look for
     for word in analyzer.analyze_query(rest).words:
@@ -122,7 +131,8 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
     # Bare: nothing but listed terms and generic words. A word that is merely in several titles (社保卡) is not
     # bare: 「社保卡」 alone is still answered when retrieval is sure.
     bare = all(term in explicit for term in terms) and not _GENERIC_SURFACE.sub("", rest)
-    return BroadRequest(tuple(terms), tuple(by_category(knowledge, ranked)[:max_options]), tuple(others), bare)
+    options = by_category(knowledge, ranked)[:max_options]
+    return BroadRequest(tuple(terms), tuple(options), tuple(others), bare, asks_for_list)
 
 
 def by_category(knowledge: KnowledgeBase, ranked: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from assistant.context import AppContext
 from assistant.dialogue.engine import DialogueEngine
 from assistant.dialogue.policy import PolicyThresholds
 from assistant.dialogue.popularity import TopicPopularity
+from assistant.dialogue.rules import is_emergency
 from assistant.dialogue.understanding import Understanding
 from assistant.handoff.live import HandoffService
 from assistant.kb_runtime import KnowledgeBaseProvider
@@ -101,14 +102,17 @@ def build_aspect_recognizer(context: AppContext) -> AspectRecognizer:
                                          model_dir=context.settings.var_dir / "intents")
 
 
-# KB categories whose questions may describe a danger (水漫进屋里了先做什么): not taught as "no emergency".
-DANGER_CATEGORIES = frozenset({"anquan"})
+# KB categories whose questions may describe a danger (水漫进屋里了先做什么, 老人中暑了先做什么): not taught as
+# "no emergency".
+DANGER_CATEGORIES = frozenset({"anquan", "weijian"})
 
 
 def emergency_negatives(knowledge: KnowledgeBase) -> list[str]:
-    """The knowledge base's questions, which are service questions and not someone in danger."""
+    """The knowledge base's questions, which are service questions and not someone in danger — except those the
+    emergency rules would flag (a story of a fall or a bleed told around a question, 生孩子大出血住院能报多少): taught
+    as "no emergency", they would teach the detector to doubt the same words when someone is in danger now."""
     return [q for entry in knowledge.entries.values() if entry.category not in DANGER_CATEGORIES
-            for q in entry.searchable_texts()]
+            for q in entry.searchable_texts() if not is_emergency(q)]
 
 
 def build_understanding(context: AppContext, thresholds: PolicyThresholds) -> Understanding:

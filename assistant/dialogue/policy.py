@@ -57,6 +57,7 @@ class PolicyThresholds:
     support_candidates: int = 5  # … and among this many candidates of the whole message
     confident_topic: float = 0.7  # a match this good is answered even if the message has words the entry lacks
     out_of_scope_doubt: float = 0.2  # … below it, this much out-of-scope probability plus such words: no answer
+    out_of_scope_over_broad: float = 0.5  # 「比特币多少钱」: an out-of-scope reading this sure is no broad request
     dominant_floor: float = 0.2  # a clarify-level top candidate this good …
     dominant_ratio: float = 4.0  # … and this many times the runner-up is answered when …
     surely_in_scope: float = 0.1  # … the classifier gives out-of-scope less than this
@@ -117,6 +118,8 @@ class Evidence:
     uncovered_current: tuple[str, ...] = ()  # words of the message the current topic never uses
     uncovered_other: tuple[str, ...] = ()  # … and that the message-alone top entry never uses
     uncovered_alone: tuple[str, ...] = ()  # words of the message the message-alone top entry never uses
+    topic_words: tuple[str, ...] | None = None  # words of the message outside the aspect vocabulary (None: unread)
+    unknown_words: frozenset[str] = frozenset()  # … that no entry uses at all (scraps like 要排, or 股票)
     top_aspects: frozenset[str] = frozenset()  # the aspects the message-alone top entry describes
     switch: SearchResult | None = None  # 那X呢: retrieval of X
     clauses: tuple[SearchResult, ...] = ()  # each request clause of a long message on its own
@@ -179,6 +182,12 @@ def decide(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decision
         followed = _in_context(state, ev, name, confidence, th)
         if followed is not None:
             return followed
+        fresh = _fresh(state, ev, name, confidence, th)
+        if fresh.act == Act.fallback and not fresh.out_of_scope:
+            # Never 「不会回答」 in a conversation: what the current topic can tell is offered instead.
+            return Decision(Act.topic_menu, topic_id=state.topic_id, intent=fresh.intent or "ask_service",
+                            confidence=confidence, reason=f"in a topic, read afresh: {fresh.reason}")
+        return fresh
     return _fresh(state, ev, name, confidence, th)
 
 
@@ -256,11 +265,15 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     # Another topic is named when the message alone points at it and uses words of that topic that the current
     # one never uses (「社保卡丢了」 while on 辅助器具). 「发票要原件吗」 finds 发票 alone, but 手工报销 uses those
     # words too: a follow-up. Only a near-certain match switches without that evidence.
-    other_fits_better = len(ev.uncovered_other) < len(ev.uncovered_current)
+    # Words no entry uses cannot tell two topics apart.
+    other_fits_better = (len(set(ev.uncovered_other) - ev.unknown_words)
+                         < len(set(ev.uncovered_current) - ev.unknown_words))
     needed = th.new_topic if other_fits_better else th.new_topic_certain
     if aspect and not other_fits_better:
         needed = max(needed, th.new_topic_with_aspect)
-    names_other = (alone_top is not None and alone_top.entry_id != current
+    # 「附近哪里有」 is made of aspect words only (附近, 哪里): it names no topic, whatever it matches alone.
+    elliptical = ev.topic_words is not None and not ev.topic_words and aspect is not None
+    names_other = (not elliptical and alone_top is not None and alone_top.entry_id != current
                    and ev.alone is not None and ev.alone.decision == RetrievalDecision.answer
                    and alone_score >= needed)
     if names_other and not ev.broad_options:
@@ -281,6 +294,11 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     if in_topic_words and weak_alone:
         return Decision(Act.answer, topic_id=current, score=context_score, intent="ask_service",
                         confidence=confidence, reason="follow-up in the topic's own words")
+    if not weak_alone and len(ev.normalized) <= th.short_followup_chars:
+        # 「中午休息吗」 finds 社区卫生服务中心 alone, but it is no better fit than the topic being discussed
+        # (the check above): a short question after an answer is about that answer.
+        return Decision(Act.topic_menu, topic_id=current, intent=name or "ask_service", confidence=confidence,
+                        reason="short question, no other topic clearly named")
     if ev.alone is None or ev.alone.decision == RetrievalDecision.no_answer:
         # Never 「不会回答」 in a conversation: offer what the current topic can tell.
         return Decision(Act.topic_menu, topic_id=current, intent=name or "ask_service", confidence=confidence,
@@ -309,7 +327,15 @@ def _switch(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decisio
                         intent="ask_service", confidence=top.score, reason="那…呢 switch",
                         low_confidence=top.score < th.answer + th.low_confidence_margin)
     if ev.switch.decision == RetrievalDecision.clarify:
-        return _clarify(ev.switch, th, "那…呢 unclear")
+        clarified = _clarify(ev.switch, th, "那…呢 unclear")
+        if clarified.act == Act.clarify:
+            return clarified
+        if top.score >= th.answer:
+            # 「那两项补贴呢」: one candidate only, made of words the index does not know as such; 那…呢 asks
+            # for another topic, and this is the only one there is.
+            return Decision(Act.answer, topic_id=top.entry_id, aspect=state.aspect, score=top.score,
+                            intent="ask_service", confidence=top.score, reason="那…呢 switch, one candidate",
+                            low_confidence=True)
     return None
 
 
@@ -318,7 +344,8 @@ def _switch(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decisio
 def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: float,
            th: PolicyThresholds) -> Decision:
     intent_name = name or "ask_service"
-    if ev.broad_options and len(ev.broad_options) >= th.broad_min_options:
+    surely_out = name == "out_of_scope" and confidence >= th.out_of_scope_over_broad
+    if ev.broad_options and len(ev.broad_options) >= th.broad_min_options and not surely_out:
         return _broad(ev, name, confidence, th)
     two = _two_topics(ev, th)
     if two is not None:
@@ -348,6 +375,10 @@ def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: flo
     if _readings_agree(ev, th):
         return Decision(Act.answer, topic_id=top.entry_id, score=top.score, intent=intent_name, confidence=confidence,
                         reason="request and whole message agree", low_confidence=True)
+    if search.decision == RetrievalDecision.clarify and _doubtful(ev, top.score, th):
+        # 「三月三放几天假」: weak candidates that never use its words, and the classifier doubts it is a service
+        return Decision(Act.fallback, out_of_scope=True, intent="out_of_scope", confidence=confidence,
+                        reason=f"doubtful candidates; words they never use: {'、'.join(ev.uncovered_alone)}")
     if search.decision == RetrievalDecision.clarify:
         clarified = _clarify(search, th, "close candidates")
         if clarified.act == Act.clarify:

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from assistant.dialogue import payloads
 from assistant.dialogue.broad import RELEVANCE_CANDIDATES, find_broad_request
-from assistant.dialogue.clauses import asks_two_things, request_clauses
+from assistant.dialogue.clauses import asks_two_things, request_clauses, split_clauses
 from assistant.dialogue.policy import EmergencySignal, Evidence, PolicyThresholds
 from assistant.dialogue.rules import (
     asks_for_service,
@@ -88,6 +88,19 @@ class Understanding:
             return evidence
         return self._with_retrieval(knowledge, state, evidence, normalized, topic_known)
 
+    def _topic_clause(self, knowledge: KnowledgeBase, normalized: str,
+                      requests: Sequence[str]) -> SearchResult | None:
+        story = [c for c in split_clauses(normalized) if c not in requests]
+        best: tuple[float, str] | None = None
+        for clause in story:
+            top = knowledge.search(clause).top
+            if top is not None and top.score >= self.thresholds.clarify and (best is None or top.score > best[0]):
+                best = (top.score, clause)
+        if best is None:
+            return None
+        combined = knowledge.search("，".join([best[1], *requests]))
+        return combined if combined.decision == RetrievalDecision.answer else None
+
     def _aspect_words(self, knowledge: KnowledgeBase) -> frozenset[str]:
         """Words of the aspect table's phrasings (材料, 多久, 电话 …): they say nothing about which topic."""
         analyzer = knowledge.index.analyzer
@@ -121,12 +134,20 @@ class Understanding:
         broad = find_broad_request(knowledge, normalized, self.popularity(), self.thresholds.broad_max_options,
                                    alone)
         whole = None
-        if len(clauses) > 1 and alone.decision != RetrievalDecision.answer:
-            # The whole story did not settle it: read the request clauses alone (「……想问下高龄津贴怎么领」).
-            request = knowledge.search("，".join(clauses))
+        request_text = "，".join(clauses)
+        if request_text != normalized and alone.decision != RetrievalDecision.answer:
+            # The whole story did not settle it: read the request clauses alone (「……想问下高龄津贴怎么领」),
+            # even when there is only one (「……我们这种情况可以申请低保吗」).
+            request = knowledge.search(request_text)
             if request.decision == RetrievalDecision.answer or (
                     request.top is not None and (alone.top is None or request.top.score > alone.top.score)):
                 alone, whole = request, alone
+            if alone.decision != RetrievalDecision.answer:
+                # 「……听楼下阿婆说八十岁以上的老人每个月有点钱领……我这个要去哪里办啊」: the request names no topic;
+                # the story clause that names one most clearly, read with the request, may.
+                named = self._topic_clause(knowledge, normalized, clauses)
+                if named is not None:
+                    alone, whole = named, whole or alone
         per_clause: tuple[SearchResult, ...] = ()
         if len(clauses) > 1 and asks_two_things(normalized):
             per_clause = tuple(knowledge.search(c) for c in clauses)
@@ -154,11 +175,13 @@ class Understanding:
         uncovered_current = uncovered(state.topic_id) if topic_known else ()
         uncovered_other = uncovered(alone_id) if topic_known and alone_id != state.topic_id else ()
         uncovered_alone = uncovered(alone_id)
-        if broad is not None and not broad.bare and alone.decision == RetrievalDecision.answer:
+        if broad is not None and not broad.bare and not broad.asks_for_list \
+                and alone.decision == RetrievalDecision.answer:
             broad = None  # 「社保卡丢了」: a word of several titles, but the message says which
         return replace(ev, aspect=aspect, alone=alone, whole=whole, switch=switch,
                        clauses=per_clause, uncovered_current=uncovered_current, uncovered_other=uncovered_other,
-                       uncovered_alone=uncovered_alone,
+                       uncovered_alone=uncovered_alone, topic_words=tuple(words),
+                       unknown_words=frozenset(words) - knowledge.known_words(),
                        top_aspects=frozenset(knowledge.entries[alone_id].aspects.present()) if alone_id else frozenset(),
                        broad_options=broad.options if broad is not None else (),
                        broad_bare=broad is not None and broad.bare)

@@ -277,3 +277,74 @@ def test_one_candidate_far_ahead_is_answered_when_surely_a_service_question() ->
     assert decision.act == Act.answer and decision.low_confidence
     unsure = IntentResult("ask_service", 0.6, [("ask_service", 0.6), ("out_of_scope", 0.3)])
     assert decide(DialogueState(), ev(intent=unsure, alone=weak), TH).act != Act.answer
+
+
+# --- added with the second pass on issue 12 ---------------------------------------------------------------
+
+def test_a_sure_out_of_scope_reading_is_no_broad_request() -> None:
+    # 「比特币现在多少钱」: 钱 is a broad word, but the classifier is sure this is no service
+    oos = intent("out_of_scope", 0.9)
+    decision = decide(DialogueState(), ev(intent=oos, broad_options=("a", "b", "c"), alone=search(("a", 0.05))), TH)
+    assert decision.act == Act.fallback and decision.out_of_scope
+    unsure = intent("out_of_scope", TH.out_of_scope_over_broad - 0.1)
+    assert decide(DialogueState(), ev(intent=unsure, broad_options=("a", "b", "c")), TH).act == Act.clarify
+
+
+def test_weak_candidates_that_never_use_the_words_are_not_offered_when_the_classifier_doubts() -> None:
+    doubt = IntentResult("ask_service", 0.5, [("ask_service", 0.5), ("out_of_scope", 0.3)])
+    candidates = search(("a", 0.33), ("b", 0.2), decision=RD.clarify)
+    decision = decide(DialogueState(), ev(intent=doubt, alone=candidates, uncovered_alone=("三月",)), TH)
+    assert decision.act == Act.fallback and decision.out_of_scope
+    sure = IntentResult("ask_service", 0.95, [("ask_service", 0.95), ("out_of_scope", 0.02)])
+    assert decide(DialogueState(), ev(intent=sure, alone=candidates, uncovered_alone=("三月",)), TH).act == Act.clarify
+
+
+def test_in_a_topic_a_message_that_finds_nothing_gets_the_topic_menu_not_i_cannot_answer() -> None:
+    # 「帮老人做要怎么弄」: a weak match elsewhere, a word the topic never uses, no aspect reading
+    unsure = IntentResult("ask_service", 0.78, [("ask_service", 0.78), ("out_of_scope", 0.13)])
+    decision = decide(IN_TOPIC, ev(intent=unsure, aspect=aspect(None), topic_known=True, uncovered_current=("做要",),
+                                   alone=search(("x", 0.25), ("y", 0.05), decision=RD.clarify)), TH)
+    assert decision.act == Act.topic_menu and decision.topic_id == "senior-age-allowance"
+    # …but an out-of-scope question still gets the scope message
+    decision = decide(IN_TOPIC, ev(intent=intent("out_of_scope"), aspect=aspect(None), alone=search(("x", 0.05)),
+                                   topic_known=True, uncovered_current=("股票",)), TH)
+    assert decision.act == Act.fallback and decision.out_of_scope
+
+
+def test_a_short_question_that_names_no_other_topic_better_stays_in_the_topic() -> None:
+    # 「中午休息吗」 finds 社区卫生服务中心 alone; each topic lacks one of its words: no reason to switch
+    decision = decide(IN_TOPIC, ev(normalized="中午休息吗", aspect=aspect(None),
+                                   alone=search(("community-health-center", 0.79)), topic_known=True,
+                                   uncovered_current=("休息",), uncovered_other=("中午",)), TH)
+    assert decision.act == Act.topic_menu and decision.topic_id == "senior-age-allowance"
+    # a long message with the same evidence is read afresh
+    decision = decide(IN_TOPIC, ev(normalized="中午休息吗" * 3, aspect=aspect(None),
+                                   alone=search(("community-health-center", 0.79)), topic_known=True,
+                                   uncovered_current=("休息",), uncovered_other=("中午",)), TH)
+    assert decision.topic_id == "community-health-center"
+
+
+def test_words_no_entry_uses_do_not_make_another_topic_fit_better() -> None:
+    # 「排队要排多久」: 要排 is a segmentation scrap no entry uses; it must not count against the current topic
+    evidence = dict(aspect=aspect("time", 0.99), alone=search(("nursing-home-admission", 0.85)), topic_known=True,
+                    uncovered_current=("要排",), uncovered_other=())
+    assert decide(IN_TOPIC, ev(**evidence), TH).topic_id == "nursing-home-admission"
+    decision = decide(IN_TOPIC, ev(**evidence, unknown_words=frozenset({"要排"})), TH)
+    assert (decision.topic_id, decision.aspect) == ("senior-age-allowance", "time")
+
+
+def test_a_follow_up_made_of_aspect_words_only_names_no_topic() -> None:
+    # 「附近哪里有」 matches 便民服务 alone almost certainly, but every word of it is an aspect word
+    evidence = dict(aspect=aspect("location", 0.94), alone=search(("community-merchants", 0.99)), topic_known=True)
+    assert decide(IN_TOPIC, ev(**evidence), TH).topic_id == "community-merchants"
+    decision = decide(IN_TOPIC, ev(**evidence, topic_words=()), TH)
+    assert (decision.topic_id, decision.aspect) == ("senior-age-allowance", "location")
+
+
+def test_a_switch_with_one_good_candidate_answers_it() -> None:
+    # 「那两项补贴呢」: the index offers one candidate (its words are unknown as such) — 那…呢 asks for it
+    state = DialogueState(topic_id="disability-certificate", aspect="fees")
+    decision = decide(state, ev(switch=search(("disability-two-subsidies", 0.5), decision=RD.clarify),
+                                topic_known=True), TH)
+    assert (decision.act, decision.topic_id, decision.aspect) == (Act.answer, "disability-two-subsidies", "fees")
+    assert decision.low_confidence

@@ -122,3 +122,19 @@ def test_the_last_clause_counts_even_without_a_question_word() -> None:
 def test_request_cues_and_a_second_question() -> None:
     assert is_request("社保卡去哪里补") and is_request("我想办个残疾证") and not is_request("我老伴前年走了")
     assert asks_two_things("还有她的医保卡丢了怎么补") and not asks_two_things(STORY)
+
+
+def test_a_story_with_one_request_clause_is_read_by_that_clause(understanding, tiny_kb) -> None:
+    # The story dilutes the whole message; its one request clause names the topic.
+    story = "我跟你讲啊，我一个人住在三楼，儿子在广东打工，一年才回来一次，腿脚也不太灵便，想问下她能不能领高龄津贴"
+    evidence = understanding.read(tiny_kb, DialogueState(), story)
+    assert evidence.alone is not None and evidence.alone.top is not None
+    assert evidence.alone.top.entry_id == "senior-age-allowance"
+    assert evidence.whole is not None  # the whole story was read first
+
+
+def test_words_no_entry_uses_and_topic_words_are_collected(understanding, tiny_kb) -> None:
+    evidence = understanding.read(tiny_kb, DialogueState(topic_id="senior-age-allowance"), "比特币高龄津贴")
+    assert evidence.topic_words is not None and "高龄津贴" in "".join(evidence.topic_words)
+    assert any("比特" in w for w in evidence.unknown_words)
+    assert not any("高龄" in w for w in evidence.unknown_words)
