@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     policy_emergency_model_suicide: float = 0.25
     policy_emergency_model_asking: float = 0.85
     policy_emergency_kind: float = 0.2
+    policy_emergency_agreeing: float = 0.2
     policy_aspect_followup: float = 0.45
     policy_aspect_new_topic: float = 0.7
     policy_new_topic: float = 0.5

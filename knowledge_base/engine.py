@@ -32,6 +32,10 @@ USER_DICT = DATA_DIR / "userdict.txt"
 KEEP_OLD_INDEXES = 2
 
 
+# Characters that glue onto a neighbour when a spoken sentence is segmented (最多能, 要排, 做要).
+SCRAP_FUNCTION_CHARS = "要能会想去来做给把被让在是有了的吗呢吧啊呀嘛个就都也还再得着过"
+
+
 @dataclass
 class KnowledgeBase:
     entries: dict[str, KbEntry]
@@ -116,6 +120,16 @@ class KnowledgeBase:
     def known_words(self) -> frozenset[str]:
         """Every word some entry uses: a word outside it (a segmentation scrap like 要排) tells no topic apart."""
         return self.derived("vocabulary:*", lambda: frozenset().union(*(self.vocabulary(e) for e in self.entries)))
+
+    def is_scrap(self, word: str, also_known: frozenset[str] = frozenset()) -> bool:
+        """A segmentation scrap, not a word: unknown to every entry, and a known word (or nothing) once the
+        function characters at its ends are taken off — 最多能 (最多 + 能), 要排, 做要. 股票 and 猫咪 are words.
+        ``also_known``: more words that count as known (the aspect table's)."""
+        known = self.known_words()
+        if word in known or word in also_known:
+            return False
+        core = word.strip(SCRAP_FUNCTION_CHARS)
+        return len(core) <= 1 or core in known or core in also_known
 
     def uncovered_words(self, query: str, entry_id: str) -> list[str]:
         """Words of ``query`` (two characters or more) that the entry never uses: 社保卡 for 辅助器具."""

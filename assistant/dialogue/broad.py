@@ -25,6 +25,8 @@ BROAD_TERMS_FILE = Path(__file__).resolve().parents[2] / "knowledge_base" / "dat
 MIN_TITLES_FOR_BROAD = 3
 RELEVANCE_CANDIDATES = 20  # retrieval candidates that order a broad request's options
 MAX_OTHER_WORDS = 1  # 「老人 补贴」: one more word narrows the options instead of making the message specific
+# 「退伍军人的优待证怎么办」: several broad words that together name one entry this surely are no broad request.
+NARROWED_MATCH = 0.9
 GENERIC_WORDS = frozenset({
     "政策", "待遇", "方面", "相关", "那些", "这些", "东西", "事情", "事", "问题", "情况", "哪些", "有哪些",
     "项目", "服务", "了解", "咨询", "介绍", "规定", "之类", "什么样", "种类", "啥子", "几种", "类", "政府", "国家",
@@ -112,6 +114,9 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
             terms.append(word)
             rest = rest.replace(word, " ")
     if not terms:
+        return None
+    if len(terms) > 1 and search is not None and search.decision == Decision.answer and search.top is not None \
+            and search.top.score >= NARROWED_MATCH:
         return None
     others = [w for w in analyzer.analyze_query(rest).words if w not in GENERIC_WORDS and len(w) >= 2]
     if len(others) > MAX_OTHER_WORDS:

@@ -44,6 +44,7 @@ class PolicyThresholds:
     emergency_model_suicide: float = 0.25  # … when the likeliest danger is someone ending their life
     emergency_model_asking: float = 0.85  # … when the message asks whom to tell or what to apply for
     emergency_kind: float = 0.2  # when the rules raise the alert, the model's kind is used from this danger on
+    emergency_agreeing: float = 0.2  # the detector's danger and the classifier's emergency probability both this high
     aspect_followup: float = 0.45  # aspect recogniser's confidence for a follow-up in the current topic
     aspect_new_topic: float = 0.7  # … for answering only that aspect of a newly named topic
     new_topic: float = 0.5  # the message alone names another topic this strongly: it is a new topic
@@ -286,7 +287,9 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     if aspect is not None:
         return Decision(Act.answer, topic_id=current, aspect=aspect, score=context_score, intent="ask_service",
                         confidence=max(confidence, ev.aspect.confidence), reason="aspect follow-up")
-    if name == "out_of_scope" or ev.broad_options:
+    # 「点样搞」 after an answer: nothing in it but question words, so an out-of-scope reading says nothing.
+    contentless = ev.topic_words is not None and not ev.topic_words
+    if (name == "out_of_scope" and not contentless) or ev.broad_options:
         return None
     in_topic_words = not ev.uncovered_current and bool(ev.normalized)
     weak_alone = ev.alone is None or ev.alone.decision != RetrievalDecision.answer or alone_top is None \

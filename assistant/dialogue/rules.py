@@ -57,9 +57,15 @@ def asks_whom(text: str) -> bool:
     return bool(_ASKS_WHOM.search(text))
 
 
+# Everyday phrases that contain a danger word but name no danger: the stove will not light (打不着火), a
+# lighter that lit (点着火了). Taken out before the danger words are looked for.
+_HARMLESS = re.compile(r"[打点]不?着火?")
+
+
 def is_emergency(text: str) -> bool:
     if _SERVICE_REQUEST.search(text) or _NOT_NOW.search(text):
         return False
+    text = _HARMLESS.sub("，", text)
     return bool(_EMERGENCY.search(text) or _EMERGENCY_SOUNDS.search(_pinyin(text)))
 
 

@@ -36,6 +36,7 @@ from knowledge_base.normalize import normalize
 from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
 from knowledge_base.retrieval.index import SearchResult
 
+ASPECT_STRETCH_CHARS = 4  # longest stretch of an aspect phrasing that counts as an aspect word
 # Intents whose messages need no retrieval at all.
 _NO_RETRIEVAL_INTENTS = frozenset({"check_ticket_status", "repeat", "slower", "choose_option", "deny"})
 
@@ -69,6 +70,8 @@ class Understanding:
         if result.name == "emergency" and not asks_for_service(normalized) \
                 and result.confidence >= self.thresholds.emergency_intent:
             emergency = EmergencySignal(reading.kind, "intent")
+        elif self._models_agree(normalized, reading, result):
+            emergency = EmergencySignal(reading.kind, "model")
         ticket = result.first("ticket_number")
         choice = result.first("choice") or extract_choice(normalized)
         evidence = Evidence(
@@ -104,8 +107,16 @@ class Understanding:
     def _aspect_words(self, knowledge: KnowledgeBase) -> frozenset[str]:
         """Words of the aspect table's phrasings (材料, 多久, 电话 …): they say nothing about which topic."""
         analyzer = knowledge.index.analyzer
-        return knowledge.derived("aspect-words", lambda: frozenset(
-            w for phrasings in self.aspect_phrasings for p in phrasings for w in analyzer.analyze_query(p).words))
+
+        def words() -> frozenset[str]:
+            # The segmenter cuts a phrase differently in different sentences (最多能领多少 → 最多/能领/多少, but
+            # 最多能给多少 → 最多能/…): every stretch of two to four characters of a phrasing counts as well.
+            texts = [analyzer.canonical(p) for phrasings in self.aspect_phrasings for p in phrasings]
+            stretches = {t[i:i + n] for t in texts for n in range(2, ASPECT_STRETCH_CHARS + 1)
+                         for i in range(len(t) - n + 1)}
+            return frozenset(stretches | {w for t in texts for w in analyzer.analyze_query(t).words})
+
+        return knowledge.derived("aspect-words", words)
 
     def _emergency(self, normalized: str, reading: EmergencyReading) -> EmergencySignal | None:
         if is_emergency(normalized):
@@ -119,6 +130,14 @@ class Understanding:
         if reading.kind is not None and reading.danger >= needed:
             return EmergencySignal(reading.kind, "model")
         return None
+
+    def _models_agree(self, normalized: str, reading: EmergencyReading, result: IntentResult) -> bool:
+        """「蛇咬了我老公的脚，已经肿得好大」: neither the detector nor the classifier is sure alone, but two models
+        trained on different data both see some danger — that is an alert, unless the message asks for a service."""
+        th = self.thresholds
+        classifier_danger = next((p for name, p in result.ranking if name == "emergency"), 0.0)
+        return (reading.kind is not None and reading.danger >= th.emergency_agreeing
+                and classifier_danger >= th.emergency_agreeing and not asks_for_service(normalized))
 
     @staticmethod
     def _needs_retrieval(state: DialogueState, ev: Evidence, result: IntentResult) -> bool:
@@ -166,7 +185,8 @@ class Understanding:
         # Which topic's own words the message uses: 「发票要原件吗」 is in 手工报销's words, 「社保卡丢了」 is not
         # in 辅助器具's. Words of the aspect table (材料, 多久 …) say nothing about the topic and are left out.
         neutral = self._aspect_words(knowledge)
-        words = [w for w in knowledge.index.analyzer.analyze_query(normalized).words if w not in neutral]
+        words = [w for w in knowledge.index.analyzer.analyze_query(normalized).words
+                 if w not in neutral and not knowledge.is_scrap(w, neutral)]
 
         def uncovered(entry_id: str | None) -> tuple[str, ...]:
             return tuple(knowledge.uncovered(words, entry_id)) if entry_id is not None else ()

@@ -30,3 +30,10 @@ def test_who_handles_it() -> None:
 
 def test_a_switch_names_the_new_topic() -> None:
     assert switch_topic("那公租房呢") == "公租房" and switch_topic("公租房怎么申请") is None
+
+
+def test_a_stove_that_will_not_light_is_no_fire() -> None:
+    # 着火 inside 打不着火 / 点着火: an everyday phrase, not a fire
+    assert not is_emergency("煤气灶打不着火是怎么回事")
+    assert not is_emergency("打着火了又灭了")
+    assert is_emergency("厨房着火啦快来")
