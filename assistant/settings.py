@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     policy_out_of_scope_over_broad: float = 0.5
     policy_two_topics_lead: float = 2.0
     policy_broad_max_options: int = 6
+    policy_switch_kin: float = 0.02
 
     # --- intents ---
     intent_classifier: str = "sklearn"

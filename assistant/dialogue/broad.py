@@ -30,7 +30,7 @@ NARROWED_MATCH = 0.9
 GENERIC_WORDS = frozenset({
     "政策", "待遇", "方面", "相关", "那些", "这些", "东西", "事情", "事", "问题", "情况", "哪些", "有哪些",
     "项目", "服务", "了解", "咨询", "介绍", "规定", "之类", "什么样", "种类", "啥子", "几种", "类", "政府", "国家",
-    "享受", "领", "发", "能", "一些", "块", "那块", "哪样", "么子", "讲", "讲下", "说说", "东东", "想", "问下",
+    "享受", "领", "发", "能", "一些", "块", "那块", "哪样", "么子", "讲", "讲下", "说说", "东东", "想", "问下", "关于",
 })
 # What may stand around the broad terms of a bare request (「医保嘅嘢想问下」, 「有什么补助」); anything else
 # (怎么申请, 丢了) makes the message say what it wants.
@@ -38,7 +38,7 @@ _GENERIC_SURFACE = re.compile(
     r"我想问下|我想问问|我想问|想问下|想问问|想问|想咨询下?|咨询下|问一下|问下|讲下|说说|了解下|了解一下|"
     r"有什么|有哪些|有没有|有冇|有乜嘢|有咩|有么子|有哪样|都有啥|都有什么|有啥|什么|啥|哪些|乜嘢|咩|么子|哪样|"
     r"方面的?|那块的?|那些|之类|的事情?|的问题|的东西|嘅嘢|问题|事情|政策|福利|好处|国家|政府|能享受|享受|"
-    r"怎么弄|怎么搞|怎么整|怎么办理?|怎样办理?|如何办理?|咋整|咋办|咋弄|咋搞|点样搞|点样弄|点样办|点搞|哪门搞|哪门办|"
+    r"怎么弄|怎么搞|怎么整|怎么办理?|怎样办理?|如何办理?|咋整|咋办|咋弄|咋搞|点样搞|点样弄|点样办|点搞|哪门搞|哪门办|关于|"
     r"得不得|可以|能|领|发|的|了|吗|呢|啊|呀|嘛|吧|我|给|对|都|要|想|请问|你好|您好|找|办|开|个|弄|搞|申请|注意|"
     r"[\s,.?!，。？！、]")
 CATEGORY_KEY = "分类:"
@@ -47,7 +47,8 @@ CATEGORY_KEY = "分类:"
 _ASKS_FOR_LIST = re.compile(
     r"有哪些|有哪几|哪几种|哪几样|哪几个|都有啥|都有什么|都有哪|有什么(?:补贴|补助|福利|好处|优惠|政策|待遇|救助|帮扶)|"
     r"有啥(?:补贴|补助|福利|好处|优惠|政策|待遇)|有乜嘢|有咩|有么子|有哪样|"
-    r"(?:能|可以|可)(?:申请|领|享受|办)(?:点|些|到)?(?:什么|啥|哪些|乜嘢|么子|哪样)")
+    r"(?:能|可以|可)(?:申请|领|享受|办)(?:点|些|到)?(?:什么|啥|哪些|乜嘢|么子|哪样)|"
+    r"有(?:什么|啥|哪些|乜嘢|么子)(?:可以|能|可)(?:申请|领|享受|办)")
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,9 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
             terms.append(term)
             rest = rest.replace(term, " ")
     asks_for_list = bool(_ASKS_FOR_LIST.search(normalized))
+    if not terms and asks_for_list and not _GENERIC_SURFACE.sub("", canonical):
+        # 「有什么可以申请的」: nothing named at all — the services residents ask most, one per category first
+        return _everything(knowledge, titles, popularity, max_options, search)
     if not terms and search is not None and search.decision == Decision.answer:
         return None  # only a bare listed term outranks a confident answer: nothing more to look for
     for word in analyzer.analyze_query(rest).words:
@@ -138,6 +142,13 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
     bare = all(term in explicit for term in terms) and not _GENERIC_SURFACE.sub("", rest)
     options = by_category(knowledge, ranked)[:max_options]
     return BroadRequest(tuple(terms), tuple(options), tuple(others), bare, asks_for_list)
+
+
+def _everything(knowledge: KnowledgeBase, titles: dict[str, str], popularity: Mapping[str, int], max_options: int,
+                search: SearchResult | None) -> BroadRequest:
+    relevance = {c.entry_id: c.score for c in search.candidates} if search is not None else {}
+    ranked = sorted(titles, key=lambda e: (-popularity.get(e, 0), -relevance.get(e, 0.0), e))
+    return BroadRequest((), tuple(by_category(knowledge, ranked)[:max_options]), (), True, True)
 
 
 def by_category(knowledge: KnowledgeBase, ranked: list[str]) -> list[str]:

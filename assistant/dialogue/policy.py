@@ -63,6 +63,7 @@ class PolicyThresholds:
     dominant_ratio: float = 4.0  # … and this many times the runner-up is answered when …
     surely_in_scope: float = 0.1  # … the classifier gives out-of-scope less than this
     agreeing_readings: float = 0.25  # a long message's request and the whole message agree on a topic this good
+    switch_kin: float = 0.02  # 那X呢 with a broad X: an entry of X this good sharing the topic's subject is meant
     broad_min_options: int = 3
     broad_max_options: int = 6
     clarify_max_options: int = 3
@@ -346,7 +347,8 @@ def _switch(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decisio
 
 def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: float,
            th: PolicyThresholds) -> Decision:
-    intent_name = name or "ask_service"
+    # An emergency reading that raised no alert (the stages found no danger now) is a question like any other.
+    intent_name = "ask_service" if name in (None, "emergency") else name
     surely_out = name == "out_of_scope" and confidence >= th.out_of_scope_over_broad
     if ev.broad_options and len(ev.broad_options) >= th.broad_min_options and not surely_out:
         return _broad(ev, name, confidence, th)

@@ -17,12 +17,19 @@ _EMERGENCY = re.compile(
     r"小孩丢了|孩子不见了|老人走丢了|走失了|洪水.{0,4}(进屋|冲|淹到)|山体滑坡了|塌了|"
     # Signs that need 120 now, told without the word 急救: stroke, seizure, chest pain, head bleeding.
     r"嘴巴?歪|口眼歪|(说话|讲话)(说|讲)?不清|半边身子?(没力|没劲|不能动|动不了|麻)|抽筋|抽搐|口吐白沫|"
-    r"胸口(好|很|一直)?(痛|疼|闷|绞)|喘不(上|过|赢)气|透不过气|(头|脑壳|脑袋)(在|一直)?(流血|出血|冒血)|流血不止|"
+    r"胸口(好|很|一直)?(痛|疼|闷|绞)|喘不(上|过|赢)气|透不过气|(头|脑壳|脑袋)(在|一直)?(流血|出血|冒血)|流血不止|血流不[止停]|流血不停|血止不住|止不住血|羊水破|"
     r"叫(她|他|人)?不应|没有?反应了|撞倒了|倒在地上"
 )
 # Not now: a hypothetical, prevention, or something that happened before (万一老人走丢了怎么办, 去年中风了).
-_NOT_NOW = re.compile(r"万一|如果|假如|要是|怎么防|如何防|预防|防止|防范|怎样防|注意什么|要注意|打什么电话|"
-                      r"去年|前年|以前|上个月|上次|之前|那时候|后遗症|过去了")
+_NOT_NOW = re.compile(r"万一|如果|假如|要是|要系|怎么防|如何防|预防|防止|防范|怎样防|注意什么|要注意|打什么电话|"
+                      # prevention of a named danger (防溺水宣传), something heard or seen in the news, just asking
+                      r"防(?:溺水|火|触电|煤气|燃气|中毒|跌倒|摔|雷|汛|台风|诈骗)|宣传|新闻|电视上|报道|听说|听讲|听人讲|"
+                      r"听人说|就问问|随便问问|问问而已|有时候|"
+                      # after the event: 火灾后户口本烧没了, 失火以后燃气被停了
+                      r"(?:火灾|失火|着火|起火|水灾|发大水|洪水|地震|台风|触电|中毒)(?:以后|之后|过后|后)|"
+                      r"去年|前年|以前|上个月|上次|之前|那时候|后遗症|过去了|"
+                      # learning what to do in general: 遇到有人晕倒要怎么做心肺复苏, 急救知识, 演练
+                      r"(?:遇到|碰到|遇上).{0,12}(?:怎么|如何|该|要)|急救知识|急救常识|学一下|学习|培训|演练")
 _SWITCH = re.compile(r"^(?:那|那么|还有|再问一下|另外)\s*(?P<topic>.{2,20}?)\s*(?:呢|怎么样|咋样|又怎么办)\s*[?？。!！]*$")
 HUMAN_WORDS = re.compile(r"转人工|人工服务|人工客服|真人|找工作人员|叫工作人员|呼叫工作人员|跟工作人员说|和工作人员说|找个人|找人工")
 _CANCEL = re.compile(r"^(?:算了|不用了|不要了|取消|不报了|不说了|退出)")
@@ -33,7 +40,7 @@ _REPORT_OPENER = re.compile(
 )
 
 # Someone asking how to get help *after* an event (火灾后申请救助) is not in danger now.
-_SERVICE_REQUEST = re.compile(r"申请|补助|补贴|救助金|救急的钱|报销|能领|领钱|怎么办理|手续|政策|赔偿|保险")
+_SERVICE_REQUEST = re.compile(r"申请|补助|补贴|救助金|救急的钱|报销|能领|领钱|怎么办理|手续|政策|赔偿|保险|补办|开通")
 
 
 # Asking whom to tell or what can be applied for (屋后山坡裂了要报告给谁): the emergency model must be surer.

@@ -91,6 +91,34 @@ class Understanding:
             return evidence
         return self._with_retrieval(knowledge, state, evidence, normalized, topic_known)
 
+    def _switch_target(self, knowledge: KnowledgeBase, current: str, target: str) -> SearchResult:
+        """那X呢: retrieval of X. A broad X is read with the current topic: 「那医保呢」 after 新生儿上户口 asks
+        for the newborn's 医保, so of X's entries the one whose title shares the current topic's subject wins."""
+        switch = knowledge.search(target, k=RELEVANCE_CANDIDATES)
+        target_broad = find_broad_request(knowledge, target, {}, self.thresholds.broad_max_options)
+        if switch.decision == RetrievalDecision.answer and (target_broad is None or not target_broad.bare):
+            return switch
+        subject = self._title_words(knowledge, current)
+        kin = next((c for c in switch.candidates if c.entry_id != current and c.score >= self.thresholds.switch_kin
+                    and subject & self._title_words(knowledge, c.entry_id)), None)
+        if kin is not None:
+            rest = [c for c in switch.candidates if c is not kin and c.entry_id != current]
+            return SearchResult(target, switch.canonical, [kin, *rest], RetrievalDecision.answer)
+        title = knowledge.entries[current].title.split("（")[0]
+        together = knowledge.search(f"{title}{target}", k=6)
+        others = [c for c in together.candidates if c.entry_id != current]
+        if others and others[0].score >= self.thresholds.answer:
+            return SearchResult(target, together.canonical, others, RetrievalDecision.answer)
+        return switch
+
+    def _title_words(self, knowledge: KnowledgeBase, entry_id: str) -> frozenset[str]:
+        """What an entry's title is about (新生儿, 医保; not 怎么, 办理), as two-character stretches of its
+        words, so that 残疾证 and 残疾人 share 残疾."""
+        neutral = self._aspect_words(knowledge)
+        title = knowledge.entries[entry_id].title
+        words = [w for w in knowledge.index.analyzer.analyze_query(title).words if len(w) >= 2 and w not in neutral]
+        return frozenset(w[i:i + 2] for w in words for i in range(len(w) - 1)) - neutral
+
     def _topic_clause(self, knowledge: KnowledgeBase, normalized: str,
                       requests: Sequence[str]) -> SearchResult | None:
         story = [c for c in split_clauses(normalized) if c not in requests]
@@ -173,15 +201,7 @@ class Understanding:
         switch = None
         target = switch_topic(normalized)
         if target is not None and topic_known and state.topic_id is not None:
-            switch = knowledge.search(target)
-            target_broad = find_broad_request(knowledge, target, {}, self.thresholds.broad_max_options)
-            if switch.decision != RetrievalDecision.answer or (target_broad is not None and target_broad.bare):
-                # 「那医保呢」 after 新生儿落户: the 医保 of the newborn — read X together with the current topic.
-                title = knowledge.entries[state.topic_id].title.split("（")[0]
-                together = knowledge.search(f"{title}{target}", k=6)
-                others = [c for c in together.candidates if c.entry_id != state.topic_id]
-                if others and others[0].score >= self.thresholds.answer:
-                    switch = SearchResult(target, together.canonical, others, RetrievalDecision.answer)
+            switch = self._switch_target(knowledge, state.topic_id, target)
         # Which topic's own words the message uses: 「发票要原件吗」 is in 手工报销's words, 「社保卡丢了」 is not
         # in 辅助器具's. Words of the aspect table (材料, 多久 …) say nothing about the topic and are left out.
         neutral = self._aspect_words(knowledge)

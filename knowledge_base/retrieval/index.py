@@ -40,6 +40,9 @@ FORMAT_VERSION = 4
 DENSE_CANDIDATES = 64
 ALL_WORDS_UNKNOWN = 0.999
 UNKNOWN_QUESTION_DAMPING = 0.5
+# The best entry shares no word with the question and hardly a sound (红烧肉怎么做 → 烧纸防山火): characters and
+# vectors alone are grounds to offer, never to answer. A typo (社宝卡) still shares the sounds.
+NO_SHARED_SOUND = 0.3
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,8 @@ class HybridIndex:
         decision = decide([c.score for c in candidates], self.config.thresholds, allow_dominant=not all_unknown)
         if all_unknown and decision == Decision.answer:
             decision = Decision.clarify  # offered, never answered (股票 is not 发票)
+        elif decision == Decision.answer and _shares_nothing(candidates[0]):
+            decision = Decision.clarify
         return SearchResult(query, canonical, candidates, decision)
 
     # --- persistence ---
@@ -277,3 +282,7 @@ class HybridIndex:
 def _bm25_attributes() -> frozenset[str]:
     """The attributes a Bm25Signal of this code has (a pickled one from older code may lack some)."""
     return frozenset(vars(Bm25Signal([["a"]])))
+
+
+def _shares_nothing(candidate: Candidate) -> bool:
+    return candidate.signals.get("word", 1.0) == 0.0 and candidate.signals.get("pinyin", 1.0) < NO_SHARED_SOUND

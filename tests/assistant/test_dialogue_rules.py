@@ -37,3 +37,9 @@ def test_a_stove_that_will_not_light_is_no_fire() -> None:
     assert not is_emergency("煤气灶打不着火是怎么回事")
     assert not is_emergency("打着火了又灭了")
     assert is_emergency("厨房着火啦快来")
+
+
+def test_learning_what_to_do_in_general_is_no_emergency_now() -> None:
+    assert not is_emergency("遇到有人晕倒要怎么做心肺复苏")
+    assert not is_emergency("想学一下触电了怎么救")
+    assert is_emergency("快来人我妈晕倒了叫不醒")

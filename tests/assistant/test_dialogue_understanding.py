@@ -138,3 +138,66 @@ def test_words_no_entry_uses_and_topic_words_are_collected(understanding, tiny_k
     assert evidence.topic_words is not None and "高龄津贴" in "".join(evidence.topic_words)
     assert any("比特" in w for w in evidence.unknown_words)
     assert not any("高龄" in w for w in evidence.unknown_words)
+
+
+def test_a_broad_switch_target_prefers_the_entry_that_shares_the_current_subject(classifier, tiny_kb_data,
+                                                                                  write_kb, tmp_path) -> None:
+    # 「那医保呢」 after 新生儿上户口: of the 医保 entries, the newborn's is meant, even if the plain one scores higher
+    from knowledge_base.engine import KnowledgeBase
+    from knowledge_base.loader import load_entries
+    from knowledge_base.profile import load_profile
+    from knowledge_base.synonyms import load_synonyms
+
+    def entry(entry_id: str, title: str, questions: list[str]) -> dict:
+        return {"id": entry_id, "title": title, "department": "医保", "status": "published", "questions": questions,
+                "answer": f"{title}：到社区服务中心问。", "aspects": {"materials": "身份证。"}}
+
+    data = dict(tiny_kb_data)
+    data["entries"] = {**tiny_kb_data["entries"], "yibao.yaml": {"category": "yibao", "entries": [
+        entry("resident-medical-insurance-enroll", "城乡居民医保每年什么时候缴费",
+              ["医保怎么交", "医保每年交多少", "居民医保什么时候交", "医保", "交医保", "医保缴费", "医保交费时间",
+               "今年医保多少钱", "医保在哪交"]),
+        entry("newborn-medical-insurance", "新生儿怎么参加医保",
+              [f"{who}{how}" for who in ("刚出生的孩子", "宝宝", "新生儿") for how in ("医保", "的医保", "办医保")]),
+        entry("medical-assistance", "困难群众看病怎么申请医疗救助",
+              [f"{who}{how}" for who in ("家里困难", "没钱", "低保户") for how in ("看病怎么办", "医疗救助", "看病能补吗")]),
+    ]}, "huji.yaml": {"category": "huji", "entries": [
+        entry("newborn-household-registration", "新生儿怎么上户口",
+              [f"{who}{how}" for who in ("孩子出生了", "宝宝", "新生儿") for how in ("怎么上户口", "落户", "报户口")]),
+    ]}}
+    directory = write_kb(tmp_path / "kb", data)
+    kb = KnowledgeBase.build(load_entries(directory), load_synonyms(directory / "synonyms.yaml"),
+                             load_profile(directory / "community_profile.example.yaml"))
+    # a knowledge base this small scores everything but the best match near zero: no floor for the kin here
+    understanding = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector(),
+                                  PolicyThresholds(switch_kin=0.0))
+    plain = kb.search("医保", k=10)
+    assert plain.top is not None and plain.top.entry_id == "resident-medical-insurance-enroll", plain.candidates
+    evidence = understanding.read(kb, DialogueState(topic_id="newborn-household-registration"), "那医保呢")
+    assert evidence.switch is not None and evidence.switch.top is not None
+    assert evidence.switch.top.entry_id == "newborn-medical-insurance", evidence.switch.candidates
+    evidence = understanding.read(kb, DialogueState(topic_id="senior-age-allowance"), "那医保呢")
+    assert evidence.switch is not None and evidence.switch.top is not None
+    assert evidence.switch.top.entry_id != "newborn-medical-insurance"
+
+
+def test_asking_what_there_is_is_marked_on_the_broad_request(tiny_kb) -> None:
+    # 「老人补贴有哪些」 asks what there is (options even when one entry matches); 「…怎么申请」 asks for one
+    from assistant.dialogue.broad import find_broad_request
+
+    listing = find_broad_request(tiny_kb, "老人家的补贴有哪些", {}, 6)
+    assert listing is not None and listing.asks_for_list
+    asking = find_broad_request(tiny_kb, "老人家的补贴怎么申请", {}, 6)
+    assert asking is None or not asking.asks_for_list
+
+
+def test_how_do_i_go_about_it_adds_nothing_to_a_broad_word(understanding, tiny_kb) -> None:
+    assert understanding.read(tiny_kb, DialogueState(), "社保怎么弄").broad_bare
+    assert understanding.read(tiny_kb, DialogueState(), "关于社保的问题").broad_bare
+
+
+def test_what_can_i_apply_for_offers_services_from_several_categories(understanding, tiny_kb) -> None:
+    evidence = understanding.read(tiny_kb, DialogueState(), "有什么可以申请的")
+    assert evidence.broad_bare and len(evidence.broad_options) >= 3
+    categories = {tiny_kb.entries[e].category for e in evidence.broad_options[:2]}
+    assert len(categories) == 2  # one category after another, not all of one kind first
