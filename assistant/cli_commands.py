@@ -19,6 +19,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("assistant.commands.orders", "orders"),
     ("assistant.commands.kiosk", "kiosk"),
     ("assistant.commands.privacy", "privacy"),
+    ("assistant.commands.asr", "asr"),
     ("intents.cli", "intents"),
     ("device_adapters.cli", "devices"),
 ]

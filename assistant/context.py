@@ -14,6 +14,7 @@ from assistant.events import EventBus, MemoryBus, create_bus
 from assistant.kb_runtime import KnowledgeBaseProvider, load_shipped_into_db
 from assistant.privacy import index as privacy_index
 from assistant.settings import Settings
+from assistant.speech import SpeechInput
 from assistant.storage.db import DbTimeouts, make_engine, make_session_factory, migrate
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,11 @@ class AppContext:
         from assistant.auth.secret import server_secret
 
         return create_rate_limiter(self.settings.rate_limit_url, self.engine, server_secret(self.settings))
+
+    @cached_property
+    def speech(self) -> SpeechInput:
+        """Speech input, one recogniser for the process (its model loads on first use)."""
+        return SpeechInput.from_settings(self.settings)
 
     def close(self) -> None:
         self.engine.dispose()

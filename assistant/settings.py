@@ -148,6 +148,16 @@ class Settings(BaseSettings):
     # sent to set it up right after the password, before any other page. Empty: TOTP stays optional.
     staff_totp_required_roles: str = ""
 
+    # --- speech input (issue 14: `shequ asr install|check`, POST /api/v1/asr, the kiosk's 按住说话) ---
+    asr_engine: str = "faster-whisper"  # faster-whisper | fake | off
+    asr_model_dir: Path | None = None  # the CTranslate2 checkpoint; default var_dir/models/whisper-base
+    asr_language: str = "zh"  # zh (普通话) | yue (粤语): the default; the kiosk and the API can switch
+    asr_prompt: bool = True  # bias recognition with the knowledge base's words
+    asr_threads: int = 2
+    asr_max_seconds: float = 15.0
+    asr_rate_per_minute: int = 12  # recognitions per chat session (or per address without one)
+    asr_warm_up: bool = True  # load the model in the background when the server starts
+
     # --- kiosk (kiosk_app, `shequ kiosk`) ---
     kiosk_assistant_url: str = ""  # empty: the assistant runs inside the kiosk; else e.g. http://10.0.0.5:8000
     kiosk_assistant_timeout_seconds: float = 8.0

@@ -19,7 +19,15 @@ from typing import Any
 
 from assistant.dialogue import payloads, replies
 from assistant.dialogue.forms import ReportIssueForm
-from assistant.dialogue.policy import Act, Decision, Evidence, PolicyThresholds, decide
+from assistant.dialogue.policy import (
+    UNSURE_ACTS,
+    Act,
+    Decision,
+    Evidence,
+    PolicyThresholds,
+    choose_reading,
+    decide,
+)
 from assistant.dialogue.schemas import (
     Button,
     ChatRequest,
@@ -114,7 +122,7 @@ class DialogueEngine:
         text = request.text[: self.settings.max_text_length]
         with self._turn_lock, session_scope(self.sessions) as db:
             turn = open_turn(db, request.session_id, request.channel, knowledge, text)
-            evidence = self.understanding.read(knowledge, turn.state, text)
+            evidence = self._read(turn, text, request.alternatives)
             outcome = self._respond(turn, evidence)
             response = ChatResponse(session_id=turn.session_id, action=outcome.action, reply=outcome.reply,
                                     intent=outcome.intent, topic=outcome.topic, aspect=outcome.aspect,
@@ -129,6 +137,22 @@ class DialogueEngine:
                                 outcome.unanswered_reason, outcome.candidates)
             store_turn(turn, evidence.normalized, stored, (time.perf_counter() - started) * 1000)
         return response
+
+    def _read(self, turn: TurnContext, text: str, alternatives: list[str]) -> Evidence:
+        """The evidence for the text, or for the spoken reading that was understood (choose_reading)."""
+        evidence = self.understanding.read(turn.knowledge, turn.state, text)
+        readings = [alt[: self.settings.max_text_length] for alt in alternatives if alt.strip() and alt != text]
+        if not readings or not evidence.normalized:
+            return evidence
+        first = decide(turn.state, evidence, self.thresholds)
+        if first.act not in UNSURE_ACTS:
+            return evidence
+        others = [self.understanding.read(turn.knowledge, turn.state, reading) for reading in readings]
+        chosen = choose_reading([first, *(decide(turn.state, ev, self.thresholds) for ev in others)])
+        if chosen == 0:
+            return evidence
+        turn.text = readings[chosen - 1]
+        return others[chosen - 1]
 
     # --- carrying out the policy's decision ---
     def _respond(self, turn: TurnContext, ev: Evidence) -> TurnOutcome:

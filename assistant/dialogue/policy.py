@@ -150,6 +150,27 @@ class Decision:
     broad: bool = False  # a clarification of a broad request (补贴, 医保), not between close candidates
 
 
+# A spoken question comes with the recogniser's other readings (its n-best list). The first reading is acted on
+# unless the machine was unsure of it (these acts) and another reading was understood.
+UNSURE_ACTS = frozenset({Act.clarify, Act.topic_menu, Act.fallback, Act.choice_invalid})
+
+
+def choose_reading(decisions: list[Decision]) -> int:
+    """Which of a spoken question's readings to act on (0: the recogniser's best).
+
+    Homophones are most of what a recogniser gets wrong (医保/一宝): when the best reading leaves the machine
+    unsure and another reading is an emergency or a confident answer, that one is what was said. An emergency
+    outranks an answer, as everywhere.
+    """
+    if not decisions or decisions[0].act not in UNSURE_ACTS:
+        return 0
+    for wanted in (Act.emergency, Act.answer):
+        for index, decision in enumerate(decisions[1:], start=1):
+            if decision.act == wanted:
+                return index
+    return 0
+
+
 def decide(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decision:
     intent = ev.intent
     name = intent.name if intent else None

@@ -38,6 +38,9 @@ class ChatRequest(BaseModel):
     session_id: SafeStr | None = Field(default=None, max_length=64)
     text: SafeStr
     channel: Channel = "api"
+    # A spoken question's other readings (POST /api/v1/asr's ``alternatives``), best first: tried when ``text``
+    # itself is not understood (policy.choose_reading).
+    alternatives: list[Annotated[SafeStr, Field(max_length=500)]] = Field(default_factory=list, max_length=3)
 
 
 class Button(BaseModel):

@@ -192,6 +192,30 @@ def test_answer_has_the_contract_shape(api: Api) -> None:
     assert "/aspect materials" in payloads(body) and "/human" in payloads(body)
 
 
+def test_a_spoken_question_is_read_by_the_recognisers_reading_that_was_understood(api: Api) -> None:
+    # 「搞灵金贴」 is a mishearing that finds nothing; the second reading of the n-best list is the question.
+    response = api.client.post("/api/v1/chat", json={
+        "text": "搞灵金贴怎么伸请", "channel": "web", "alternatives": ["高龄津贴怎么申请", "高龄金贴怎么申请"]})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["action"] == "answer" and "高龄" in body["topic"]["title"]
+    with api.context.sessions() as db:
+        stored = db.scalars(select(Turn).where(Turn.session_id == body["session_id"])).one()
+    assert "高龄津贴" in stored.user_text
+
+
+def test_a_spoken_question_understood_as_heard_keeps_its_first_reading(api: Api) -> None:
+    response = api.client.post("/api/v1/chat", json={
+        "text": "高龄津贴怎么申请", "channel": "web", "alternatives": ["我家着火了"]})
+    assert response.json()["action"] == "answer"
+
+
+@pytest.mark.parametrize("alternatives", [["好"] * 4, ["好" * 501], [1], "高龄津贴"])
+def test_bad_alternatives_get_a_4xx(api: Api, alternatives: Any) -> None:
+    response = api.client.post("/api/v1/chat", json={"text": "你好", "alternatives": alternatives})
+    assert 400 <= response.status_code < 500
+
+
 def test_follow_up_aspect_stays_in_the_session(api: Api) -> None:
     first, follow_up = api.conversation("高龄津贴怎么申请", "要带什么材料")
     assert follow_up["action"] == "answer"

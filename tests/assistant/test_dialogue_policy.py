@@ -348,3 +348,20 @@ def test_a_switch_with_one_good_candidate_answers_it() -> None:
                                 topic_known=True), TH)
     assert (decision.act, decision.topic_id, decision.aspect) == (Act.answer, "disability-two-subsidies", "fees")
     assert decision.low_confidence
+
+
+# --- a spoken question's readings (n-best) ---
+def test_the_recognisers_best_reading_is_kept_when_it_was_understood() -> None:
+    from assistant.dialogue.policy import Decision, choose_reading
+
+    assert choose_reading([Decision(Act.answer), Decision(Act.emergency)]) == 0
+    assert choose_reading([Decision(Act.handoff), Decision(Act.answer)]) == 0
+
+
+def test_an_unsure_reading_gives_way_to_a_reading_that_was_understood() -> None:
+    from assistant.dialogue.policy import Decision, choose_reading
+
+    assert choose_reading([Decision(Act.fallback), Decision(Act.clarify), Decision(Act.answer)]) == 2
+    assert choose_reading([Decision(Act.clarify), Decision(Act.answer), Decision(Act.emergency)]) == 2
+    assert choose_reading([Decision(Act.topic_menu), Decision(Act.fallback)]) == 0
+    assert choose_reading([]) == 0
