@@ -13,6 +13,7 @@ from assistant.auth.ratelimit import RateLimiter, create_rate_limiter, rate_limi
 from assistant.events import EventBus, MemoryBus, create_bus
 from assistant.kb_runtime import KnowledgeBaseProvider, load_shipped_into_db
 from assistant.privacy import index as privacy_index
+from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
 from assistant.speech import SpeechInput
 from assistant.storage.db import DbTimeouts, make_engine, make_session_factory, migrate
@@ -36,6 +37,11 @@ class AppContext:
         from assistant.auth.secret import server_secret
 
         return create_rate_limiter(self.settings.rate_limit_url, self.engine, server_secret(self.settings))
+
+    @cached_property
+    def cipher(self) -> PersonalDataCipher:
+        """Encryption of personal data at rest (contacts, recordings), with the one configured key."""
+        return PersonalDataCipher.from_settings(self.settings.encryption_key, self.settings.var_dir)
 
     @cached_property
     def speech(self) -> SpeechInput:

@@ -157,6 +157,8 @@ class Settings(BaseSettings):
     asr_max_seconds: float = 15.0
     asr_rate_per_minute: int = 12  # recognitions per chat session (or per address without one)
     asr_warm_up: bool = True  # load the model in the background when the server starts
+    # Keep residents' recordings (encrypted, purged with their conversation)? Off: audio lives only in memory.
+    asr_keep_audio: bool = False
 
     # --- kiosk (kiosk_app, `shequ kiosk`) ---
     kiosk_assistant_url: str = ""  # empty: the assistant runs inside the kiosk; else e.g. http://10.0.0.5:8000

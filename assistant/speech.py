@@ -6,7 +6,9 @@ whatever audio arrives (:func:`accessibility.audio_input.decode_audio`), runs th
 (:func:`accessibility.asr.recognise`) and biases the engine with the knowledge base's own words. The model
 loads on first use (or in the background at start with :meth:`SpeechInput.warm_up`), never per request.
 
-Audio is not kept: it lives in memory for the length of the call.
+Audio is not kept: it lives in memory for the length of the call, unless ``Settings.asr_keep_audio`` is on;
+then :func:`keep_recording` stores it encrypted with the conversation, and it goes when the conversation goes
+(retention purge, a resident's erasure).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
 
 from accessibility.asr import (
     LANGUAGES,
@@ -27,9 +30,10 @@ from accessibility.asr import (
     recognise,
 )
 from accessibility.audio_input import decode_audio
+from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
 
-__all__ = ["SpeechInput", "prompt_terms", "resolved_model_dir"]
+__all__ = ["SpeechInput", "keep_recording", "prompt_terms", "resolved_model_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +113,16 @@ class SpeechInput:
 
     def transcribe_samples(self, samples: np.ndarray, *, language: str | None = None) -> Transcript:
         return recognise(self.recognizer, samples, language=self.language_of(language))
+
+
+def keep_recording(factory: sessionmaker[Session], cipher: PersonalDataCipher, session_id: str, audio: bytes,
+                   seconds: float) -> int:
+    """Store a recording encrypted under its conversation (only call when ``asr_keep_audio`` is on)."""
+    from assistant.storage.db import session_scope
+    from assistant.storage.models import VoiceClip
+
+    with session_scope(factory) as db:
+        clip = VoiceClip(session_id=session_id, seconds=round(seconds, 2), audio_encrypted=cipher.encrypt_bytes(audio))
+        db.add(clip)
+        db.flush()
+        return clip.id

@@ -40,6 +40,7 @@ from assistant.storage.models import (
     HandoffRequest,
     Turn,
     UnansweredQuery,
+    VoiceClip,
     WorkOrder,
     WorkOrderEvent,
 )
@@ -268,6 +269,7 @@ def delete_sessions(db: Session, session_ids: list[str]) -> tuple[int, int, int]
         handoffs += len(handoff_ids)
         db.execute(delete(HandoffRequest).where(HandoffRequest.session_id.in_(ids)))
         db.execute(delete(UnansweredQuery).where(UnansweredQuery.session_id.in_(ids)))
+        db.execute(delete(VoiceClip).where(VoiceClip.session_id.in_(ids)))
         turns += db.execute(delete(Turn).where(Turn.session_id.in_(ids))).rowcount or 0
         for model in (ChannelMenu, ChannelOutbox, ChannelInbound):
             db.execute(delete(model).where(model.session_id.in_(ids)))

@@ -44,6 +44,7 @@ from assistant.storage.models import (
     HandoffRequest,
     Turn,
     UnansweredQuery,
+    VoiceClip,
     WorkOrder,
     WorkOrderEvent,
 )
@@ -187,6 +188,9 @@ KINDS: tuple[Kind, ...] = (
         ChannelOutbox.created_at),
     Kind("channel_inbound", "微信消息去重记录", ChannelInbound, ChannelInbound.id,
          lambda c: ChannelInbound.received_at < c.now - CHANNEL_INBOUND_KEEP, ChannelInbound.received_at),
+    Kind("voice_clips", "录音", VoiceClip, VoiceClip.id, lambda c: and_(
+        VoiceClip.created_at < c.conversations, _session_gone_or_due(c, VoiceClip.session_id)),
+        VoiceClip.created_at),
     Kind("sessions", "会话", ChatSession, ChatSession.id, session_due, ChatSession.updated_at),
     Kind("events", "页面推送事件", EventRow, EventRow.id, lambda c: and_(
         EventRow.created_at < c.now - EVENTS_KEEP,
@@ -322,7 +326,8 @@ def _session_children(ids: list[str]) -> list[tuple[str, Any]]:
             ("unanswered", delete(UnansweredQuery).where(UnansweredQuery.session_id.in_(ids))),
             ("handoffs", delete(HandoffRequest).where(HandoffRequest.session_id.in_(ids))),
             ("alerts", delete(Alert).where(Alert.session_id.in_(ids))),
-            ("channel_menus", delete(ChannelMenu).where(ChannelMenu.session_id.in_(ids)))]
+            ("channel_menus", delete(ChannelMenu).where(ChannelMenu.session_id.in_(ids))),
+            ("voice_clips", delete(VoiceClip).where(VoiceClip.session_id.in_(ids)))]
 
 
 def _order_children(ids: list[int]) -> list[tuple[str, Any]]:

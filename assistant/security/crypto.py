@@ -43,6 +43,17 @@ class PersonalDataCipher:
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """For recordings: the same key and scheme as the text fields."""
+        return self._fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes | None:
+        try:
+            return self._fernet.decrypt(token)
+        except (InvalidToken, ValueError):
+            log.error("a stored recording could not be decrypted (wrong key?)")
+            return None
+
     def decrypt(self, token: str) -> str | None:
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")

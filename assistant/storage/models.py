@@ -5,7 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, func
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -124,6 +136,19 @@ class Turn(Base):
     latency_ms: Mapped[float] = mapped_column(default=0.0)
     feedback: Mapped[int | None] = mapped_column(Integer, nullable=True)  # +1 👍, -1 👎
     sender: Mapped[str] = mapped_column(String(20), default="bot")  # bot | agent
+
+
+class VoiceClip(Base):
+    """A resident's recording, kept only when ``Settings.asr_keep_audio`` says so: encrypted (Fernet), and
+    deleted with its conversation (retention purge, a resident's erasure)."""
+
+    __tablename__ = "voice_clips"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    session_id: Mapped[str] = mapped_column(String(64), index=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    audio_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class UnansweredQuery(Base):

@@ -297,3 +297,30 @@ def test_the_purge_command(settings, monkeypatch):
         assert "会话：0" in again.output
     finally:
         get_settings.cache_clear()
+
+
+def test_kept_recordings_are_encrypted_and_go_with_their_conversation(sessions, retention_settings):
+    from assistant.privacy.requests import delete_sessions
+    from assistant.security.crypto import PersonalDataCipher
+    from assistant.speech import keep_recording
+    from assistant.storage.models import VoiceClip
+
+    cipher = PersonalDataCipher.from_settings("", retention_settings.var_dir)
+    audio = b"RIFF" + "我的身份证号450102199003071234".encode() * 20
+    with session_scope(sessions) as db:
+        add_chat(db, "old-voice", OLD)
+        add_chat(db, "new-voice", RECENT)
+        add_chat(db, "erased-voice", RECENT)
+    for sid in ("old-voice", "new-voice", "erased-voice", "never-a-session"):
+        keep_recording(sessions, cipher, sid, audio, 3.2)
+    with session_scope(sessions) as db:
+        for clip in db.scalars(select(VoiceClip)):
+            assert audio not in clip.audio_encrypted and b"450102" not in clip.audio_encrypted
+            assert cipher.decrypt_bytes(clip.audio_encrypted) == audio
+        db.execute(VoiceClip.__table__.update().where(VoiceClip.session_id == "never-a-session")
+                   .values(created_at=OLD))
+        db.execute(VoiceClip.__table__.update().where(VoiceClip.session_id == "old-voice").values(created_at=OLD))
+        delete_sessions(db, ["erased-voice"])
+    report = purge(sessions, retention_settings, now=NOW)
+    assert report.count("voice_clips") == 2  # the old conversation's, and one whose session never existed
+    assert ids(sessions, VoiceClip.session_id) == {"new-voice"}
