@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from accessibility.audio_input import MAX_AUDIO_BYTES
 from assistant.api.db_faults import has_bad_characters_cause, is_database_outage, log_outage
 from assistant.auth.deps import wants_html
 from assistant.dialogue.schemas import BAD_CHARACTERS_ERROR
@@ -22,6 +23,10 @@ MAX_BODY_BYTES = 64 * 1024
 # Staff console forms are larger (a whole synonym dictionary); its spreadsheet upload larger still.
 STAFF_BODY_BYTES = 1024 * 1024
 STAFF_UPLOAD_BYTES = {"/staff/kb/import": 10 * 1024 * 1024}
+# Public uploads: a recorded question (POST /api/v1/asr; its own cap is checked again while reading).
+# The audio cap plus room for multipart framing and two small form fields.
+ASR_BODY_BYTES = MAX_AUDIO_BYTES + 64 * 1024
+PUBLIC_UPLOAD_BYTES = {"/api/v1/asr": ASR_BODY_BYTES}
 
 
 BAD_CHARACTERS_MESSAGE = ("内容里有无法识别的字符，请删掉后再发", "text contains a NUL or a lone surrogate character")
@@ -117,7 +122,8 @@ def _internal_error(exc: Exception) -> JSONResponse:
 
 
 def body_limit(path: str) -> int:
-    return STAFF_UPLOAD_BYTES.get(path) or (STAFF_BODY_BYTES if path.startswith("/staff/") else MAX_BODY_BYTES)
+    return (PUBLIC_UPLOAD_BYTES.get(path) or STAFF_UPLOAD_BYTES.get(path)
+            or (STAFF_BODY_BYTES if path.startswith("/staff/") else MAX_BODY_BYTES))
 
 
 class BodyLimitMiddleware:

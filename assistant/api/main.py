@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from assistant.api.errors import install_error_handlers
-from assistant.api.routes import channels, chat, health, rasa_webhook, sessions, web
+from assistant.api.routes import asr, channels, chat, health, rasa_webhook, sessions, web
 from assistant.api.routes import events as event_routes
 from assistant.api.routes import handoff as handoff_routes
 from assistant.api.routes import orders as order_routes
@@ -25,7 +25,10 @@ from assistant.settings import Settings, get_settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, context: AppContext | None = None, *,
+               warm_up_speech: bool = False) -> FastAPI:
+    """The app. ``warm_up_speech``: load the speech model in the background at start when
+    ``Settings.asr_warm_up`` asks for it (the served app does; tests and tools that never listen do not)."""
     settings = settings or (context.settings if context else get_settings())
     configure_logging(settings.log_level)
 
@@ -37,6 +40,8 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         app.state.engine = build_engine(ctx)
         # Warm up: load the index and train/load the intent model before the first resident waits.
         app.state.engine.classifier.classify("你好")
+        if warm_up_speech and ctx.settings.asr_warm_up and ctx.speech.enabled:
+            ctx.speech.warm_up()  # the speech model loads in the background; the first recording need not wait
         log.info("ready: %d knowledge-base entries", len(ctx.kb.current().entries))
         try:
             yield
@@ -53,6 +58,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     install_error_handlers(app)
     app.add_middleware(SecurityHeadersMiddleware)  # CSP, no framing, nosniff, no-store: every page and answer
     app.include_router(chat.router)
+    app.include_router(asr.router)  # POST /api/v1/asr: a recorded question in, the text heard out
     app.include_router(rasa_webhook.router)
     app.include_router(health.router)
     app.include_router(web.router)
@@ -69,4 +75,4 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
 
 def app_factory() -> FastAPI:
     """Entry point for uvicorn/gunicorn workers (``--factory``): each worker builds its own app."""
-    return create_app()
+    return create_app(warm_up_speech=True)

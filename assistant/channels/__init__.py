@@ -7,8 +7,9 @@ through the customer-service message API from a database outbox.
 
 Modules: ``config`` (per-account settings), ``protocol`` (signatures, AES, XML through wechatpy),
 ``formatting`` (buttons as numbered text, fixed replies), ``store`` (dedupe and button menus),
-``api_client`` (access-token cache, customer-service API), ``outbox`` (retries), ``replay`` (timestamp
-window and nonce cache against replayed callbacks), ``service`` (a callback from request to reply).
+``api_client`` (access-token cache, customer-service API, voice messages' audio), ``outbox`` (retries),
+``replay`` (timestamp window and nonce cache against replayed callbacks), ``service`` (a callback from request
+to reply; a voice message without WeChat's own recognition is fetched and heard by ``context.speech``).
 
 Exceptions (all ``ChannelError``)::
 
@@ -17,9 +18,10 @@ Exceptions (all ``ChannelError``)::
     ├── SignatureError            signature or msg_signature does not match: nothing is processed
     │   └── ReplayError           (in ``replay``) timestamp outside the window or nonce already used
     ├── MalformedMessage          body is not a WeChat XML message (or cannot be decrypted)
-    └── DeliveryError             the customer-service API did not take a message
-        ├── TransientDeliveryError    try again later (network, rate limit, system busy)
-        └── PermanentDeliveryError    never going to work (48-hour window closed, user left, no secret)
+    ├── DeliveryError             the customer-service API did not take a message
+    │   ├── TransientDeliveryError    try again later (network, rate limit, system busy)
+    │   └── PermanentDeliveryError    never going to work (48-hour window closed, user left, no secret)
+    └── MediaError                a voice message's audio could not be fetched (no secret, expired, too big)
 """
 
 from __future__ import annotations
@@ -53,3 +55,9 @@ class TransientDeliveryError(DeliveryError):
 
 class PermanentDeliveryError(DeliveryError):
     pass
+
+
+class MediaError(ChannelError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

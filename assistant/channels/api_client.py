@@ -1,7 +1,9 @@
-"""The customer-service message API of both channels and the access-token cache it needs.
+"""The customer-service message API of both channels, the media download, and the access-token cache they need.
 
 Official Account: ``GET /cgi-bin/token`` then ``POST /cgi-bin/message/custom/send``; WeCom:
-``GET /cgi-bin/gettoken`` then ``POST /cgi-bin/message/send`` with the AgentID. Tokens live 7200 s and a
+``GET /cgi-bin/gettoken`` then ``POST /cgi-bin/message/send`` with the AgentID. A voice message's audio
+(AMR, or Speex for WeCom's high-quality voice) comes from ``GET /cgi-bin/media/get?media_id=…`` on both,
+read with a size cap; an error there is a JSON body instead of audio. Tokens live 7200 s and a
 new one retires the old one, so one token per account is shared by every worker through the database and
 refreshed ahead of its expiry. URLs carry the secret or the token: they are never logged, and errors
 carry only an exception name or an errcode.
@@ -21,7 +23,7 @@ from typing import Any
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from assistant.channels import PermanentDeliveryError, TransientDeliveryError
+from assistant.channels import DeliveryError, MediaError, PermanentDeliveryError, TransientDeliveryError
 from assistant.channels.config import AccountConfig
 from assistant.channels.models import ChannelToken
 from assistant.security.crypto import PersonalDataCipher
@@ -36,6 +38,10 @@ TOKEN_ERRCODES = frozenset({40001, 40014, 41001, 42001, 42007})
 # the account may not use this API. Retrying only burns the rate limit.
 PERMANENT_ERRCODES = frozenset({40003, 43004, 43019, 45015, 45047, 48001, 60111, 81013})
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# A voice message is a minute of AMR at most (~100 KB); an error answer is a short JSON object.
+MEDIA_TIMEOUT = httpx.Timeout(8.0, connect=4.0)
+MAX_ERROR_BODY_BYTES = 16 * 1024
+_AUDIO_TYPES = ("audio/", "video/", "application/octet-stream", "application/ogg")
 _SECRET_QUERY = re.compile(r"((?:secret|corpsecret|access_token)=)[^&\s\"']+", re.IGNORECASE)
 
 
@@ -220,3 +226,57 @@ class CustomerServiceSender:
                 raise PermanentDeliveryError(f"errcode:{code}")
             raise TransientDeliveryError(f"errcode:{code}")
         raise TransientDeliveryError("token_rejected")
+
+    def fetch_media(self, media_id: str, *, max_bytes: int) -> bytes:
+        """The audio of a voice message (temporary media, kept by WeChat for three days).
+
+        Raises ``MediaError`` with a short reason (no secret, an errcode, too big, network) — never the URL,
+        which carries the access token."""
+        if not self.account.can_send:
+            raise MediaError("not_configured")
+        for attempt in range(2):
+            try:
+                token = self.tokens.get()
+            except DeliveryError as e:
+                raise MediaError(f"token:{e.reason}") from None
+            try:
+                with self.http.stream("GET", f"{self.account.api_base}/cgi-bin/media/get", timeout=MEDIA_TIMEOUT,
+                                      params={"access_token": token, "media_id": media_id}) as response:
+                    if response.status_code >= 400:
+                        raise MediaError(f"http:{response.status_code}")
+                    content_type = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+                    if content_type.startswith(_AUDIO_TYPES):
+                        return _read_capped(response, max_bytes)
+                    code = _errcode(_error_json(response))
+            except httpx.HTTPError as e:
+                raise MediaError(f"http:{type(e).__name__}") from None
+            if code in TOKEN_ERRCODES and attempt == 0:
+                self.tokens.invalidate(token)
+                continue
+            raise MediaError(f"errcode:{code}")
+        raise MediaError("token_rejected")
+
+
+def _read_capped(response: httpx.Response, max_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > max_bytes:
+            raise MediaError("too_large")
+        chunks.append(chunk)
+    if not size:
+        raise MediaError("empty")
+    return b"".join(chunks)
+
+
+def _error_json(response: httpx.Response) -> dict[str, Any]:
+    """WeChat's answer when it sends no file: ``{"errcode": 40007, "errmsg": "invalid media_id"}``."""
+    try:
+        body = _read_capped(response, MAX_ERROR_BODY_BYTES)
+        data = json.loads(body.decode("utf-8"))
+    except (MediaError, ValueError):
+        raise MediaError("unexpected_answer") from None
+    if not isinstance(data, dict):
+        raise MediaError("unexpected_answer")
+    return data

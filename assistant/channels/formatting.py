@@ -19,6 +19,11 @@ WELCOME = ("您好，我是社区小助手。社保、医保、养老、救助�
            "都可以直接打字问我，比如“高龄津贴怎么申请”。要找工作人员，请回复“转人工”。")
 UNSUPPORTED = "我现在只能看懂文字。请把您的问题打字发给我，比如“社保卡丢了怎么办”。"
 VOICE_UNCLEAR = "这段语音我没听清楚，请再说一遍，或者打字告诉我。"
+VOICE_TOO_LONG = "这段语音太长了，请用一两句话说出您要办的事，或者打字告诉我。"
+VOICE_NOT_RECEIVED = "这段语音没有收到，请再发一次，或者打字告诉我。"
+VOICE_UNAVAILABLE = "语音消息我暂时听不了，请打字告诉我，比如“社保卡丢了怎么办”。"
+# A voice message heard here (not by WeChat) is answered with what was heard first, so a wrong reading shows.
+HEARD = "您说的是：“{text}”"
 EMPTY_TEXT = "请输入您要问的内容。"
 TOO_LONG = "内容太长了，请不要超过500个字，分几次发给我也可以。"
 BUSY = "系统有点忙，请稍后再发一次。需要帮忙可以回复“转人工”。"

@@ -44,6 +44,7 @@ _DECODE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, b
                   UnicodeError, xmltodict.expat.ExpatError)
 
 Kind = Literal["text", "voice", "event", "other"]
+_MEDIA_ID = re.compile(r"[A-Za-z0-9_\-@.=+/]{1,256}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Inbound:
     agent_id: int | None
     dedupe_key: str
     message: BaseMessage
+    media_id: str | None = None  # a voice message's audio, fetched by MediaId when WeChat gave no Recognition
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ def _parse(account: AccountConfig, xml: str, parser: Any) -> Inbound:
             raise MalformedMessage("CreateTime or MsgId is not a number")
         agent_id = int(message._data["AgentID"]) if message._data.get("AgentID") else None
         kind, text, event = _classify(message, msg_type)
+        media_id = _media_id(message._data.get("MediaId")) if kind == "voice" else None
     except MalformedMessage:
         raise
     except _DECODE_ERRORS as e:
@@ -193,7 +196,15 @@ def _parse(account: AccountConfig, xml: str, parser: Any) -> Inbound:
     # CreateTime (+ the event) does.
     identity = f"msg:{sender}:{msg_id}" if msg_id else f"event:{sender}:{create_time}:{event or msg_type}"
     dedupe_key = hashlib.sha256(f"{account.kind}:{account.app_id}:{identity}".encode()).hexdigest()
-    return Inbound(kind, msg_type, sender, text, event, agent_id, dedupe_key, message)
+    return Inbound(kind, msg_type, sender, text, event, agent_id, dedupe_key, message, media_id)
+
+
+def _media_id(value: object) -> str | None:
+    """A MediaId fit to put in a URL's query: printable ASCII without spaces, of a sane length."""
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if _MEDIA_ID.fullmatch(value) else None
 
 
 def _is_number(value: object) -> bool:

@@ -5,6 +5,12 @@ thread; the request waits for it up to ``channel_reply_budget_seconds``. A reply
 returned passively; otherwise the request answers "success" (empty) at once and the reply, when it comes,
 goes to the outbox. Which of the two happens is decided under one lock, so a reply is never sent both
 ways nor lost between them.
+
+A voice message that WeChat recognised itself (``Recognition``) is its text. Without one, the dialogue thread
+fetches the audio by MediaId through the account's API client and runs the process's one recogniser
+(``context.speech``) on it, then answers with what it heard first (personal data masked) and the reply; when
+that cannot be done (voice off, no model, no secret to fetch with, an unusable clip) the resident gets a
+plain line asking to type or send again. The audio stays in memory; only durations and lengths are logged.
 """
 
 from __future__ import annotations
@@ -15,12 +21,15 @@ import logging
 import threading
 import weakref
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
 
+from accessibility.asr import Transcript
+from accessibility.audio_input import MAX_AUDIO_BYTES
+from accessibility.errors import AsrError, AudioError, AudioTooLongError
 from assistant.auth.secret import server_secret
-from assistant.channels import ChannelNotConfigured, protocol, store
+from assistant.channels import ChannelNotConfigured, MediaError, protocol, store
 from assistant.channels import formatting as fmt
 from assistant.channels.api_client import CustomerServiceSender
 from assistant.channels.config import AccountConfig, load_accounts
@@ -31,7 +40,9 @@ from assistant.dialogue.engine import DialogueEngine
 from assistant.dialogue.schemas import MAX_TEXT_CHARS, ChatRequest
 from assistant.dialogue.turn_store import derived_session_id, ensure_session
 from assistant.security.crypto import PersonalDataCipher
+from assistant.speech import SpeechInput
 from assistant.storage.db import session_scope
+from pii import mask_text
 
 log = logging.getLogger(__name__)
 SESSION_PREFIX = {"wechat": "wx-", "wecom": "wc-"}  # which channel a session came from, at a glance
@@ -64,9 +75,10 @@ class _PendingReply:
 
 
 class ChannelService:
-    def __init__(self, context: AppContext, *, http: httpx.Client | None = None, start_worker: bool = True,
-                 worker_interval: float = 2.0) -> None:
+    def __init__(self, context: AppContext, *, speech: SpeechInput | None = None, http: httpx.Client | None = None,
+                 start_worker: bool = True, worker_interval: float = 2.0) -> None:
         self.context = context
+        self._speech = speech  # None: the context's (the process's one recogniser), looked up when needed
         settings = context.settings
         self.accounts, self.disabled = load_accounts(settings)
         self.budget = max(0.0, settings.channel_reply_budget_seconds)
@@ -96,6 +108,10 @@ class ChannelService:
         self._executor.shutdown(wait=True, cancel_futures=False)
         if self._owns_http:
             self._http.close()
+
+    @property
+    def speech(self) -> SpeechInput:
+        return self._speech if self._speech is not None else self.context.speech
 
     def _housekeeping(self) -> None:
         store.prune_inbound(self.context.sessions)
@@ -147,7 +163,8 @@ class ChannelService:
             return protocol.empty_reply(account)
 
         text = self._text_for_dialogue(inbound)
-        if text is None:
+        media_id = inbound.media_id if text is None and inbound.kind == "voice" else None
+        if text is None and media_id is None:
             fixed = self._fixed_reply(inbound)
             await asyncio.to_thread(store.finish_inbound, self.context.sessions, claim.inbound_id,
                                     "replied" if fixed else "ignored", fixed)
@@ -155,8 +172,13 @@ class ChannelService:
                 else protocol.empty_reply(account)
 
         pending = _PendingReply()
-        future = self._executor.submit(self._converse, account, inbound.sender, session_id, text, engine, pending,
-                                       claim.inbound_id)
+        future: Future[None]
+        if media_id is not None:  # a voice message to hear first (fetch, recognise): in the dialogue thread too
+            future = self._executor.submit(self._hear_and_converse, account, inbound.sender, session_id, media_id,
+                                           engine, pending, claim.inbound_id)
+        else:
+            future = self._executor.submit(self._converse, account, inbound.sender, session_id, text or "", engine,
+                                           pending, claim.inbound_id)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(future)), self.budget)
         reply = pending.take()
@@ -202,6 +224,58 @@ class ChannelService:
                   pending: _PendingReply, inbound_id: int) -> None:
         """In a dialogue thread: one turn, then the reply passively or through the outbox."""
         reply = self._turn(account, session_id, text, engine)
+        self._deliver(account, user_id, session_id, reply, pending, inbound_id)
+
+    def _hear_and_converse(self, account: AccountConfig, user_id: str, session_id: str, media_id: str,
+                           engine: DialogueEngine, pending: _PendingReply, inbound_id: int) -> None:
+        """In a dialogue thread: a voice message heard, then answered like text (what was heard shown first)."""
+        try:
+            heard, failure = self._hear(account, media_id)
+        except Exception as e:  # whatever went wrong, the resident gets a line, never silence
+            log.error("%s: the voice message could not be heard: %s", account.kind, type(e).__name__)
+            heard, failure = None, fmt.VOICE_UNAVAILABLE
+        if heard is None:
+            reply = failure
+        else:
+            answer = self._turn(account, session_id, heard.text, engine, list(heard.alternatives))
+            reply = fmt.HEARD.format(text=mask_text(heard.text)) + "\n" + answer
+        self._deliver(account, user_id, session_id, reply, pending, inbound_id)
+
+    def _hear(self, account: AccountConfig, media_id: str) -> tuple[Transcript | None, str]:
+        """The voice message's reading, or ``None`` and the line that tells the resident what to do instead."""
+        speech = self.speech
+        kind = account.kind
+        if not speech.enabled:
+            return None, fmt.VOICE_UNAVAILABLE
+        try:
+            speech.recognizer.load()  # no model here: say so before fetching audio for nothing
+        except AsrError as e:
+            log.warning("%s: voice message not heard, speech input unavailable: %s", kind, type(e).__name__)
+            return None, fmt.VOICE_UNAVAILABLE
+        sender = self.senders.get(kind)
+        if sender is None:
+            return None, fmt.VOICE_NOT_RECEIVED
+        try:
+            audio = sender.fetch_media(media_id, max_bytes=MAX_AUDIO_BYTES)
+        except MediaError as e:
+            log.info("%s: voice message not fetched: %s", kind, e.reason)
+            return None, fmt.VOICE_TOO_LONG if e.reason == "too_large" else fmt.VOICE_NOT_RECEIVED
+        try:
+            transcript = speech.transcribe_bytes(audio)
+        except AudioTooLongError:
+            return None, fmt.VOICE_TOO_LONG
+        except AudioError as e:
+            log.info("%s: voice message not understood: %s", kind, type(e).__name__)
+            return None, fmt.VOICE_UNCLEAR
+        except Exception as e:  # the engine failed (model broken, out of memory): the resident types instead
+            log.error("%s: voice recognition failed: %s", kind, type(e).__name__)
+            return None, fmt.VOICE_UNAVAILABLE
+        log.info("%s: voice message of %d bytes, %.1f s heard as %d characters", kind, len(audio),
+                 transcript.audio_seconds, len(transcript.text))
+        return transcript, ""
+
+    def _deliver(self, account: AccountConfig, user_id: str, session_id: str, reply: str, pending: _PendingReply,
+                 inbound_id: int) -> None:
         sessions = self.context.sessions
         try:
             if pending.finish(reply):
@@ -213,7 +287,8 @@ class ChannelService:
         except Exception as e:
             log.error("%s: could not record the reply: %s", account.kind, type(e).__name__)
 
-    def _turn(self, account: AccountConfig, session_id: str, text: str, engine: DialogueEngine) -> str:
+    def _turn(self, account: AccountConfig, session_id: str, text: str, engine: DialogueEngine,
+              alternatives: list[str] | None = None) -> str:
         stripped = text.strip()
         if not stripped:
             return fmt.EMPTY_TEXT
@@ -225,8 +300,12 @@ class ChannelService:
                 with session_scope(self.context.sessions) as db:  # the server-side path for derived ids
                     ensure_session(db, session_id, account.kind)
                 payloads = store.load_menu(self.context.sessions, session_id)
-                message = fmt.pick_payload(stripped, payloads) or stripped
-                response = engine.handle(ChatRequest(session_id=session_id, text=message, channel=account.kind))
+                picked = fmt.pick_payload(stripped, payloads)
+                message = picked or stripped
+                # A spoken question's other readings are tried when the first finds nothing (not for a menu pick).
+                others = [] if picked else [a for a in (alternatives or []) if a.strip()][:3]
+                response = engine.handle(ChatRequest(session_id=session_id, text=message, channel=account.kind,
+                                                     alternatives=others))
                 reply, new_payloads = fmt.format_reply(response)
                 store.save_menu(self.context.sessions, session_id, account.kind, new_payloads)
                 return reply or fmt.BUSY

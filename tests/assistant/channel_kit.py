@@ -221,10 +221,11 @@ class WeComServer:
 
 
 class FakeApi:
-    """A local stand-in for api.weixin.qq.com / qyapi.weixin.qq.com (token and message endpoints).
+    """A local stand-in for api.weixin.qq.com / qyapi.weixin.qq.com (token, message and media endpoints).
 
     ``fail_sends`` is a list of errcodes the next sends answer with (then 0); ``expires_in`` is what
-    token requests return. Every accepted message lands in ``sent`` and sets ``delivered``."""
+    token requests return. Every accepted message lands in ``sent`` and sets ``delivered``. ``media`` maps a
+    MediaId to ``(content_type, bytes)`` for ``GET /cgi-bin/media/get`` (unknown ids: errcode 40007)."""
 
     def __init__(self) -> None:
         self.tokens_issued: list[str] = []
@@ -233,6 +234,7 @@ class FakeApi:
         self.requests: list[str] = []  # raw request lines, to check what went over the wire
         self.fail_sends: list[int] = []
         self.expires_in = 7200
+        self.media: dict[str, tuple[str, bytes]] = {}
         self.delivered = threading.Event()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -250,7 +252,8 @@ class FakeApi:
         self.tokens_issued.append(token)
         return {"access_token": token, "expires_in": self.expires_in}
 
-    def handle(self, method: str, path: str, query: dict[str, str], body: bytes) -> dict[str, Any]:
+    def handle(self, method: str, path: str, query: dict[str, str], body: bytes
+               ) -> dict[str, Any] | tuple[str, bytes]:
         with self._lock:
             if method == "GET" and path == "/cgi-bin/token":
                 return self._issue(query.get("appid") == WECHAT_APP_ID and query.get("secret") == WECHAT_SECRET)
@@ -268,6 +271,11 @@ class FakeApi:
                 self.sent.append(message)
                 self.delivered.set()
                 return {"errcode": 0, "errmsg": "ok"}
+            if method == "GET" and path == "/cgi-bin/media/get":
+                token = query.get("access_token", "")
+                if token not in self.tokens_issued or token in self.revoked:
+                    return {"errcode": 42001, "errmsg": "access_token expired"}
+                return self.media.get(query.get("media_id", ""), {"errcode": 40007, "errmsg": "invalid media_id"})
         return {"errcode": 404, "errmsg": "no such api"}
 
     @contextmanager
@@ -281,9 +289,11 @@ class FakeApi:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 fake.requests.append(f"{method} {self.path}")
-                data = json.dumps(fake.handle(method, url.path, query, body)).encode()
+                answer = fake.handle(method, url.path, query, body)
+                content_type, data = answer if isinstance(answer, tuple) else \
+                    ("application/json", json.dumps(answer).encode())
                 self.send_response(200)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -33,7 +33,8 @@ MAX_BODY_BYTES = 32 * 1024
 @asynccontextmanager
 async def channels_lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Runs inside the application's lifespan, so the context (database, settings) already exists.
-    service = ChannelService(app.state.context)
+    context = app.state.context
+    service = ChannelService(context, speech=context.speech)  # voice messages use the process's one recogniser
     app.state.channels = service
     try:
         yield

@@ -8,6 +8,11 @@
  * so a reload or an app switch on a phone shows the conversation again from the server and resumes waiting
  * for the staff's replies (a push stream announces them; polling stays as the safety net). Only ids the
  * server issued are stored; 「新对话」 forgets it on purpose.
+ *
+ * Voice input (when the server listens, GET /api/v1/asr): 「按住说话」 records with getUserMedia and
+ * MediaRecorder — hold and release, or tap to start and tap again; a pause after speaking or the 15 s cap also
+ * stops it. The clip goes to POST /api/v1/asr and the text heard comes back for the resident to confirm
+ * (「对」 sends it as a normal message, 「重说」 records again) before anything is asked.
  */
 (() => {
   "use strict";
@@ -55,6 +60,20 @@
     callLabel: (number) => `用电话拨打${number}`,
     callGroup: "紧急电话",
     newChatConfirm: "正在等工作人员回复。开始新对话会结束人工服务，确定吗？",
+    voiceIdle: "按住说话",
+    voiceHint: "按住说话，松开就发出；也可以点一下开始，说完再点一下。",
+    voiceStarting: "正在打开话筒…",
+    voiceListening: "正在听，请说。说完停一下，或者点“说完了”。",
+    voiceStop: "说完了",
+    voiceWorking: "正在听您说的话…",
+    voiceWorkingButton: "请稍等",
+    voiceUnsupported: "这个浏览器不能录音，请直接打字。",
+    voiceDenied: "没有得到使用话筒的允许。请在浏览器设置里允许使用话筒，或者直接打字。",
+    voiceNoMic: "没有找到话筒，请直接打字。",
+    voiceMicBusy: "话筒用不了，可能正被别的程序使用。请直接打字。",
+    voiceNothing: "没有听到说话声，请靠近一点再说一遍。",
+    voiceOff: "语音输入暂时用不了，请打字或点选。",
+    voiceNetwork: "网络连接不上，录音没有发出去。请再说一次，或者直接打字。",
   };
 
   const state = {
@@ -81,6 +100,17 @@
     human: $("human-button"),
     newChat: $("new-chat"),
     handoff: $("handoff-status"),
+    voiceBar: $("voice-bar"),
+    voiceButton: $("voice-button"),
+    voiceLabel: $("voice-label"),
+    voiceStatus: $("voice-status"),
+    voiceLevel: $("voice-level"),
+    voiceConfirm: $("voice-confirm"),
+    voiceHeard: $("voice-heard"),
+    voiceYes: $("voice-yes"),
+    voiceAgain: $("voice-again"),
+    voiceEdit: $("voice-edit"),
+    voiceAlternatives: $("voice-alternatives"),
   };
 
   // ------------------------------------------------------------------ the stored session id
@@ -141,6 +171,8 @@
       + ".14-.47.14-.73v-2z",
     speaker: "M3 9v6h4l5 5V4L7 9H3zm13.5 3c0-1.77-1.02-3.29-2.5-4.03v8.05c1.48-.73 2.5-2.25 2.5-4.02zM14 "
       + "3.23v2.06c2.89.86 5 3.54 5 6.71s-2.11 5.85-5 6.71v2.06c4.01-.91 7-4.49 7-8.77s-2.99-7.86-7-8.77z",
+    mic: "M12 14c1.66 0 3-1.34 3-3V5c0-1.66-1.34-3-3-3S9 3.34 9 5v6c0 1.66 1.34 3 3 3zm5.3-3c0 3-2.54 5.1-5.3 "
+      + "5.1S6.7 14 6.7 11H5c0 3.41 2.72 6.23 6 6.72V21h2v-3.28c3.28-.48 6-3.3 6-6.72h-1.7z",
   };
 
   function icon(name, flip) {
@@ -354,7 +386,7 @@
     els.messages.setAttribute("aria-busy", busy ? "true" : "false");
   }
 
-  async function send(text, shownText) {
+  async function send(text, shownText, alternatives) {
     if (state.busy) return;
     clearError();
     const typed = shownText === undefined;
@@ -363,7 +395,10 @@
     const thinking = text.trim() ? addMessage("bot", TEXT.thinking, { className: "pending" }) : null;
     setBusy(true);
     try {
-      const result = await request("POST", "/chat", { session_id: state.sessionId, text, channel: "web" });
+      const body = { session_id: state.sessionId, text, channel: "web" };
+      // A spoken question's other readings: the server tries them when the confirmed text finds nothing.
+      if (Array.isArray(alternatives) && alternatives.length) body.alternatives = alternatives;
+      const result = await request("POST", "/chat", body);
       if (!result.ok || !result.data || typeof result.data.session_id !== "string") {
         if (mine) mine.remove();
         showError(errorMessage(result.status, result.data));
@@ -631,6 +666,7 @@
     }
     forgetSession();
     state.restored = true;
+    hideConfirm();
     els.messages.querySelectorAll(".msg:not(.msg-welcome)").forEach((node) => node.remove());
     showHandoffStatus("");
     clearError();
@@ -648,6 +684,330 @@
       openStream();  // a phone may have dropped the stream while the app was in the background
       pollNow();
     }
+  }
+
+  // ------------------------------------------------------------------ voice input
+
+  const VOICE = {
+    maxMs: 14700,  // the server's cap is 15 s; a container may run a little over the recorder's clock
+    holdMs: 450,  // pressed longer than this: releasing the button ends the recording
+    tickMs: 100,
+    speechRms: 0.02,  // louder than this counts as speaking (the meter's and the pause's threshold)
+    minSpeechMs: 300,  // this much sound in a row before a pause can end the recording
+    pauseMs: 1300,  // older residents pause between words; this much quiet after speech stops
+    requestTimeoutMs: 30000,  // recognition of 15 s on a slow server CPU takes a while
+    types: ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4", "audio/webm"],
+  };
+
+  const voice = {
+    phase: "idle",  // idle | starting | recording | stopping | sending
+    off: false,
+    stream: null,
+    recorder: null,
+    chunks: [],
+    audio: null,
+    timers: [],
+    heard: null,
+    pointer: false,
+    pressedAt: 0,
+    stopPress: false,
+  };
+
+  function canRecord() {
+    return Boolean(navigator.mediaDevices && typeof navigator.mediaDevices.getUserMedia === "function"
+      && typeof window.MediaRecorder === "function");
+  }
+
+  function showVoiceStatus(text) {
+    els.voiceStatus.textContent = text;
+  }
+
+  function renderVoice() {
+    const phase = voice.phase;
+    const active = phase === "starting" || phase === "recording";
+    els.voiceBar.classList.toggle("recording", phase === "recording");
+    els.voiceButton.setAttribute("aria-pressed", active ? "true" : "false");
+    els.voiceButton.disabled = phase === "stopping" || phase === "sending";
+    els.voiceLabel.textContent = phase === "recording" ? TEXT.voiceStop
+      : (phase === "stopping" || phase === "sending") ? TEXT.voiceWorkingButton : TEXT.voiceIdle;
+    showVoiceStatus({ starting: TEXT.voiceStarting, recording: TEXT.voiceListening, stopping: TEXT.voiceWorking,
+      sending: TEXT.voiceWorking }[phase] || TEXT.voiceHint);
+    if (!active) els.voiceLevel.style.width = "0%";
+  }
+
+  function turnVoiceOff(message) {
+    voice.off = true;
+    els.voiceBar.hidden = true;
+    hideConfirm();
+    if (message) showError(message);
+  }
+
+  function micError(error) {
+    const name = error && error.name;
+    if (name === "NotAllowedError" || name === "SecurityError" || name === "PermissionDeniedError") return TEXT.voiceDenied;
+    if (name === "NotFoundError" || name === "OverconstrainedError" || name === "DevicesNotFoundError") return TEXT.voiceNoMic;
+    return TEXT.voiceMicBusy;
+  }
+
+  function releaseMicrophone() {
+    voice.timers.forEach((timer) => {
+      clearTimeout(timer);
+      clearInterval(timer);
+    });
+    voice.timers = [];
+    if (voice.stream) voice.stream.getTracks().forEach((track) => track.stop());
+    voice.stream = null;
+    if (voice.audio) {
+      try { voice.audio.close(); } catch (e) { /* already closed */ }
+    }
+    voice.audio = null;
+  }
+
+  // The meter, and the pause after speech that ends a recording (no pause detection without Web Audio: the
+  // resident taps again, or the cap stops it).
+  function watchLevel(stream) {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (typeof Context !== "function") return;
+    try {
+      const audio = new Context();
+      voice.audio = audio;
+      if (audio.state === "suspended") audio.resume().catch(() => {});
+      const analyser = audio.createAnalyser();
+      analyser.fftSize = 2048;
+      audio.createMediaStreamSource(stream).connect(analyser);
+      const samples = new Float32Array(analyser.fftSize);
+      let loudMs = 0;
+      let quietMs = 0;
+      let spoke = false;
+      voice.timers.push(setInterval(() => {
+        if (voice.phase !== "recording") return;
+        analyser.getFloatTimeDomainData(samples);
+        let sum = 0;
+        for (let i = 0; i < samples.length; i += 1) sum += samples[i] * samples[i];
+        const rms = Math.sqrt(sum / samples.length);
+        const dbfs = 20 * Math.log10(Math.max(rms, 1e-6));
+        els.voiceLevel.style.width = `${Math.round(Math.min(1, Math.max(0, (dbfs + 60) / 60)) * 100)}%`;
+        if (rms >= VOICE.speechRms) {
+          loudMs += VOICE.tickMs;
+          quietMs = 0;
+          if (loudMs >= VOICE.minSpeechMs) spoke = true;
+        } else {
+          quietMs += VOICE.tickMs;
+          if (!spoke) loudMs = 0;
+          if (spoke && quietMs >= VOICE.pauseMs) stopRecording();
+        }
+      }, VOICE.tickMs));
+    } catch (e) {
+      // No meter; recording goes on.
+    }
+  }
+
+  async function startRecording() {
+    if (voice.off || voice.phase !== "idle") return;
+    clearError();
+    hideConfirm();
+    if (!canRecord()) {
+      showError(TEXT.voiceUnsupported);
+      return;
+    }
+    voice.phase = "starting";
+    renderVoice();
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+      });
+    } catch (error) {
+      voice.phase = "idle";
+      renderVoice();
+      showError(micError(error));
+      return;
+    }
+    if (voice.phase !== "starting") {  // cancelled while the browser asked for permission
+      stream.getTracks().forEach((track) => track.stop());
+      return;
+    }
+    let recorder;
+    try {
+      const type = VOICE.types.find((t) => typeof MediaRecorder.isTypeSupported !== "function"
+        || MediaRecorder.isTypeSupported(t));
+      recorder = type ? new MediaRecorder(stream, { mimeType: type }) : new MediaRecorder(stream);
+    } catch (error) {
+      stream.getTracks().forEach((track) => track.stop());
+      voice.phase = "idle";
+      renderVoice();
+      showError(TEXT.voiceUnsupported);
+      return;
+    }
+    voice.stream = stream;
+    voice.recorder = recorder;
+    voice.chunks = [];
+    recorder.addEventListener("dataavailable", (event) => {
+      if (event.data && event.data.size) voice.chunks.push(event.data);
+    });
+    recorder.addEventListener("stop", () => finishRecording(recorder));
+    recorder.start();
+    voice.phase = "recording";
+    voice.timers.push(setTimeout(stopRecording, VOICE.maxMs));
+    watchLevel(stream);
+    renderVoice();
+  }
+
+  function stopRecording() {
+    if (voice.phase === "starting") {  // tapped again before the microphone opened: give up quietly
+      voice.phase = "idle";
+      renderVoice();
+      return;
+    }
+    if (voice.phase !== "recording") return;
+    voice.phase = "stopping";
+    renderVoice();
+    try {
+      voice.recorder.stop();  // "stop" follows the last "dataavailable": finishRecording sends the clip
+    } catch (error) {
+      releaseMicrophone();
+      voice.phase = "idle";
+      renderVoice();
+    }
+  }
+
+  function finishRecording(recorder) {
+    releaseMicrophone();
+    const type = (recorder.mimeType || (voice.chunks[0] && voice.chunks[0].type) || "audio/webm");
+    const clip = new Blob(voice.chunks, { type });
+    voice.chunks = [];
+    voice.recorder = null;
+    if (!clip.size) {
+      voice.phase = "idle";
+      renderVoice();
+      showError(TEXT.voiceNothing);
+      return;
+    }
+    sendRecording(clip);
+  }
+
+  async function sendRecording(clip) {
+    voice.phase = "sending";
+    renderVoice();
+    const query = new URLSearchParams();
+    if (state.sessionId) query.set("session_id", state.sessionId);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), VOICE.requestTimeoutMs);
+    try {
+      const response = await fetch(`${API}/asr${query.toString() ? `?${query}` : ""}`, {
+        method: "POST",
+        headers: { "Content-Type": clip.type || "audio/webm", Accept: "application/json" },
+        body: clip,
+        cache: "no-store",
+        signal: controller.signal,
+      });
+      let data = null;
+      try { data = await response.json(); } catch (e) { data = null; }
+      if (response.status === 503 && data && data.error && data.error.code === "voice_unavailable") {
+        turnVoiceOff(errorMessage(503, data) || TEXT.voiceOff);  // switched off or no model: until a reload
+        return;
+      }
+      if (!response.ok || !data || typeof data.text !== "string" || !data.text.trim()) {
+        showError(errorMessage(response.status, data));
+        return;
+      }
+      showConfirm(data);
+    } catch (error) {
+      showError(TEXT.voiceNetwork);
+    } finally {
+      clearTimeout(timer);
+      voice.phase = "idle";
+      renderVoice();
+    }
+  }
+
+  function showConfirm(data) {
+    const alternatives = (Array.isArray(data.alternatives) ? data.alternatives : [])
+      .filter((item) => typeof item === "string" && item.trim() && item !== data.text).slice(0, 3);
+    voice.heard = { text: data.text, alternatives };
+    els.voiceHeard.textContent = data.text;
+    els.voiceAlternatives.querySelectorAll("button").forEach((button) => button.remove());
+    for (const item of alternatives) {
+      const button = el("button", "voice-alternative", item);
+      button.type = "button";
+      button.dataset.text = item;
+      els.voiceAlternatives.appendChild(button);
+    }
+    els.voiceAlternatives.hidden = !alternatives.length;
+    els.voiceConfirm.hidden = false;
+    els.voiceYes.focus({ preventScroll: true });
+  }
+
+  function hideConfirm() {
+    voice.heard = null;
+    els.voiceConfirm.hidden = true;
+  }
+
+  function confirmHeard(text, alternatives) {
+    if (state.busy || !text) return;  // the previous message is still on its way: the strip stays
+    hideConfirm();
+    send(text, text, alternatives);
+  }
+
+  function setUpVoice() {
+    els.voiceButton.prepend(icon("mic"));
+    // Shown only when the server listens; an older server without the route answers 404 or 405: no button.
+    request("GET", "/asr", undefined, HISTORY_TIMEOUT_MS).then((result) => {
+      if (result.ok && result.data && result.data.enabled === true && !voice.off) {
+        els.voiceBar.hidden = false;
+        renderVoice();
+      }
+    }).catch(() => { /* offline: typing works */ });
+
+    const button = els.voiceButton;
+    // Hold to talk, or tap to start and tap again: a pointer press decides here, the click after it is ignored;
+    // a keyboard's Enter or Space (a click without a pointer) toggles.
+    button.addEventListener("pointerdown", (event) => {
+      if (event.button !== 0 || button.disabled) return;
+      voice.pointer = true;
+      voice.pressedAt = Date.now();
+      voice.stopPress = voice.phase === "recording" || voice.phase === "starting";
+      if (voice.stopPress) stopRecording();
+      else startRecording();
+    });
+    const release = () => {
+      setTimeout(() => { voice.pointer = false; }, 0);  // after the click this press makes, if any
+      if (voice.stopPress) {
+        voice.stopPress = false;
+        return;
+      }
+      if (voice.phase === "recording" && Date.now() - voice.pressedAt >= VOICE.holdMs) stopRecording();
+    };
+    button.addEventListener("pointerup", release);
+    button.addEventListener("pointercancel", release);
+    button.addEventListener("contextmenu", (event) => event.preventDefault());  // a long press on a phone
+    button.addEventListener("click", () => {
+      if (voice.pointer) {
+        voice.pointer = false;
+        return;
+      }
+      if (voice.phase === "recording" || voice.phase === "starting") stopRecording();
+      else startRecording();
+    });
+
+    els.voiceYes.addEventListener("click", () => {
+      if (voice.heard) confirmHeard(voice.heard.text, voice.heard.alternatives);
+    });
+    els.voiceAgain.addEventListener("click", () => {
+      hideConfirm();
+      startRecording();
+    });
+    els.voiceEdit.addEventListener("click", () => {
+      if (!voice.heard) return;
+      els.input.value = voice.heard.text;
+      updateCount();
+      hideConfirm();
+      els.input.focus();
+    });
+    els.voiceAlternatives.addEventListener("click", (event) => {
+      const target = event.target instanceof Element ? event.target.closest("button") : null;
+      if (target && target.dataset.text) confirmHeard(target.dataset.text, []);
+    });
   }
 
   // ------------------------------------------------------------------ large text
@@ -700,5 +1060,6 @@
 
   setLargeText(document.documentElement.classList.contains("large-text"), false);
   updateCount();
+  setUpVoice();
   restore();
 })();
