@@ -60,7 +60,8 @@ _HALLUCINATIONS = re.compile(
     r"谢谢观看|感谢观看|感谢收看|谢谢收看|谢谢大家收看|amara\.org.*)",
     re.IGNORECASE,
 )
-_SPACES_AND_MARKS = re.compile(r"[\s\u3000]+")
+# Whitespace, and U+FFFD: Whisper's byte-level tokens can end mid-character on unclear audio.
+_SPACES_AND_MARKS = re.compile(r"[\s\u3000\ufffd]+")
 _REPEATS = re.compile(r"(.{1,4}?)\1{3,}")  # 鋒鋒鋒鋒…, 哈哈哈哈…: decoding ran away
 
 

@@ -173,6 +173,9 @@ class Settings(BaseSettings):
     kiosk_tts: str = "pyttsx3"  # pyttsx3 | espeak | silent | fake
     kiosk_voice: str = "sit/cmn-latn-pinyin"  # or sit/yue (Cantonese)
     kiosk_audio_device: str = ""  # ALSA device for aplay -D; empty = default
+    kiosk_asr_language: str = "zh"  # 按住说话 starts in zh (普通话) or yue (粤语); residents switch on the home screen
+    # The microphone: empty = the default input, "off", a PortAudio device index or name, or file:/path.wav (tests)
+    kiosk_microphone: str = ""
     kiosk_theme: str = "normal"  # normal | high_contrast
     kiosk_larger_text: bool = False
     kiosk_fullscreen: bool = False  # kiosk mode: fullscreen, no cursor, Escape does not exit

@@ -24,6 +24,7 @@ from kiosk_app.client import AssistantClient, create_client
 from kiosk_app.config import KioskConfig
 from kiosk_app.controller import KioskController
 from kiosk_app.devices import KioskDevices
+from kiosk_app.microphone import Microphone, create_microphone
 from kiosk_app.runner import Runner, ThreadRunner
 from kiosk_app.screens import KioskScreen, build_screens
 from kiosk_app.speech import KioskSpeech
@@ -137,6 +138,7 @@ class KioskApp(App):
         devices: KioskDevices | None = None,
         runner: Runner | None = None,
         clock: Callable[[], float] | None = None,
+        microphone: Microphone | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -147,6 +149,7 @@ class KioskApp(App):
         self._devices = devices
         self._runner = runner
         self._clock = clock  # the idle timer's clock (tests move it forward)
+        self._microphone = microphone
         self.ui: KivyUi | None = None
         self._idle_event: Any = None
         self._device_event: Any = None
@@ -162,10 +165,21 @@ class KioskApp(App):
     def build(self) -> FloatLayout:
         config = self.kiosk_config
         client = self._client or create_client(config, self.settings)
-        tts = self._tts or create_tts_engine(config.tts, voice=config.voice, fallback_to_silent=True,
-                                             **({"audio_device": config.audio_device} if config.audio_device else {}))
+
+        def tts_for(voice: str) -> TtsEngine:
+            return create_tts_engine(config.tts, voice=voice, fallback_to_silent=True,
+                                     **({"audio_device": config.audio_device} if config.audio_device else {}))
+
+        # An injected engine keeps its one voice; the configured one can switch to Cantonese (普通话/粤语).
+        speech = (KioskSpeech(self._tts) if self._tts is not None
+                  else KioskSpeech(tts_for(config.voice), voice=config.voice, engine_for_voice=tts_for))
         devices = self._devices or KioskDevices.from_config(config)
-        runner = self._runner or ThreadRunner(lambda fn: Clock.schedule_once(lambda _dt: fn(), 0))
+
+        def call_soon(fn: Callable[[], None]) -> None:
+            Clock.schedule_once(lambda _dt: fn(), 0)
+
+        runner = self._runner or ThreadRunner(call_soon)
+        microphone = self._microphone or create_microphone(config.microphone)
 
         root = FloatLayout()
         manager = ScreenManager(transition=NoTransition())
@@ -176,8 +190,8 @@ class KioskApp(App):
         root.add_widget(manager)
         root.add_widget(banner)
         self.ui = KivyUi(manager, banner)
-        self.controller = KioskController(config, client, KioskSpeech(tts), devices, self.ui, runner=runner,
-                                          clock=self._clock)
+        self.controller = KioskController(config, client, speech, devices, self.ui, runner=runner,
+                                          clock=self._clock, microphone=microphone, call_soon=call_soon)
         self.controller.list_page_size = page_size_for(Window.height)
         for screen in screens:
             screen.controller = self.controller
@@ -206,6 +220,7 @@ class KioskApp(App):
         controller = self.controller
         if controller is None:
             return
+        controller.voice.leave()  # a recording in progress is dropped
         controller.devices.stop()
         controller.runner.shutdown()
         controller.speech.close()

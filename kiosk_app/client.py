@@ -5,31 +5,92 @@ engine in-process (one kiosk, its own SQLite database), a URL sends every turn t
 central server (many kiosks, one database, staff see everything in one console). Both return the
 ``ChatResponse`` of the chat API contract and raise :class:`AssistantUnavailableError` (with a sentence for
 the resident) instead of anything else. Calls block: the controller runs them off the UI thread.
+
+Speech input goes the same two ways: in-process through the application context's recogniser
+(``context.speech``), over HTTP as a WAV to ``POST /api/v1/asr``. Both return :class:`Heard` or raise
+:class:`VoiceInputError` (the sentence says why; 重说 may help) or :class:`VoiceUnavailableError` (no
+recogniser: the kiosk hides 按住说话); over HTTP ``GET /api/v1/asr`` says whether the server listens at all.
+The audio is sent from memory and never stored by the kiosk.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import numpy as np
 from pydantic import ValidationError
 
+from accessibility.audio_input import pcm16_bytes
+from accessibility.errors import (
+    AsrUnavailableError,
+    AudioDecodeError,
+    AudioError,
+    AudioTooLongError,
+    NoSpeechError,
+)
 from assistant.dialogue.schemas import MAX_TEXT_CHARS, ChatRequest, ChatResponse
+from kiosk_app import texts
 from kiosk_app.catalog import Catalog
 from kiosk_app.config import KioskConfig
-from kiosk_app.errors import AssistantUnavailableError
+from kiosk_app.errors import AssistantUnavailableError, VoiceInputError, VoiceUnavailableError
 
 if TYPE_CHECKING:
     from assistant.context import AppContext
     from assistant.dialogue.engine import DialogueEngine
     from assistant.settings import Settings
+    from assistant.speech import SpeechInput
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "kiosk"
+ASR_TIMEOUT_SECONDS = 20.0  # upload plus recognition of up to 15 s of speech on a busy server
+MAX_ALTERNATIVES = 3
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What the recogniser made of the resident's words: the best reading and up to three others."""
+
+    text: str
+    alternatives: tuple[str, ...] = ()
+    language: str = "zh"
+
+
+def heard(text: str, alternatives: Any, language: str) -> Heard:
+    """A reading as the kiosk shows it: no U+FFFD (Whisper now and then ends on half a character), the text not
+    repeated among the others, at most three others."""
+    best = text.replace("\ufffd", "").strip()
+    others: list[str] = []
+    for other in alternatives or ():
+        other = other.replace("\ufffd", "").strip() if isinstance(other, str) else ""
+        if other and other != best and other not in others:
+            others.append(other)
+    if not best:
+        raise VoiceInputError("nothing recognised", message_zh=NoSpeechError.resident_message)
+    return Heard(best[:MAX_TEXT_CHARS], tuple(others[:MAX_ALTERNATIVES]), language)
+
+
+def transcribe_with(speech: SpeechInput, samples: np.ndarray, language: str) -> Heard:
+    """The in-process recogniser, its errors turned into the kiosk's."""
+    try:
+        transcript = speech.transcribe_samples(samples, language=language)
+    except AudioError as e:
+        raise VoiceInputError(type(e).__name__, message_zh=e.resident_message) from e
+    except AsrUnavailableError as e:
+        log.warning("speech recogniser unavailable: %s", e)
+        raise VoiceUnavailableError("recogniser unavailable") from e
+    except ValueError as e:  # an unknown language: a kiosk bug, said as "not heard"
+        raise VoiceInputError(str(e)) from e
+    except Exception as e:
+        log.exception("the speech recogniser failed")
+        raise VoiceInputError(f"recogniser error: {type(e).__name__}") from e
+    return heard(transcript.text, transcript.alternatives, transcript.language)
 
 
 class AssistantClient(ABC):
@@ -43,6 +104,14 @@ class AssistantClient(ABC):
 
     def warm_up(self) -> None:  # noqa: B027 - optional for clients with nothing to load
         """Load models and indexes now so that the first resident does not wait."""
+
+    def transcribe(self, session_id: str | None, samples: np.ndarray, language: str) -> Heard:
+        """16 kHz mono float32 audio → text; raises ``VoiceInputError`` / ``VoiceUnavailableError``."""
+        raise VoiceUnavailableError("this assistant client has no speech input")
+
+    def speech_ready(self) -> bool:
+        """Whether speech input can work (loads the recogniser's model now); False hides 按住说话."""
+        return False
 
     def status_link(self, session_id: str | None, number: str) -> str | None:
         """The status page's link with its token, for the receipt's QR code; None when there is none (no public
@@ -64,12 +133,13 @@ class InProcessAssistantClient(AssistantClient):
     """The dialogue engine in this process; the application context is built on first use."""
 
     def __init__(self, settings: Settings, home_codes: tuple[str, ...] = (), context: AppContext | None = None,
-                 engine: DialogueEngine | None = None) -> None:
+                 engine: DialogueEngine | None = None, speech: SpeechInput | None = None) -> None:
         self.settings = settings
         self.home_codes = home_codes
         self._context = context
         self._owns_context = context is None
         self._engine = engine
+        self._speech = speech  # default: the context's (one recogniser for the process)
         self._catalog: Catalog | None = None
         self._catalog_revision: int | None = None
         self._lock = threading.RLock()
@@ -110,6 +180,26 @@ class InProcessAssistantClient(AssistantClient):
             log.exception("the assistant failed on a kiosk turn")
             raise AssistantUnavailableError(f"engine error: {type(e).__name__}") from e
 
+    def speech_input(self) -> SpeechInput:
+        return self._speech if self._speech is not None else self.context.speech
+
+    def speech_ready(self) -> bool:
+        try:
+            speech = self.speech_input()
+            if not speech.enabled:
+                return False
+            speech.recognizer.load()
+        except (AsrUnavailableError, AssistantUnavailableError) as e:
+            log.warning("no speech input on this kiosk: %s (shequ asr install puts the model in place)", e)
+            return False
+        except Exception as e:
+            log.error("the speech recogniser could not load: %s", type(e).__name__)
+            return False
+        return True
+
+    def transcribe(self, session_id: str | None, samples: np.ndarray, language: str) -> Heard:
+        return transcribe_with(self.speech_input(), samples, language)
+
     def status_link(self, session_id: str | None, number: str) -> str | None:
         from assistant.auth.secret import server_secret
         from assistant.handoff.queries import status_path
@@ -149,6 +239,7 @@ class HttpAssistantClient(AssistantClient):
         self.base_url = base_url.rstrip("/")
         self.settings = settings
         self.home_codes = home_codes
+        self.timeout = timeout
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport,
                                   headers={"User-Agent": "shequ-kiosk"})
         self._catalog: Catalog | None = None
@@ -170,6 +261,49 @@ class HttpAssistantClient(AssistantClient):
             return ChatResponse.model_validate(response.json())
         except (ValueError, ValidationError) as e:
             raise AssistantUnavailableError("server sent a reply the kiosk cannot read") from e
+
+    def speech_ready(self) -> bool:
+        """``GET /api/v1/asr``: whether the central server takes spoken questions (``{"enabled": …}``)."""
+        import httpx
+
+        try:
+            response = self._http.get("/api/v1/asr")
+            enabled = response.status_code == 200 and response.json().get("enabled") is True
+        except (httpx.HTTPError, ValueError, AttributeError) as e:
+            log.warning("speech input status unknown: %s", type(e).__name__)
+            return False
+        if not enabled:
+            log.info("the assistant server takes no spoken questions (HTTP %d)", response.status_code)
+        return enabled
+
+    def transcribe(self, session_id: str | None, samples: np.ndarray, language: str) -> Heard:
+        """``POST /api/v1/asr?language=…&session_id=…`` with the recording as a WAV body."""
+        import httpx
+
+        from kiosk_app.pcm import wav_bytes
+
+        params = {"language": language, **({"session_id": session_id} if session_id else {})}
+        body = wav_bytes(pcm16_bytes(samples))
+        try:
+            response = self._http.post("/api/v1/asr", params=params, content=body,
+                                       headers={"Content-Type": "audio/wav"},
+                                       timeout=max(self.timeout, ASR_TIMEOUT_SECONDS))
+        except httpx.HTTPError as e:
+            log.warning("assistant server %s unreachable for speech: %s", self.base_url, type(e).__name__)
+            raise VoiceInputError(f"server unreachable: {type(e).__name__}",
+                                  message_zh=AssistantUnavailableError.default_message_zh) from e
+        status = response.status_code
+        if status == 200:
+            return _heard_from(response, language)
+        code, message = _error_of(response)
+        log.warning("speech input: the server answered HTTP %d (%s)", status, code or "-")
+        if status in (404, 405, 501, 503):  # no recogniser there (or a server from before speech input)
+            raise VoiceUnavailableError(f"server answered HTTP {status}")
+        # The server's sentences are written for the web chat (they suggest typing, which a kiosk has none
+        # of): the kiosk says its own for the refusals it knows, the server's for anything else.
+        words = REFUSALS.get(code or "") or message or REFUSALS_BY_STATUS.get(status) or (
+            AudioError.resident_message if status < 500 else AssistantUnavailableError.default_message_zh)
+        raise VoiceInputError(f"server answered HTTP {status}", message_zh=words)
 
     def status_link(self, session_id: str | None, number: str) -> str | None:
         import httpx
@@ -197,6 +331,65 @@ class HttpAssistantClient(AssistantClient):
 
     def close(self) -> None:
         self._http.close()
+
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+MAX_SERVER_MESSAGE_CHARS = 60
+
+
+# ``POST /api/v1/asr`` refusals (``error.code``, else the status) in the kiosk's words.
+REFUSALS = {
+    "no_speech": NoSpeechError.resident_message,
+    "audio_too_large": AudioTooLongError.resident_message,
+    "undecodable_audio": AudioDecodeError.resident_message,
+    "unsupported_media_type": AudioDecodeError.resident_message,
+    "too_many_recordings": texts.VOICE_TOO_OFTEN,
+    # The kiosk's own mistakes (a language or body it should not send), or an upload cut off: say it again.
+    "invalid_language": AudioError.resident_message,
+    "missing_audio": AudioError.resident_message,
+    "bad_multipart": AudioError.resident_message,
+    "client_disconnected": AudioError.resident_message,
+}
+REFUSALS_BY_STATUS = {
+    413: AudioTooLongError.resident_message,
+    422: NoSpeechError.resident_message,
+    429: texts.VOICE_TOO_OFTEN,
+}
+
+
+def _error_of(response: Any) -> tuple[str | None, str | None]:
+    """(``error.code``, the Chinese sentence) of an API error body (``{"error": {"code", "message_zh"}}``, or
+    ``{"detail"}``), each ``None`` when absent."""
+    try:
+        body = response.json()
+    except ValueError:
+        return None, None
+    code = None
+    candidates: list[Any] = []
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            code = error.get("code") if isinstance(error.get("code"), str) else None
+            candidates += [error.get("message_zh"), error.get("message")]
+        candidates += [body.get("message_zh"), body.get("detail"), body.get("message")]
+    for candidate in candidates:
+        if isinstance(candidate, str) and _CJK.search(candidate):
+            # "中文 / English" bodies: the Chinese half only.
+            return code, candidate.split(" / ")[0].strip()[:MAX_SERVER_MESSAGE_CHARS]
+    return code, None
+
+
+def _heard_from(response: Any, language: str) -> Heard:
+    try:
+        body = response.json()
+        text = body["text"]
+        alternatives = body.get("alternatives") or []
+        if not isinstance(text, str) or not isinstance(alternatives, list):
+            raise TypeError("unexpected types")
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise VoiceInputError("server sent a speech reply the kiosk cannot read") from e
+    reply_language = body.get("language") if isinstance(body.get("language"), str) else language
+    return heard(text, alternatives, reply_language)
 
 
 def create_client(config: KioskConfig, settings: Settings) -> AssistantClient:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from accessibility import get_theme, tts_engine_names
+from accessibility.asr import LANGUAGES as ASR_LANGUAGES
 from accessibility.errors import UnknownThemeError
 from kiosk_app.errors import KioskConfigError
 from knowledge_base.models import CATEGORIES
@@ -41,6 +42,8 @@ class KioskConfig:
     window_size: tuple[int, int] = (1920, 1080)
     home_categories: tuple[str, ...] = ("yanglao", "shebao", "yibao", "weijian")
     font_path: str = ""
+    asr_language: str = "zh"  # what 按住说话 listens for at the start of a visit: zh 普通话 | yue 粤语
+    microphone: str = ""  # empty: the default input; "off"; "file:/path.wav"; a PortAudio device index or name
 
     @property
     def in_process(self) -> bool:
@@ -76,6 +79,8 @@ class KioskConfig:
             problems.append(f"SHEQU_KIOSK_IDLE_WARNING_SECONDS must be at least {MIN_IDLE_WARNING_SECONDS}")
         if self.printer_paper not in (58, 80):
             problems.append("SHEQU_KIOSK_PRINTER_PAPER must be 58 or 80")
+        if self.asr_language not in ASR_LANGUAGES:
+            problems.append(f"SHEQU_KIOSK_ASR_LANGUAGE must be one of {', '.join(ASR_LANGUAGES)}")
         if self.assistant_url and not re.match(r"^https?://", self.assistant_url):
             problems.append("SHEQU_KIOSK_ASSISTANT_URL must start with http:// or https://")
         if problems:
@@ -113,6 +118,8 @@ def config_from_settings(settings: Settings, **overrides: object) -> KioskConfig
         "window_size": parse_window_size(settings.kiosk_window_size),
         "home_categories": categories,
         "font_path": settings.kiosk_font_path,
+        "asr_language": settings.kiosk_asr_language,
+        "microphone": settings.kiosk_microphone,
     }
     values.update(overrides)
     return KioskConfig(**values).validate()  # type: ignore[arg-type]

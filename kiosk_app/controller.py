@@ -8,7 +8,8 @@ Rules that matter to an 82-year-old:
 - every screen speaks when it appears, and the previous speech stops first;
 - 返回, 首页 and a way to a person are on every screen; nothing needs typing (tiles, buttons, a keypad);
 - a slow or broken assistant, printer or reader ends in a sentence and a way on, never a frozen screen;
-- the ID card holder's data lives only in :attr:`visitor`; sign-out and idle clear it from every screen.
+- the ID card holder's data lives only in :attr:`visitor`; sign-out and idle clear it from every screen;
+- 按住说话 (kiosk_app.voice.VoiceFlow) ends in a confirmation and an ordinary turn, or in a sentence.
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ from kiosk_app.devices import KioskDevices
 from kiosk_app.errors import KioskError
 from kiosk_app.flows import CardFlow, KeypadFlow, ListFlow, PrintFlow
 from kiosk_app.idle import IdleEvent, IdleTracker
+from kiosk_app.microphone import Microphone
 from kiosk_app.runner import InlineRunner, Runner
 from kiosk_app.speech import KioskSpeech
 from kiosk_app.views import (
     ANSWER,
     CLARIFY,
+    CONFIRM,
     HANDOFF,
     HOME,
     IDLE,
+    LISTEN,
     NOTICE,
     Action,
     AnswerView,
@@ -49,11 +53,15 @@ from kiosk_app.views import (
     NoticeView,
     Style,
 )
+from kiosk_app.voice import VoiceFlow
 from knowledge_base.models import CATEGORIES
 
 log = logging.getLogger(__name__)
 
 MAX_HISTORY = 20
+# Screens 返回 never comes back to: home, the idle warning, and listening and its confirmation (返回 from an
+# answer asked by voice goes to where the resident was before they spoke).
+NOT_IN_HISTORY = (HOME, IDLE, LISTEN, CONFIRM)
 
 
 class UiPort(Protocol):
@@ -78,6 +86,8 @@ class KioskController:
         runner: Runner | None = None,
         clock: Callable[[], float] | None = None,
         today: Callable[[], dt.date] = dt.date.today,
+        microphone: Microphone | None = None,
+        call_soon: Callable[[Callable[[], None]], None] | None = None,
     ) -> None:
         self.config = config
         self.client = client
@@ -104,6 +114,8 @@ class KioskController:
         self.keypad = KeypadFlow(self)
         self.printing = PrintFlow(self)
         self.lists = ListFlow(self)
+        # ``call_soon`` puts the microphone's reports on the UI thread (Kivy's clock in the app).
+        self.voice = VoiceFlow(self, microphone, call_soon)
         self.list_page_size = PAGE_SIZE  # the app sets it from the window's height
         self._commands: dict[str, Callable[[str], None]] = {
             "category": lambda code: self.open_category(code),
@@ -124,6 +136,10 @@ class KioskController:
             "signout": lambda _: self.cards.sign_out(),
             "continue": lambda _: self.continue_use(),
             "end": lambda _: self.end_visit(),
+            "listen": lambda _: self.voice.listen(),
+            "listen_finish": lambda _: self.voice.finish_now(),
+            "heard": lambda text: self.voice.confirm(text or None),
+            "language": lambda _: self.voice.toggle_language(),
             CALL_COMMAND: self.show_call,
         }
 
@@ -147,6 +163,7 @@ class KioskController:
                 self.ui.show(HOME, self.home_view())
 
         self.run(self.devices.printer_problem, update, exclusive=False)
+        self.voice.check()
 
     # --- start, navigation ---
     def start(self) -> None:
@@ -155,6 +172,7 @@ class KioskController:
         # Build the engine and its indexes while the home screen waits for the first touch.
         self.runner.submit(self.client.warm_up, lambda _: log.info("assistant ready"),
                            lambda e: log.error("assistant warm-up failed: %s", e))
+        self.voice.check()  # loads the speech model after the assistant's
 
     def perform(self, action: Action) -> None:
         handler = self._commands.get(action.command)
@@ -168,7 +186,8 @@ class KioskController:
         tiles += [Action(texts.COMMON_TITLE, "common"), Action(texts.MORE_TITLE, "more")]
         visitor = self.visitor
         return HomeView(tiles=tuple(tiles), reader_available=self.devices.has_reader,
-                        greeting=visitor.greeting if visitor else "", notice=self.device_notice)
+                        greeting=visitor.greeting if visitor else "", notice=self.device_notice,
+                        voice=self.voice.available, language=self.voice.language)
 
     def go_home(self) -> None:
         self._history.clear()
@@ -190,9 +209,11 @@ class KioskController:
 
     def _show(self, screen: str, view: Any, *, speech: str | None = None, display_speech: str | None = None,
               rate: int = SpeechRate.NORMAL, push: bool = True) -> None:
-        if push and self.current is not None and self.current[0] not in (HOME, IDLE) and screen != HOME:
+        if push and self.current is not None and self.current[0] not in NOT_IN_HISTORY and screen != HOME:
             self._history.append((*self.current, self.speech.last_text))
             del self._history[:-MAX_HISTORY]
+        if screen != LISTEN:
+            self.voice.leave()
         self.speech.stop()
         self.current = (screen, view)
         self.ui.show(screen, view)
@@ -278,7 +299,7 @@ class KioskController:
             for name, label in texts.ASPECT_LABELS.items() if name in offered
         )
         view = AnswerView(title, response.reply.text, aspects, can_print=self.devices.has_printer,
-                          topic_id=topic.id if topic else None, aspect=response.aspect)
+                          topic_id=topic.id if topic else None, aspect=response.aspect, voice=self.voice.available)
         self.topic = (topic.id, topic.title) if topic else None
         self.answer = view
         self._show(ANSWER, view, speech=speech, display_speech=display, rate=rate)
@@ -307,8 +328,10 @@ class KioskController:
             self.ui.flash(texts.NOTHING_TO_REPEAT)
 
     # --- running slow work ---
-    def run(self, work: Callable[[], Any], then: Callable[[Any], None], *, exclusive: bool = True) -> None:
-        """``work`` off the UI thread, ``then`` back on it, unless the visit ended meanwhile.
+    def run(self, work: Callable[[], Any], then: Callable[[Any], None], *, exclusive: bool = True,
+            failed: Callable[[BaseException], None] | None = None) -> None:
+        """``work`` off the UI thread, ``then`` (or ``failed``, default :meth:`fail`) back on it, unless the visit
+        ended meanwhile.
 
         ``exclusive`` work (a tap) is ignored while other exclusive work runs: a double tap asks once. A card
         read is not exclusive: it must never be lost to a question still on its way."""
@@ -326,14 +349,14 @@ class KioskController:
                 self._set_busy(False)
             then(result)
 
-        def failed(error: BaseException) -> None:
+        def on_error(error: BaseException) -> None:
             if visit != self._visit:
                 return
             if exclusive:
                 self._set_busy(False)
-            self.fail(error)
+            (failed or self.fail)(error)
 
-        self.runner.submit(work, done, failed)
+        self.runner.submit(work, done, on_error)
 
     def fail(self, error: BaseException) -> None:
         if isinstance(error, KioskError):
@@ -395,6 +418,8 @@ class KioskController:
         self.idle.touch()
         screen, view, speech = self._before_idle or (HOME, self.home_view(), "")
         self._before_idle = None
+        if screen == LISTEN:  # the recording was dropped when the warning came
+            screen, view, speech = HOME, self.home_view(), ""
         self._show(screen, view, push=False)
         self.speech.last_text = speech  # 再听一遍 repeats the answer again, not the warning
 
@@ -404,6 +429,7 @@ class KioskController:
         self._busy = False
         self.ui.set_busy(False)
         self.speech.forget()
+        self.voice.forget()
         self.cards.forget()
         self.keypad.forget()
         self.session_id = None

@@ -5,7 +5,9 @@ a short sentence a resident can read and hear (never a traceback)::
 
     KioskError
     ├── KioskConfigError          a Settings value the kiosk cannot use (told to staff on start-up)
-    └── AssistantUnavailableError the assistant (in-process or the central server) did not answer
+    ├── AssistantUnavailableError the assistant (in-process or the central server) did not answer
+    └── VoiceInputError           what was said could not be turned into text (重说 may help)
+        └── VoiceUnavailableError no recogniser (model not installed, server without speech input)
 """
 
 from __future__ import annotations
@@ -28,3 +30,11 @@ class KioskConfigError(KioskError):
 class AssistantUnavailableError(KioskError):
     default_message_zh = "暂时连不上服务，请稍后再试，或者找工作人员帮忙。"
 
+
+
+class VoiceInputError(KioskError):
+    default_message_zh = "没听清楚，请再说一遍，或者用手点选。"
+
+
+class VoiceUnavailableError(VoiceInputError):
+    default_message_zh = "语音暂时用不了，请用手点选，或者呼叫工作人员。"

@@ -20,6 +20,8 @@ from kiosk_app.app import KioskApp
 from kiosk_app.screens import KioskScreen
 from kiosk_app.widgets import KioskButton
 
+TAP_SECONDS = 0.1
+
 
 class HarnessError(AssertionError):
     """A step of a scripted visit did not happen (no such button, a result that never came)."""
@@ -104,7 +106,27 @@ class KioskHarness:
         touch = UnitTestTouch(x, y)
         touch.touch_down()
         self.pump(1)
+        # Stamped as an input provider would for a finger lifted a tenth of a second later, however long the
+        # frame in between took to draw (按住说话 tells a tap from a hold by these times).
+        touch.time_end = touch.time_start + TAP_SECONDS
         touch.touch_up()
+        self.pump(2)
+
+    def hold(self, target: str | Widget) -> object:
+        """Put a finger on ``target`` and keep it there (按住说话); :meth:`let_go` lifts it."""
+        from kivy.tests.common import UnitTestTouch
+
+        self.pump(2)
+        widget = self.button(target) if isinstance(target, str) else target
+        x, y = widget.to_window(*widget.center)
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        self.pump(1)
+        return touch
+
+    def let_go(self, touch: object) -> None:
+        touch.update_time_end()  # type: ignore[attr-defined]
+        touch.touch_up()  # type: ignore[attr-defined]
         self.pump(2)
 
     # --- pictures ---

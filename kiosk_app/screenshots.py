@@ -2,7 +2,9 @@
 
 The visit is scripted through the real controller and the in-process assistant (on a throw-away database, so
 no sample turn or queue number lands in the real one), the Dummy printer and a fake ID-card reader holding the
-fictional sample card. ``DIR/audit.txt`` lists what the accessibility audit found on each screen.
+fictional sample card. 按住说话 is held by a real touch while a file microphone plays a voice-like sound made
+here (no recording of anyone) and the fake recogniser "hears" a sample question. ``DIR/audit.txt`` lists what
+the accessibility audit found on each screen.
 """
 
 from __future__ import annotations
@@ -26,8 +28,20 @@ from kiosk_app.client import InProcessAssistantClient
 from kiosk_app.config import KioskConfig
 from kiosk_app.devices import KioskDevices
 from kiosk_app.harness import KioskHarness
+from kiosk_app.microphone import FileMicrophone
 from kiosk_app.runner import InlineRunner
-from kiosk_app.views import CLARIFY, HANDOFF, IDLE, Action, ClarifyView, HandoffView, IdleView
+from kiosk_app.samples import sample_speech_input, sample_voice_wav
+from kiosk_app.views import (
+    CLARIFY,
+    CONFIRM,
+    HANDOFF,
+    IDLE,
+    LISTEN,
+    Action,
+    ClarifyView,
+    HandoffView,
+    IdleView,
+)
 
 if TYPE_CHECKING:
     from assistant.settings import Settings
@@ -36,8 +50,6 @@ log = logging.getLogger(__name__)
 
 SAMPLE_TOPIC = "senior-age-allowance"
 SAMPLE_PHONE_DIGITS = "1380771"  # half typed: a keypad in use, not anyone's number
-
-
 class _Recorder:
     def __init__(self, harness: KioskHarness, directory: Path) -> None:
         self.h = harness
@@ -68,10 +80,10 @@ def render_all(config: KioskConfig, settings: Settings, directory: Path) -> list
             "office_hours": "00:00-24:00",  # so that 呼叫工作人员 shows a queue number at any hour
             "office_weekends": True,
         })
-        client = InProcessAssistantClient(shot_settings, config.home_categories)
+        client = InProcessAssistantClient(shot_settings, config.home_categories, speech=sample_speech_input())
         devices, reader, printer = sample_devices()
         app = KioskApp(config, shot_settings, client=client, tts=create_tts_engine("silent"), devices=devices,
-                       runner=InlineRunner())
+                       runner=InlineRunner(), microphone=FileMicrophone(sample_voice_wav()))
         harness = KioskHarness(app)
         try:
             recorder = _Recorder(harness, directory)
@@ -151,3 +163,14 @@ def visit_every_screen(h: KioskHarness, reader: FakeIdCardReader, printer: Dummy
     c.toggle_larger_text()
     c.ask_topic(topic)
     shot("answer-high-contrast-larger-text")
+    # 按住说话 held while the sample question is said, let go, then 您说的是.
+    c.end_visit()
+    c.idle.touch()
+    h.wait_until(lambda: c.voice.available, what="voice input to be offered")
+    finger = h.hold(texts.TALK_BUTTON)
+    h.wait_until(lambda: c.screen == LISTEN and c.voice.view.hearing, what="the sample voice to be heard")
+    shot("listening")
+    h.wait_until(lambda: c.voice.listener is None or c.voice.listener.seconds > 1.5, what="more of the voice")
+    h.let_go(finger)
+    h.wait_until(lambda: c.screen == CONFIRM, what="the confirmation")
+    shot("confirm")

@@ -37,7 +37,9 @@ KEYPAD = "keypad"
 IDCARD = "idcard"
 IDLE = "idle"
 NOTICE = "notice"
-SCREENS = (HOME, LIST, ANSWER, CLARIFY, HANDOFF, KEYPAD, IDCARD, IDLE, NOTICE)
+LISTEN = "listen"  # 按住说话: the level meter while the resident speaks
+CONFIRM = "confirm"  # 您说的是：…… with 对 and 重说
+SCREENS = (HOME, LIST, ANSWER, CLARIFY, HANDOFF, KEYPAD, IDCARD, IDLE, NOTICE, LISTEN, CONFIRM)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class HomeView:
     reader_available: bool = False
     greeting: str = ""  # the signed-in visitor's greeting, else empty
     notice: str = ""  # a device problem in plain words, else empty
+    voice: bool = False  # 按住说话 and the 普通话/粤语 switch (a microphone and a recogniser are there)
+    language: str = "zh"
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,7 @@ class AnswerView:
     can_print: bool = True
     topic_id: str | None = None
     aspect: str | None = None
+    voice: bool = False  # 按住说话 among the controls
 
 
 @dataclass(frozen=True)
@@ -124,3 +129,25 @@ class NoticeView:
     urgent: bool = False  # emergencies and device faults: shown on the danger colour
     calls: tuple[Action, ...] = field(default_factory=tuple)  # emergency numbers: a row of big buttons
     big_number: str = ""  # a number to dial, shown very large (the kiosk cannot dial it)
+
+
+class ListenPhase(Enum):
+    LISTENING = "listening"  # the microphone is open (the prompt may still be playing)
+    RECOGNISING = "recognising"  # the recording is with the recogniser
+
+
+@dataclass(frozen=True)
+class ListenView:
+    phase: ListenPhase = ListenPhase.LISTENING
+    language: str = "zh"
+    recording: bool = False  # False while the kiosk still says its prompt (请稍等), then 请说话
+    level: float = 0.0  # 0–1, for the meter
+    hearing: bool = False  # the detector hears speech now
+    tap: bool = False  # tap-to-talk: it ends by itself when the resident stops, or with 说完了
+
+
+@dataclass(frozen=True)
+class ConfirmView:
+    text: str  # what was heard, personal data masked
+    alternatives: tuple[Action, ...] = ()  # other readings, each sends itself
+    language: str = "zh"

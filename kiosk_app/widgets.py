@@ -12,6 +12,7 @@ from pathlib import Path
 from kivy.lang import Builder
 from kivy.properties import (
     BooleanProperty,
+    BoundedNumericProperty,
     ColorProperty,
     ListProperty,
     ObjectProperty,
@@ -80,6 +81,34 @@ class KioskButton(ButtonBehavior, Panel):
         self.border_color = THEME.button_border if style is Style.BUTTON else background
 
 
+class TalkButton(KioskButton):
+    """按住说话: touching it starts listening, letting go ends it (``controller.voice`` tells a hold from a tap).
+
+    The screen changes to the listening screen under the finger; the touch stays grabbed by this button, so
+    letting go still reaches it (Kivy delivers a grabbed touch's end to its grabber, on screen or not)."""
+
+    controller = ObjectProperty(None, allownone=True)
+
+    def on_press(self) -> None:
+        if self.controller is not None:
+            self.controller.voice.press()
+
+    def on_touch_up(self, touch: object) -> bool:
+        mine = getattr(touch, "grab_current", None) is self
+        handled = bool(super().on_touch_up(touch))
+        if mine and self.controller is not None:
+            # The input provider's own times: a slow frame between press and release does not make a tap a hold.
+            start, end = getattr(touch, "time_start", 0.0), getattr(touch, "time_end", -1.0)
+            self.controller.voice.release(held=end - start if end >= start > 0 else None)
+        return handled or mine
+
+
+class LevelMeter(Panel):
+    """How loud the microphone hears the resident: a bar that grows with the voice (0–1)."""
+
+    level = BoundedNumericProperty(0.0, min=0.0, max=1.0, errorhandler=lambda x: min(1.0, max(0.0, x)))
+
+
 def action_button(action: Action, on_action: Callable[[Action], None], **kwargs: object) -> KioskButton:
     button = KioskButton(text=action.label, hint=action.hint, style=action.style.value, action=action, **kwargs)
     button.bind(on_release=lambda b: on_action(b.action))
@@ -87,7 +116,7 @@ def action_button(action: Action, on_action: Callable[[Action], None], **kwargs:
 
 
 class NavBar(BoxLayout):
-    """返回 · 首页 · 刷身份证 · 呼叫工作人员; a button that makes no sense on a screen is left out."""
+    """(按住说话 ·) 返回 · 首页 · 刷身份证 · 呼叫工作人员; a button that makes no sense on a screen is left out."""
 
     controller = ObjectProperty(None, allownone=True)
     show_back = BooleanProperty(True)
@@ -95,15 +124,18 @@ class NavBar(BoxLayout):
     show_idcard = BooleanProperty(True)
     show_staff = BooleanProperty(True)
     extra = ListProperty([])  # (label, callback) pairs placed before 呼叫工作人员 (the home screen's settings)
+    talk = BooleanProperty(False)  # 按住说话 first (the answer screen, for a follow-up)
 
     def on_kv_post(self, base_widget: object) -> None:
         self.bind(show_back=self.rebuild, show_home=self.rebuild, show_idcard=self.rebuild,
-                  show_staff=self.rebuild, extra=self.rebuild, controller=self.rebuild)
+                  show_staff=self.rebuild, extra=self.rebuild, controller=self.rebuild, talk=self.rebuild)
         self.rebuild()
 
     def rebuild(self, *_args: object) -> None:
         self.clear_widgets()
         c = self.controller
+        if self.talk:
+            self.add_widget(TalkButton(text=texts.TALK_BUTTON, style=Style.PRIMARY.value, controller=c))
         buttons: list[tuple[str, Callable[[], None], str]] = []
         if self.show_back:
             buttons.append((texts.BACK, lambda: c and c.back(), Style.BUTTON.value))

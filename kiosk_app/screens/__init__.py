@@ -8,14 +8,28 @@ from __future__ import annotations
 from kiosk_app.screens.answer import AnswerScreen
 from kiosk_app.screens.base import KioskScreen
 from kiosk_app.screens.clarify import ClarifyScreen
+from kiosk_app.screens.confirm import ConfirmScreen
 from kiosk_app.screens.handoff import HandoffScreen
 from kiosk_app.screens.home import HomeScreen
 from kiosk_app.screens.idcard import IdCardScreen
 from kiosk_app.screens.idle import IdleScreen
 from kiosk_app.screens.keypad import KeypadScreen
+from kiosk_app.screens.listen import ListenScreen
 from kiosk_app.screens.listing import ListScreen
 from kiosk_app.screens.notice import NoticeScreen
-from kiosk_app.views import ANSWER, CLARIFY, HANDOFF, HOME, IDCARD, IDLE, KEYPAD, LIST, NOTICE
+from kiosk_app.views import (
+    ANSWER,
+    CLARIFY,
+    CONFIRM,
+    HANDOFF,
+    HOME,
+    IDCARD,
+    IDLE,
+    KEYPAD,
+    LIST,
+    LISTEN,
+    NOTICE,
+)
 
 SCREEN_CLASSES: dict[str, type[KioskScreen]] = {
     HOME: HomeScreen,
@@ -27,6 +41,8 @@ SCREEN_CLASSES: dict[str, type[KioskScreen]] = {
     IDCARD: IdCardScreen,
     IDLE: IdleScreen,
     NOTICE: NoticeScreen,
+    LISTEN: ListenScreen,
+    CONFIRM: ConfirmScreen,
 }
 
 

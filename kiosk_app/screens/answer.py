@@ -1,4 +1,5 @@
-"""The answer: its text on a light panel, the aspects under it, then 再听一遍 · 慢一点 · 打印 · 没解决找工作人员.
+"""The answer: its text on a light panel, the aspects under it, then 再听一遍 · 慢一点 · 打印 · 没解决找工作人员,
+and 按住说话 (when voice input works) in the bottom row for a follow-up question.
 
 A long text scrolls with two big buttons (往上看 / 往下看) rather than by swiping, which many older
 residents cannot do.
@@ -27,6 +28,7 @@ class AnswerScreen(KioskScreen):
         self.ids.answer_text.text = view.text if view else ""
         self.fill(self.ids.aspects, view.aspects if view else ())
         self._place_print_button(bool(view and view.can_print))
+        self.ids.nav.talk = bool(view and view.voice)  # 按住说话 for a follow-up, first in the bottom row
         self.ids.scroller.scroll_y = 1
         self._scroll_buttons()
 

@@ -1,9 +1,10 @@
-"""Home: up to five category tiles, 常见问题 and 更多服务; 刷身份证, display settings, 呼叫工作人员."""
+"""Home: 按住说话 and the 普通话/粤语 switch (when voice input works here), up to four category tiles, 常见问题
+and 更多服务; 刷身份证, display settings, 呼叫工作人员."""
 
 from __future__ import annotations
 
 from kiosk_app import texts
-from kiosk_app.screens.base import KioskScreen, load_kv
+from kiosk_app.screens.base import KioskScreen, load_kv, show
 from kiosk_app.theme import THEME
 from kiosk_app.views import HomeView
 
@@ -20,6 +21,10 @@ class HomeScreen(KioskScreen):
         self.ids.notice.text = view.notice
         self.ids.nav.show_idcard = view.reader_available
         self.fill(self.ids.tiles, view.tiles, big=True)
+        show(self.ids.voice_row, view.voice)
+        other = "zh" if view.language == "yue" else "yue"
+        self.ids.language.text = texts.LANGUAGE_BUTTON.format(name=texts.LANGUAGE_NAMES.get(view.language, ""))
+        self.ids.language.hint = texts.LANGUAGE_HINT.format(other=texts.LANGUAGE_NAMES[other])
         self._settings_buttons()
 
     def _settings_buttons(self, *_args: object) -> None:

@@ -44,6 +44,7 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
     ("...", ""),
     ("Hello world", ""),
     ("120", "120"),
+    ("社保卡丢了\ufffd怎么办", "社保卡丢了怎么办"),
 ])
 def test_the_text_residents_see_is_clean_simplified_chinese(raw: str, clean: str) -> None:
     assert clean_transcript(raw) == clean

@@ -24,6 +24,7 @@ from kiosk_app.controller import KioskController
 from kiosk_app.devices import KioskDevices
 from kiosk_app.kivy_setup import prepare_environment
 from kiosk_app.runner import InlineRunner
+from kiosk_app.samples import sample_speech_input
 from kiosk_app.speech import KioskSpeech
 
 # None of the imports above loads Kivy. Before a test module does: no ~/.kivy, no Kivy log handlers,
@@ -88,21 +89,24 @@ def kiosk_engine(kiosk_context: AppContext) -> DialogueEngine:
 @pytest.fixture
 def in_process_client(kiosk_settings: Settings, kiosk_context: AppContext,
                       kiosk_engine: DialogueEngine) -> InProcessAssistantClient:
+    # Speech input through the fake recogniser: what it "hears" is the screenshot mode's sample question.
     return InProcessAssistantClient(kiosk_settings, ("yanglao", "shebao"), context=kiosk_context,
-                                    engine=kiosk_engine)
+                                    engine=kiosk_engine, speech=sample_speech_input())
 
 
 @pytest.fixture
 def make_controller(in_process_client: InProcessAssistantClient) -> Iterator[Callable[..., KioskController]]:
     made: list[KioskController] = []
 
-    def make(*, reader: Any = None, printer: Any = "dummy", ui: Any = None, **config: Any) -> KioskController:
+    def make(*, reader: Any = None, printer: Any = "dummy", ui: Any = None, microphone: Any = None,
+             call_soon: Any = None, **config: Any) -> KioskController:
         kiosk_config = KioskConfig(home_categories=("yanglao", "shebao"), idle_seconds=60,
                                    idle_warning_seconds=20, tts="fake", **config).validate()
         client = in_process_client
         devices = KioskDevices(printer=DummyReceiptPrinter() if printer == "dummy" else printer, reader=reader)
         controller = KioskController(kiosk_config, client, KioskSpeech(FakeTtsEngine()), devices,
-                                     ui or RecordingUi(), runner=InlineRunner(), clock=FakeClock())
+                                     ui or RecordingUi(), runner=InlineRunner(), clock=FakeClock(),
+                                     microphone=microphone, call_soon=call_soon)
         made.append(controller)
         return controller
 

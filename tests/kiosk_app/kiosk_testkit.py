@@ -1,17 +1,28 @@
-"""Helpers for the kiosk tests: scripted assistant replies, a recording runner, Kivy set-up for GUI tests."""
+"""Helpers for the kiosk tests: scripted assistant replies, a recording runner, Kivy set-up for GUI tests, and
+for speech input a hand-cranked UI loop, sounds as WAV bytes and a microphone that breaks."""
 
 from __future__ import annotations
 
 import os
+import queue
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
+from accessibility.audio_input import pcm16_bytes
+from accessibility.errors import MicrophoneError
 from assistant.dialogue.schemas import Button, ChatResponse, Reply, TicketInfo, TopicInfo
+from assistant.speech import SpeechInput
 from kiosk_app.catalog import Catalog
-from kiosk_app.client import AssistantClient
+from kiosk_app.client import AssistantClient, Heard, transcribe_with
+from kiosk_app.errors import VoiceUnavailableError
+from kiosk_app.microphone import MicrophoneStream
+from kiosk_app.pcm import wav_bytes
+from kiosk_app.samples import room_hiss, voice_like
 
 
 def write_kb_files(directory: Path, data: dict[str, Any]) -> Path:
@@ -40,12 +51,25 @@ def response(action: str = "answer", text: str = "好的。", *, buttons: list[t
 
 
 class ScriptedClient(AssistantClient):
-    """Answers each text with ``script(text)``; records what was sent."""
+    """Answers each text with ``script(text)``; records what was sent. With ``speech``, recognises through it
+    as the in-process client does."""
 
-    def __init__(self, catalog: Catalog, script: Callable[[str], ChatResponse | Exception]) -> None:
+    def __init__(self, catalog: Catalog, script: Callable[[str], ChatResponse | Exception],
+                 speech: SpeechInput | None = None) -> None:
         self._catalog = catalog
         self.script = script
+        self.speech = speech
         self.sent: list[tuple[str | None, str]] = []
+        self.heard_sessions: list[str | None] = []
+
+    def speech_ready(self) -> bool:
+        return self.speech is not None and self.speech.enabled
+
+    def transcribe(self, session_id: str | None, samples: np.ndarray, language: str) -> Heard:
+        if self.speech is None:
+            raise VoiceUnavailableError("no speech input")
+        self.heard_sessions.append(session_id)
+        return transcribe_with(self.speech, samples, language)
 
     def chat(self, session_id: str | None, text: str) -> ChatResponse:
         self.sent.append((session_id, text))
@@ -140,3 +164,67 @@ def setup_kivy_for_tests() -> None:
     configure_kivy(KioskConfig(window_size=(1920, 1080)))
     register_font()
     _kivy_ready = True
+
+
+# --- speech input ---
+
+class ManualLoop:
+    """Kivy's clock for controller tests: ``call_soon`` from any thread queues; ``run_until`` runs the queue on
+    the test's thread until a condition holds."""
+
+    def __init__(self) -> None:
+        self._queue: queue.Queue[Callable[[], None]] = queue.Queue()
+
+    def call_soon(self, fn: Callable[[], None]) -> None:
+        self._queue.put(fn)
+
+    def run_until(self, condition: Callable[[], bool], timeout: float = 20.0, what: str = "") -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what or condition}")
+            try:
+                callback = self._queue.get(timeout=0.01)
+            except queue.Empty:
+                continue
+            callback()
+
+    def drain(self, seconds: float = 0.3) -> None:
+        """Run whatever arrives for ``seconds``."""
+        deadline = time.monotonic() + seconds
+        self.run_until(lambda: time.monotonic() > deadline, timeout=seconds + 5)
+
+
+def as_wav(samples: np.ndarray) -> bytes:
+    return wav_bytes(pcm16_bytes(samples))
+
+
+def question_wav(seconds: float = 1.8) -> bytes:
+    """A resident's question as the detector hears it: room, voice-like sound, room."""
+    return as_wav(np.concatenate([room_hiss(0.4, seed=5), voice_like(seconds), room_hiss(0.4, seed=6)]))
+
+
+def quiet_room_wav(seconds: float = 8.0) -> bytes:
+    """Nobody speaking: a room's faint hiss (a real microphone is never digitally silent)."""
+    return as_wav(room_hiss(seconds, seed=7))
+
+
+def dead_input_wav(seconds: float = 2.0) -> bytes:
+    """Digital silence: a muted or broken input."""
+    return as_wav(np.zeros(int(seconds * 16_000), dtype=np.float32))
+
+
+class UnpluggedMicrophone:
+    """Was there when the kiosk looked, fails when opened (unplugged since)."""
+
+    name = "unplugged"
+
+    def __init__(self) -> None:
+        self.opened = 0
+
+    def available(self) -> bool:
+        return self.opened == 0
+
+    def open(self) -> MicrophoneStream:
+        self.opened += 1
+        raise MicrophoneError("device unavailable")

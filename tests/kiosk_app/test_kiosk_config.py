@@ -67,3 +67,14 @@ def test_kiosk_mode_and_one_input_provider(touch: str, expected: dict[str, str])
             Config.remove_option("input", option)
         for option, value in saved_input.items():
             Config.set("input", option, value)
+
+
+def test_speech_input_settings(settings: Settings) -> None:
+    # SHEQU_KIOSK_ASR_LANGUAGE / SHEQU_KIOSK_MICROPHONE: 普通话 and the default input unless set.
+    config = config_from_settings(settings)
+    assert (config.asr_language, config.microphone) == ("zh", "")
+    cantonese = config_from_settings(settings.model_copy(update={"kiosk_asr_language": "yue",
+                                                                 "kiosk_microphone": "off"}))
+    assert (cantonese.asr_language, cantonese.microphone) == ("yue", "off")
+    with pytest.raises(KioskConfigError, match="SHEQU_KIOSK_ASR_LANGUAGE"):
+        config_from_settings(settings.model_copy(update={"kiosk_asr_language": "en"}))

@@ -30,13 +30,15 @@ def test_every_screen_meets_the_numbers(theme: str, larger: bool, kiosk_settings
     from kiosk_app.app import KioskApp
     from kiosk_app.audit import audit_screen
     from kiosk_app.harness import KioskHarness
+    from kiosk_app.microphone import FileMicrophone
     from kiosk_app.runner import InlineRunner
+    from kiosk_app.samples import sample_voice_wav
     from kiosk_app.screenshots import sample_devices, visit_every_screen
 
     config = KioskConfig(home_categories=("yanglao", "shebao"), theme=theme, larger_text=larger, tts="fake")
     devices, reader, printer = sample_devices()
     app = KioskApp(config, kiosk_settings, client=in_process_client, tts=FakeTtsEngine(), devices=devices,
-                   runner=InlineRunner())
+                   runner=InlineRunner(), microphone=FileMicrophone(sample_voice_wav()))
     harness = KioskHarness(app)
     findings: list[str] = []
     visited: set[str] = set()
