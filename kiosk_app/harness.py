@@ -97,19 +97,11 @@ class KioskHarness:
 
     # --- touching ---
     def tap(self, target: str | Widget) -> None:
-        from kivy.tests.common import UnitTestTouch
-
-        # A screen switch finishes on the next frame; until then the ScreenManager ignores touches.
-        self.pump(2)
-        widget = self.button(target) if isinstance(target, str) else target
-        x, y = widget.to_window(*widget.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        self.pump(1)
+        touch = self.hold(target)
         # Stamped as an input provider would for a finger lifted a tenth of a second later, however long the
         # frame in between took to draw (按住说话 tells a tap from a hold by these times).
-        touch.time_end = touch.time_start + TAP_SECONDS
-        touch.touch_up()
+        touch.time_end = touch.time_start + TAP_SECONDS  # type: ignore[attr-defined]
+        touch.touch_up()  # type: ignore[attr-defined]
         self.pump(2)
 
     def hold(self, target: str | Widget) -> object:
