@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 LOCK := requirements.lock
 SHEQU := $(VENV)/bin/shequ
-DEB_PACKAGES := fonts-wqy-microhei espeak-ng alsa-utils xvfb xauth libmtdev1 xclip chromium sox libportaudio2
+DEB_PACKAGES := fonts-wqy-microhei espeak-ng alsa-utils xvfb xauth libmtdev1 xclip chromium sox libportaudio2 nginx
 HOST ?= 127.0.0.1
 PORT ?= 8000
 

@@ -18,8 +18,12 @@ _COMMANDS: list[tuple[str, str]] = [
     ("assistant.commands.users", "users"),
     ("assistant.commands.orders", "orders"),
     ("assistant.commands.kiosk", "kiosk"),
+    ("assistant.commands.kiosks", "kiosks"),
     ("assistant.commands.privacy", "privacy"),
     ("assistant.commands.asr", "asr"),
+    ("assistant.commands.communities", "communities"),
+    ("assistant.commands.db", "db"),
+    ("assistant.commands.worker", "worker"),
     ("intents.cli", "intents"),
     ("device_adapters.cli", "devices"),
 ]

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.auth.ratelimit import RateLimiter, create_rate_limiter, rate_limit_scheme
+from assistant.communities.directory import CommunityDirectory, install_stamping
 from assistant.events import EventBus, MemoryBus, create_bus
 from assistant.kb_runtime import KnowledgeBaseProvider, load_shipped_into_db
 from assistant.privacy import index as privacy_index
@@ -44,6 +45,11 @@ class AppContext:
         return PersonalDataCipher.from_settings(self.settings.encryption_key, self.settings.var_dir)
 
     @cached_property
+    def communities(self) -> CommunityDirectory:
+        """The city's communities, as requests resolve them (codes cached briefly, re-read on a miss)."""
+        return CommunityDirectory(self.sessions)
+
+    @cached_property
     def speech(self) -> SpeechInput:
         """Speech input, one recogniser for the process (its model loads on first use)."""
         return SpeechInput.from_settings(self.settings)
@@ -60,8 +66,9 @@ def create_context(settings: Settings, *, load_shipped: bool = True) -> AppConte
                          timeouts=DbTimeouts.from_settings(settings))
     migrate(engine)
     factory = make_session_factory(engine)
+    install_stamping()  # handoffs, orders, alerts and unanswered questions take their conversation's community
     privacy_index.install(factory, settings)  # the blind index's key reaches every database session
     if load_shipped:
         load_shipped_into_db(settings, factory)
-    return AppContext(settings, engine, factory, KnowledgeBaseProvider(settings, factory),
+    return AppContext(settings, engine, factory, KnowledgeBaseProvider(settings, factory, settings.kb_check_seconds),
                       create_bus(settings.events_url, factory))

@@ -7,12 +7,14 @@ this worker rebuilds — or loads the index another worker already built — wit
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from assistant.settings import Settings
@@ -59,6 +61,10 @@ def load_shipped_into_db(settings: Settings, factory: sessionmaker[Session]) -> 
     documents = shipped_documents(settings)
     with session_scope(factory) as session:
         report = kb_repository.sync_shipped(session, entries, documents)
+        # The installation's own community follows the profile file (issue 15: today's profile is one row).
+        from assistant.communities.directory import ensure_default
+
+        ensure_default(session, documents[PROFILE_DOC])
     log.info("knowledge base sync: %s", report.summary())
     return report
 
@@ -71,22 +77,46 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
     )
 
 
+def community_profiles(session: Session, city_profile: CommunityProfile) -> tuple[dict[str, CommunityProfile],
+                                                                                 str | None]:
+    """Every active community's profile by code, and the default community's code. A community that follows
+    the profile file answers with the KB's profile document (which staff may have edited in the console)."""
+    from assistant.communities.directory import parse_profile
+    from assistant.communities.models import Community
+
+    profiles: dict[str, CommunityProfile] = {}
+    default: str | None = None
+    for row in session.scalars(select(Community).where(Community.active.is_(True))):
+        try:
+            profiles[row.code] = city_profile if row.follows_profile_file else parse_profile(row.profile)
+        except ValueError:  # CommunityError: import checks profiles, so only a hand-edited row gets here
+            log.warning("community %s has an unreadable profile; its residents get the city's", row.code)
+            profiles[row.code] = city_profile
+        default = row.code if row.is_default else default
+    return profiles, default
+
+
 def build_from_db(settings: Settings, factory: sessionmaker[Session]) -> KnowledgeBase:
     with session_scope(factory) as session:
         revision = kb_repository.current_revision(session)
         entries = kb_repository.published_entries(session)
+        overlays = kb_repository.published_overlays(session)
         groups = kb_repository.get_document(session, SYNONYMS_DOC) or {}
-        profile_data = kb_repository.get_document(session, PROFILE_DOC) or {}
+        profile = CommunityProfile.model_validate(kb_repository.get_document(session, PROFILE_DOC) or {})
         dialect_rows = kb_repository.get_document(session, DIALECT_DOC) or []
+        profiles, default_community = community_profiles(session, profile)
     return KnowledgeBase.build(
         entries,
         SynonymDictionary.from_groups(groups),
-        CommunityProfile.model_validate(profile_data),
+        profile,
         index_root=settings.resolved_index_dir(),
         config=retrieval_config(settings),
         tokenizer=settings.tokenizer,
         revision=revision,
         dialect=DialectLexicon.from_rows(dialect_rows, DIALECT_DOC),
+        overlays=overlays,
+        profiles=profiles,
+        default_community=default_community,
     )
 
 
@@ -140,6 +170,16 @@ class KnowledgeBaseProvider:
     def _stored_revision(self) -> int:
         with session_scope(self.factory) as session:
             return kb_repository.current_revision(session)
+
+    async def watch(self) -> None:
+        """Checks for a newer revision every ``check_interval`` seconds until cancelled, so a publish on
+        another node is picked up (and built) while nobody asks anything here, not at the next question."""
+        while True:
+            await asyncio.sleep(self.check_interval)
+            try:
+                await asyncio.to_thread(self.current)
+            except Exception as exc:  # database away: the next check tries again; residents get the current KB
+                log.warning("checking the knowledge-base revision failed: %s", type(exc).__name__)
 
     def _build_in_background(self) -> None:
         revision = self._building

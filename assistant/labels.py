@@ -37,7 +37,7 @@ CHANNEL = {"web": "网页", "kiosk": "一体机", "api": "接口", "wechat": "�
 # advice for each), or just "emergency".
 ALERT_KIND = {"emergency": "紧急求助", "medical": "急病受伤", "fire": "火情", "gas": "燃气泄漏", "flood": "水浸",
               "landslide": "山体滑坡", "electric": "触电", "drowning": "溺水", "violence": "暴力危险",
-              "suicide": "轻生危险", "missing": "人员走失"}
+              "suicide": "轻生危险", "missing": "人员走失", "kiosk": "自助机故障"}
 
 # Where a work order came from (WorkOrder.source).
 ORDER_SOURCE = {"report_issue": "居民反映", "handoff": "人工接待", "message": "居民留言", "staff": "工作人员登记"}
@@ -55,6 +55,7 @@ ORDER_EVENT_NOTE = {f"created from {code}": f"{label}，系统登记" for code, 
 # ``unanswered.{status}``) are listed expanded.
 AUDIT = {
     "auth.login": "登录", "auth.login.fail": "登录失败", "auth.login.locked": "账号锁定中登录",
+    "kiosk.register": "登记自助机", "user.community": "修改账号所属社区",
     "auth.logout": "退出登录", "auth.user.create": "新建账号", "auth.user.password": "修改密码",
     "auth.user.unlock": "解锁账号",
     "auth.login.password": "密码正确，待输入验证码", "auth.login.recovery": "用备用码登录",
@@ -84,6 +85,7 @@ AUDIT_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "personal": ("查看个人信息", ("personal.", "contact.", "reveal_contact")),
     "alert": ("紧急求助", ("alert.",)),
     "privacy": ("个人信息保护", ("privacy.",)),
+    "kiosk": ("自助机", ("kiosk.",)),
 }
 
 LABELS: dict[str, dict[str, str]] = {

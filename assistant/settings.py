@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # `make run` sets this: with no community_profile, use the clearly marked demonstration profile
     demo_profile: bool = False
     index_dir: Path | None = None  # default var_dir / "index"
+    # How often a worker asks the database for a newer KB revision (a publish on any node), in the background
+    # and before a turn: one tiny query; the publish then reaches every node within this plus the build time.
+    kb_check_seconds: float = 0.5
 
     # --- retrieval ---
     tokenizer: str = "jieba"
@@ -113,7 +116,6 @@ class Settings(BaseSettings):
     wecom_secret: SecretStr = SecretStr("")  # the application's Secret, for message/send
     wecom_api_base: str = "https://qyapi.weixin.qq.com"
     channel_reply_budget_seconds: float = 4.0  # WeChat waits 5 s; later answers go through the API
-    channel_send_max_attempts: int = 6
     # A callback whose timestamp is further than this from our clock is refused, and a nonce seen within it too.
     channel_callback_window_seconds: int = 300
 
@@ -194,6 +196,30 @@ class Settings(BaseSettings):
     # /docs, /redoc and /openapi.json: handy in development; set SHEQU_API_DOCS=false in production.
     api_docs: bool = True
     max_text_length: int = 500
+
+    # --- production profile --- (several nodes behind nginx: deploy/, docs/deploy.md)
+    # False: the web nodes leave the outbox drain, handoff sweep, alert escalation and retention purge to one
+    # separate `shequ worker` process (SHEQU_BACKGROUND_WORKER=false on every web node).
+    background_worker: bool = True
+    # Who may read /metrics (IPs or networks, comma-separated); anyone else gets 403. Default: this machine
+    # and private networks, where the Prometheus server of a city's data centre sits.
+    metrics_allowed_ips: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+    # How long a scrape waits for the database counts (outbox depth, handoffs waiting) before leaving them out.
+    metrics_db_timeout_seconds: float = 1.0
+
+    # --- kiosk fleet --- (issue 15: assistant/kiosks, `shequ kiosks register|list`, /staff/kiosks)
+    # On the kiosk: its device token (from `shequ kiosks register`; empty: no heartbeat) and how often it reports
+    # to SHEQU_KIOSK_ASSISTANT_URL. On the server: silent this long → offline, an alert to its community's staff.
+    kiosk_token: str = ""
+    kiosk_heartbeat_seconds: float = 60.0
+    kiosk_offline_minutes: float = 5.0
+    kiosk_api_rate_per_minute: int = 30  # heartbeats and config pulls per kiosk token
+
+    # --- communities on channels --- (issue 15) The community code a WeChat official account / WeCom
+    # application serves (`shequ communities list`): its residents' new conversations belong to it.
+    # Empty: the default community. An unknown code is logged and the default community used instead.
+    wechat_community: str = ""
+    wecom_community: str = ""
 
     def resolved_database_url(self) -> str:
         if self.database_url:

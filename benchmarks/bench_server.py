@@ -65,7 +65,7 @@ def running_server(workers: int, prefix: str, extra_env: dict[str, str] | None =
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   start_new_session=True)
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(server, base)
+        wait_ready(server, base)
         yield BenchServer(server, base, env)
     finally:
         if server is not None:
@@ -74,7 +74,7 @@ def running_server(workers: int, prefix: str, extra_env: dict[str, str] | None =
         shutil.rmtree(var_dir, ignore_errors=True)
 
 
-def _wait_ready(server: subprocess.Popen[bytes], base: str) -> None:
+def wait_ready(server: subprocess.Popen[bytes], base: str) -> None:
     deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         try:

@@ -24,6 +24,7 @@ from kiosk_app.client import AssistantClient, create_client
 from kiosk_app.config import KioskConfig
 from kiosk_app.controller import KioskController
 from kiosk_app.devices import KioskDevices
+from kiosk_app.heartbeat import KioskHeartbeat, device_health, start_heartbeat
 from kiosk_app.microphone import Microphone, create_microphone
 from kiosk_app.runner import Runner, ThreadRunner
 from kiosk_app.screens import KioskScreen, build_screens
@@ -153,6 +154,7 @@ class KioskApp(App):
         self.ui: KivyUi | None = None
         self._idle_event: Any = None
         self._device_event: Any = None
+        self._heartbeat: KioskHeartbeat | None = None
 
     # Kivy would otherwise read and write an .ini next to this module.
     def load_config(self) -> ConfigParser:
@@ -206,6 +208,12 @@ class KioskApp(App):
         self._device_event = Clock.schedule_interval(lambda _dt: controller.check_devices(), DEVICE_CHECK_SECONDS)
         # Reader events arrive on the poller's thread; the controller runs on Kivy's.
         controller.devices.start(lambda event: Clock.schedule_once(lambda _dt: controller.cards.on_event(event), 0))
+        # Reports to the central server on its own thread; the answer names the community the turns belong to.
+        config, voice = self.kiosk_config, controller.voice
+        self._heartbeat = start_heartbeat(
+            config.assistant_url, config.kiosk_token, config.heartbeat_seconds,
+            lambda: device_health(controller.devices, voice.microphone, voice.mic_ok),
+            lambda server: controller.client.use_community(server.community_code))
 
     def on_stop(self) -> None:
         self.shutdown()
@@ -215,6 +223,9 @@ class KioskApp(App):
             if event is not None:
                 event.cancel()
         self._idle_event = self._device_event = None
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
         Window.unbind(on_touch_down=self._touched, on_request_close=self._request_close,
                       on_keyboard=self._keyboard)
         controller = self.controller

@@ -94,6 +94,13 @@ def transcribe_with(speech: SpeechInput, samples: np.ndarray, language: str) -> 
 
 
 class AssistantClient(ABC):
+    # The community this kiosk's new conversations belong to: from the server's configuration (heartbeat).
+    community: str | None = None
+
+    def use_community(self, code: str | None) -> None:
+        """Set by the heartbeat thread; read by the next turn (one attribute: no lock needed)."""
+        self.community = code or None
+
     @abstractmethod
     def chat(self, session_id: str | None, text: str) -> ChatResponse:
         """One turn; raises ``AssistantUnavailableError``."""
@@ -172,7 +179,8 @@ class InProcessAssistantClient(AssistantClient):
 
     def chat(self, session_id: str | None, text: str) -> ChatResponse:
         engine = self._ready()
-        request = ChatRequest(session_id=session_id, text=_check_text(text), channel=CHANNEL)
+        request = ChatRequest(session_id=session_id, text=_check_text(text), channel=CHANNEL,
+                              community=self.community)
         try:
             return engine.handle(request)
         except Exception as e:
@@ -233,10 +241,14 @@ class HttpAssistantClient(AssistantClient):
     """``POST {url}/api/v1/chat`` with httpx; the catalog comes from the KB files shipped with this install."""
 
     def __init__(self, base_url: str, settings: Settings, *, timeout: float = 8.0,
-                 home_codes: tuple[str, ...] = (), transport: Any = None) -> None:
+                 home_codes: tuple[str, ...] = (), transport: Any = None, kiosk_token: str = "") -> None:
         import httpx
 
         self.base_url = base_url.rstrip("/")
+        # A registered kiosk's turns go to /api/v1/kiosk/chat with its token: the server files them under the
+        # token's community (a body field alone would let anyone claim to be any community's kiosk).
+        self._chat_path = "/api/v1/kiosk/chat" if kiosk_token else "/api/v1/chat"
+        self._chat_headers = {"Authorization": f"Bearer {kiosk_token}"} if kiosk_token else {}
         self.settings = settings
         self.home_codes = home_codes
         self.timeout = timeout
@@ -248,9 +260,10 @@ class HttpAssistantClient(AssistantClient):
     def chat(self, session_id: str | None, text: str) -> ChatResponse:
         import httpx
 
-        body = {"session_id": session_id, "text": _check_text(text), "channel": CHANNEL}
+        body = {"session_id": session_id, "text": _check_text(text), "channel": CHANNEL,
+                **({"community": self.community} if self.community else {})}
         try:
-            response = self._http.post("/api/v1/chat", json=body)
+            response = self._http.post(self._chat_path, json=body, headers=self._chat_headers)
         except httpx.HTTPError as e:
             log.warning("assistant server %s unreachable: %s", self.base_url, type(e).__name__)
             raise AssistantUnavailableError(f"server unreachable: {type(e).__name__}") from e
@@ -396,4 +409,4 @@ def create_client(config: KioskConfig, settings: Settings) -> AssistantClient:
     if config.in_process:
         return InProcessAssistantClient(settings, config.home_categories)
     return HttpAssistantClient(config.assistant_url, settings, timeout=config.assistant_timeout,
-                               home_codes=config.home_categories)
+                               home_codes=config.home_categories, kiosk_token=config.kiosk_token)

@@ -44,6 +44,8 @@ class KioskConfig:
     font_path: str = ""
     asr_language: str = "zh"  # what 按住说话 listens for at the start of a visit: zh 普通话 | yue 粤语
     microphone: str = ""  # empty: the default input; "off"; "file:/path.wav"; a PortAudio device index or name
+    kiosk_token: str = ""  # the device token (`shequ kiosks register`): heartbeat and the community's chat
+    heartbeat_seconds: float = 60.0
 
     @property
     def in_process(self) -> bool:
@@ -120,6 +122,8 @@ def config_from_settings(settings: Settings, **overrides: object) -> KioskConfig
         "font_path": settings.kiosk_font_path,
         "asr_language": settings.kiosk_asr_language,
         "microphone": settings.kiosk_microphone,
+        "kiosk_token": settings.kiosk_token.strip(),
+        "heartbeat_seconds": settings.kiosk_heartbeat_seconds,
     }
     values.update(overrides)
     return KioskConfig(**values).validate()  # type: ignore[arg-type]

@@ -2,24 +2,38 @@
 
 ``KnowledgeBase.build`` takes published entries from wherever they are stored (the shipped YAML or the
 database) and either loads a persisted index with the same fingerprint or builds and saves one.
+
+Communities (issue 15): the index also holds every community's local entries; the knowledge base built is
+the city's (local entries hidden), and ``for_community(code)`` is a light view of it for one community's
+residents — its overrides applied, its local entries visible, its profile — that shares the index.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+
 from knowledge_base.dialect import DialectLexicon
 from knowledge_base.errors import IndexBuildError
 from knowledge_base.models import ASPECTS, EntryStatus, KbEntry
+from knowledge_base.overlays import Overlay
 from knowledge_base.profile import CommunityProfile
 from knowledge_base.retrieval.fusion import Calibration
-from knowledge_base.retrieval.index import HybridIndex, RetrievalConfig, SearchResult, content_fingerprint
+from knowledge_base.retrieval.index import (
+    HybridIndex,
+    RetrievalConfig,
+    SearchResult,
+    SearchScope,
+    content_fingerprint,
+)
 from knowledge_base.retrieval.text_analysis import TextAnalyzer, make_tokenizer
 from knowledge_base.synonyms import SynonymDictionary
 
@@ -48,6 +62,15 @@ class KnowledgeBase:
     dialect: DialectLexicon = field(default_factory=DialectLexicon)
     _rendered: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
     _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Communities (issue 15). ``community`` is None for the city knowledge base itself, else a view's code.
+    overlays: Mapping[str, Overlay] = field(default_factory=dict, repr=False)
+    profiles: Mapping[str, CommunityProfile] = field(default_factory=dict, repr=False)
+    default_community: str | None = None
+    community: str | None = None
+    _scope: SearchScope | None = field(default=None, repr=False, compare=False)  # None: the whole index is this KB's
+    _city: KnowledgeBase | None = field(default=None, repr=False, compare=False)
+    _views: dict[str, KnowledgeBase] = field(default_factory=dict, repr=False, compare=False)
+    _views_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -62,10 +85,17 @@ class KnowledgeBase:
         tokenizer: str = "jieba",
         revision: int = 0,
         dialect: DialectLexicon | None = None,
+        overlays: Sequence[Overlay] = (),
+        profiles: Mapping[str, CommunityProfile] | None = None,
+        default_community: str | None = None,
     ) -> KnowledgeBase:
+        """``entries``: the city's; ``overlays``: each community's overrides and local entries (one index
+        holds them all); ``profiles``: each community's profile by code (``profile`` stays the city's)."""
         config = config or RetrievalConfig()
         dialect = dialect or DialectLexicon()
-        published = [e for e in entries if e.status == EntryStatus.published]
+        city = [e for e in entries if e.status == EntryStatus.published]
+        local = [e for overlay in overlays for e in overlay.entries if e.status == EntryStatus.published]
+        published = city + local  # no overlays: exactly the city's index (same fingerprint, same results)
         analyzer = make_analyzer(synonyms, tokenizer, dialect)
         if calibration is None:
             calibration = load_calibration()
@@ -91,11 +121,14 @@ class KnowledgeBase:
                 index_root.mkdir(parents=True, exist_ok=True)
                 index.save(index_root / fingerprint)
                 _prune_old_indexes(index_root, keep=fingerprint)
-        return cls({e.id: e for e in published}, synonyms, profile, index, time.perf_counter() - started, loaded,
-                   revision, dialect)
+        knowledge = cls({e.id: e for e in city}, synonyms, profile, index, time.perf_counter() - started, loaded,
+                        revision, dialect, overlays={o.code: o for o in overlays}, profiles=dict(profiles or {}),
+                        default_community=default_community)
+        knowledge._scope = knowledge._scope_for(None)
+        return knowledge
 
     def search(self, query: str, k: int = 5) -> SearchResult:
-        return self.index.search(query, k)
+        return self.index.search(query, k, scope=self._scope)
 
     def derived(self, key: str, compute: Callable[[], T]) -> T:
         """A value computed from this knowledge base once (it never changes: a new revision is a new object)."""
@@ -110,6 +143,10 @@ class KnowledgeBase:
 
     def vocabulary(self, entry_id: str) -> frozenset[str]:
         """The retrieval words of an entry (title, questions, answer, aspects): what it can be said to be about."""
+        city = self._city
+        if city is not None and city.entries.get(entry_id) is self.entries.get(entry_id):
+            return city.vocabulary(entry_id)  # a city entry this community did not override: computed once
+
         def words() -> frozenset[str]:
             entry = self.entries[entry_id]
             texts = [*entry.searchable_texts(), entry.answer, *entry.aspects.present().values()]
@@ -143,6 +180,58 @@ class KnowledgeBase:
     def to_mandarin(self, normalized: str) -> str:
         """A normalised message with its dialect forms rewritten (what every later stage reads)."""
         return self.dialect.apply(normalized)
+
+    def for_community(self, code: str | None) -> KnowledgeBase:
+        """The knowledge base as residents of community ``code`` see it: the city entries with its overrides,
+        its local entries (never another community's), its profile. ``None`` or an unknown code: the default
+        community. Built once per (revision, community); a community with nothing of its own is the city KB."""
+        city = self._city or self
+        if code is None or (code not in city.profiles and code not in city.overlays):
+            code = city.default_community
+        if code is None or (code not in city.overlays and city.profiles.get(code, city.profile) == city.profile):
+            return city
+        view = city._views.get(code)
+        if view is None:
+            with city._views_lock:
+                view = city._views.get(code) or city._view(code)
+                city._views[code] = view
+        return view
+
+    def _view(self, code: str) -> KnowledgeBase:
+        overlay = self.overlays.get(code) or Overlay(code)
+        entries = dict(self.entries)
+        for entry_id, override in overlay.overrides.items():
+            if entry_id in entries:  # a city entry archived since: the override has nothing to change
+                entries[entry_id] = override.apply(entries[entry_id])
+        entries.update((e.id, e) for e in overlay.entries if e.status == EntryStatus.published)
+        view = KnowledgeBase(entries, self.synonyms, self.profiles.get(code, self.profile), self.index,
+                             self.build_seconds, self.loaded_from_disk, self.revision, self.dialect,
+                             overlays=self.overlays, profiles=self.profiles,
+                             default_community=self.default_community, community=code)
+        view._city = self
+        view._scope = self._scope_for(code)
+        if not overlay.overrides and not overlay.entries:
+            # Only the profile differs: everything derived from the entries is the city's (one copy, and no
+            # first turn per community spent recomputing it); renderings stay per view.
+            view._derived = self._derived
+        return view
+
+    def _scope_for(self, code: str | None) -> SearchScope | None:
+        """What the city (``None``) or community ``code`` may retrieve from the shared index (called on the
+        city KB); None when the index holds no local entry: a search is then exactly what it was before."""
+        positions = {entry_id: i for i, entry_id in enumerate(self.index.entry_ids)}
+        if len(positions) == len(self.entries):
+            return None
+        if code is None or self._scope is None:
+            city = np.array(sorted(positions[entry_id] for entry_id in self.entries), dtype=np.int64)
+            return self.index.scope(city, [self.index.vector_part(city)])
+        overlay = self.overlays.get(code)
+        own = np.array([positions[e.id] for e in (overlay.entries if overlay else ()) if e.id in positions],
+                       dtype=np.int64)
+        if not len(own):
+            return self._scope
+        return self.index.scope(np.concatenate([self._scope.visible, own]),
+                                [*self._scope.dense, self.index.vector_part(own)])
 
     def get(self, entry_id: str) -> KbEntry | None:
         return self.entries.get(entry_id)

@@ -39,7 +39,9 @@ CATEGORIES: dict[str, str] = {
 MIN_QUESTIONS = 8
 MAX_ANSWER_CHARS = 150  # the spoken answer; the content guide asks for <= 120
 MAX_ASPECT_CHARS = 400
-_ID_PATTERN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A community's own entries carry its code in front (``nn-zhuxi--night-clinic``, issue 15), so they never
+# collide with a city id.
+_ID_PATTERN = re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9_-]{0,31}--)?[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 class EntryStatus(StrEnum):

@@ -41,6 +41,7 @@ import copy
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -226,18 +227,16 @@ def _with_search_path(url: str, schema: str) -> str:
     return parsed.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{(tmp_path / 'shequ-test.db').as_posix()}"
-        return
+@contextmanager
+def _postgres_schema(prefix: str) -> Iterator[str]:
+    """A fresh schema on the test server (skips when it is not reachable), dropped afterwards."""
     reason = _postgres_unavailable()
     if reason:
         pytest.skip(reason)
     from sqlalchemy import create_engine, text
 
     base_url = os.environ[TEST_DATABASE_ENV]
-    schema = f"test_{uuid.uuid4().hex[:16]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     admin = create_engine(base_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
@@ -247,6 +246,26 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{(tmp_path / 'shequ-test.db').as_posix()}"
+        return
+    with _postgres_schema("test") as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def module_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``db_url`` for a whole module (an app built once per database): SQLite, then a PostgreSQL schema of
+    the module's own, dropped afterwards (skipped when the server is not reachable)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{(tmp_path_factory.mktemp('module-db') / 'shequ.db').as_posix()}"
+        return
+    with _postgres_schema("module") as url:
+        yield url
 
 
 @pytest.fixture

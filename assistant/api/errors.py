@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from accessibility.audio_input import MAX_AUDIO_BYTES
 from assistant.api.db_faults import has_bad_characters_cause, is_database_outage, log_outage
 from assistant.auth.deps import wants_html
+from assistant.communities import CommunityError
 from assistant.dialogue.schemas import BAD_CHARACTERS_ERROR
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,10 @@ def install_error_handlers(app: FastAPI) -> None:
         zh, en = messages.get(exc.status_code, ("请求有误", str(exc.detail)))
         return JSONResponse(error_body(f"http_{exc.status_code}", zh, en), status_code=exc.status_code,
                             headers=exc.headers)
+
+    @app.exception_handler(CommunityError)
+    async def _community(_request: Request, exc: CommunityError) -> JSONResponse:
+        return JSONResponse(error_body("unknown_community", str(exc), "unknown community code"), status_code=422)
 
     @app.exception_handler(ValidationError)
     async def _inner_validation(_request: Request, exc: ValidationError) -> JSONResponse:

@@ -45,6 +45,7 @@ class StaffUser:
     username: str
     role: str
     department: str = ""
+    community: str | None = None  # the community a community worker serves; None: city staff (all)
 
     @property
     def role_label(self) -> str:
@@ -92,7 +93,8 @@ def current_user(request: Request) -> StaffUser | None:
         with session_scope(request.app.state.context.sessions) as session:
             account = resolve_session(session, token)
             if account is not None and account.role in ROLES:
-                user = StaffUser(account.username, account.role, account.department or "")
+                user = StaffUser(account.username, account.role, account.department or "",
+                                 account.community_code or None)
     request.state.staff_user = user
     return user
 

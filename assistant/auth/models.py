@@ -17,6 +17,8 @@ class StaffAccount(Base):
     username: Mapped[str] = mapped_column(String(40), unique=True, index=True)
     role: Mapped[str] = mapped_column(String(20))
     department: Mapped[str] = mapped_column(String(40), default="")
+    # The community a community worker serves; empty for city staff, who see every community.
+    community_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -80,16 +80,43 @@ def validate_password(password: str, username: str = "") -> None:
     password_policy.check(password, username)
 
 
+def validate_community(community: str | None, communities: tuple[str, ...] | list[str] | None) -> str | None:
+    """The community an account is limited to (None: city staff); ``communities`` are the known codes."""
+    community = (community or "").strip() or None
+    if community is not None and communities is not None and community not in communities:
+        raise InvalidAccount("请从列表里选择社区")
+    return community
+
+
 def create_account(session: Session, username: str, role: str, password: str, *, department: str = "",
-                   actor: str = "cli") -> StaffAccount:
+                   actor: str = "cli", community: str | None = None,
+                   communities: tuple[str, ...] | list[str] | None = None) -> StaffAccount:
+    """A new account; ``community`` limits it to one community's records (None: city staff, who see all)."""
     validate_new_account(username, role, password, department)
+    community = validate_community(community, communities)
     if session.scalar(select(StaffAccount).where(StaffAccount.username == username)) is not None:
         raise AccountExists(f"用户名 {username} 已经有人用了")
     account = StaffAccount(username=username, role=role, department=department.strip()[:40],
-                           password_hash=_hasher.hash(password))
+                           password_hash=_hasher.hash(password), community_code=community)
     session.add(account)
     session.flush()
-    session.add(AuditLog(actor=actor, action="auth.user.create", target=username, detail=f"role={role}"))
+    detail = f"role={role}" + (f" community={community}" if community else "")
+    session.add(AuditLog(actor=actor, action="auth.user.create", target=username, detail=detail))
+    return account
+
+
+def set_community(session: Session, username: str, community: str | None, actor: str, *,
+                  communities: tuple[str, ...] | list[str] | None = None) -> StaffAccount:
+    """Limits an account to one community (or, with None, lets it see the whole city). The account is read
+    on every request, so what it sees changes with its next page."""
+    community = validate_community(community, communities)
+    account = _existing(session, username)
+    if (account.community_code or None) == community:
+        return account
+    before = account.community_code or "city"
+    account.community_code = community
+    session.add(AuditLog(actor=actor, action="user.community", target=username,
+                         detail=f"{before} → {community or 'city'}"))
     return account
 
 

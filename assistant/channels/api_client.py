@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from assistant.channels import DeliveryError, MediaError, PermanentDeliveryError, TransientDeliveryError
 from assistant.channels.config import AccountConfig
 from assistant.channels.models import ChannelToken
+from assistant.delivery import Delivery
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.db import session_scope
 
@@ -161,7 +162,10 @@ def _errcode(data: dict[str, Any]) -> int:
 
 
 class CustomerServiceSender:
-    """Sends a text message to one user of one account (``send_text`` raises a ``DeliveryError``)."""
+    """Sends a text message to one user of one account (``send_text`` raises a ``DeliveryError``).
+
+    Also a ``Sender`` of the one outbox (``deliver``): a late reply's row has the recipient and ``{"text": …}``.
+    """
 
     def __init__(self, account: AccountConfig, sessions: sessionmaker[Session], cipher: PersonalDataCipher,
                  http: httpx.Client, clock: Callable[[], float] = time.time) -> None:
@@ -197,6 +201,15 @@ class CustomerServiceSender:
             return token, max(float(expires_in), 1.0)
         except (TypeError, ValueError):
             return token, 7200.0
+
+    @property
+    def name(self) -> str:
+        return self.account.kind
+
+    def deliver(self, delivery: Delivery) -> None:
+        if not delivery.recipient:  # wiped, or the key that encrypted it is gone
+            raise PermanentDeliveryError("recipient_unreadable")
+        self.send_text(delivery.recipient, str(delivery.body.get("text") or ""))
 
     def send_text(self, user_id: str, text: str) -> None:
         if not self.account.can_send:

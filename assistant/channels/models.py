@@ -1,7 +1,8 @@
 """Tables of the WeChat/WeCom channels (migration ``0005_channels``).
 
-No raw OpenID/UserID is stored in plain: sessions and menus are keyed by a keyed hash of it, and the
-outbox keeps the recipient Fernet-encrypted only until the message is sent or given up.
+No raw OpenID/UserID is stored in plain: sessions and menus are keyed by a keyed hash of it, and the one
+outbox (``assistant.handoff.models.OutboxMessage``, migration ``0015_one_outbox``) keeps a late reply's
+recipient Fernet-encrypted only until the message is sent or given up.
 """
 
 from __future__ import annotations
@@ -30,27 +31,6 @@ class ChannelInbound(Base):
     status: Mapped[str] = mapped_column(String(20))  # processing | replied | queued | ignored
     reply_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-
-
-class ChannelOutbox(Base):
-    """A customer-service message waiting to be sent (an answer that missed the 5-second window)."""
-
-    __tablename__ = "channel_outbox"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    channel: Mapped[str] = mapped_column(String(20))
-    session_id: Mapped[str] = mapped_column(String(64), index=True)
-    recipient_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)  # wiped when done
-    text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), index=True)  # pending | sending | sent | failed
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    # Epoch seconds: compared with an injectable clock, and free of SQLite's naive datetimes.
-    next_attempt_at: Mapped[float] = mapped_column(Float, index=True)
-    locked_until: Mapped[float] = mapped_column(Float, default=0.0)
-    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
-    inbound_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ChannelToken(Base):

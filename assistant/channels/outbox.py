@@ -1,189 +1,76 @@
-"""Customer-service messages that missed the 5-second window: stored, sent, retried with backoff.
+"""Customer-service replies that missed the 5-second window, through the one outbox.
 
-Several workers (processes) may drain the same table: a row is claimed with a conditional UPDATE, and a
-claim that is never finished (a crashed worker) expires after ``LEASE_SECONDS``. The recipient's
-OpenID/UserID is kept encrypted and wiped once the row is sent or given up.
+A late answer becomes a row of the one outbox (``assistant.handoff.outbox``, ``kind`` = the channel) holding the
+reply text and the recipient's OpenID/UserID encrypted; the dialogue thread then tries it once at once (the
+resident is waiting), and whatever does not go out is retried by the one drain (``shequ worker``) with the one
+backoff. The recipient is wiped once the row is delivered or parked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
-import time
+import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
 
-from sqlalchemy import and_, delete, or_, select, update
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from assistant.channels import DeliveryError, PermanentDeliveryError
-from assistant.channels.models import ChannelOutbox
+from assistant.channels.api_client import CustomerServiceSender
+from assistant.channels.config import load_accounts
 from assistant.channels.protocol import limit_text
+from assistant.delivery import Sender
+from assistant.handoff.models import OutboxMessage
+from assistant.handoff.outbox import Backoff, deliver_now
 from assistant.security.crypto import PersonalDataCipher
+from assistant.settings import Settings
 from assistant.storage.db import session_scope
 from assistant.storage.models import utcnow
 
-log = logging.getLogger(__name__)
-
-BACKOFF_SECONDS = (5.0, 15.0, 60.0, 300.0, 900.0)
-LEASE_SECONDS = 120.0
-FINISHED_TTL = dt.timedelta(days=30)  # how long sent and failed rows stay for staff to look into
+REPLY_EVENT = "reply"
 
 
-class Sender(Protocol):
-    def send_text(self, user_id: str, text: str) -> None: ...
+def reply_key(channel: str, inbound_id: int | None) -> str:
+    """One reply per received message (a second enqueue for it is refused by the unique key)."""
+    return f"{channel}:reply:{inbound_id}" if inbound_id is not None else f"{channel}:push:{uuid.uuid4().hex}"
 
 
-@dataclass
-class DrainResult:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
+def enqueue_reply(db: Session, cipher: PersonalDataCipher, channel: str, user_id: str, session_id: str, text: str,
+                  inbound_id: int | None = None, now: dt.datetime | None = None) -> OutboxMessage:
+    at = now or utcnow()
+    row = OutboxMessage(kind=channel, order_id=None, order_number="", event=REPLY_EVENT,
+                        idempotency_key=reply_key(channel, inbound_id), department="",
+                        payload={"text": limit_text(text)}, status="pending", attempts=0, last_error="",
+                        created_at=at, next_attempt_at=at, session_id=session_id,
+                        recipient_encrypted=cipher.encrypt(user_id), inbound_id=inbound_id)
+    db.add(row)
+    return row
 
 
-class Outbox:
+class ChannelReplies:
+    """The channels' side of the one outbox: queue a late reply, and try it at once."""
+
     def __init__(self, sessions: sessionmaker[Session], cipher: PersonalDataCipher, senders: Mapping[str, Sender],
-                 *, max_attempts: int = 6, clock: Callable[[], float] = time.time) -> None:
+                 backoff: Backoff, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.sessions = sessions
         self.cipher = cipher
         self.senders = senders
-        self.max_attempts = max(1, max_attempts)
+        self.backoff = backoff
         self.clock = clock
 
     def enqueue(self, channel: str, user_id: str, session_id: str, text: str, inbound_id: int | None = None) -> int:
         with session_scope(self.sessions) as db:
-            row = ChannelOutbox(channel=channel, session_id=session_id, text=limit_text(text),
-                                recipient_encrypted=self.cipher.encrypt(user_id), status="pending", attempts=0,
-                                next_attempt_at=self.clock(), locked_until=0.0, inbound_id=inbound_id)
-            db.add(row)
+            row = enqueue_reply(db, self.cipher, channel, user_id, session_id, text, inbound_id, self.clock())
             db.flush()
             return row.id
 
-    def due_ids(self, limit: int = 20) -> list[int]:
-        now = self.clock()
-        with session_scope(self.sessions) as db:
-            return list(db.scalars(select(ChannelOutbox.id).where(self._claimable(now))
-                                   .order_by(ChannelOutbox.next_attempt_at).limit(limit)))
-
-    @staticmethod
-    def _claimable(now: float):
-        return or_(and_(ChannelOutbox.status == "pending", ChannelOutbox.next_attempt_at <= now),
-                   and_(ChannelOutbox.status == "sending", ChannelOutbox.locked_until < now))
-
-    def _claim(self, row_id: int) -> tuple[str, str | None, str] | None:
-        now = self.clock()
-        with session_scope(self.sessions) as db:
-            claimed = db.execute(update(ChannelOutbox)
-                                 .where(ChannelOutbox.id == row_id, self._claimable(now))
-                                 .values(status="sending", locked_until=now + LEASE_SECONDS)).rowcount
-            if claimed != 1:
-                return None
-            row = db.get(ChannelOutbox, row_id)
-            assert row is not None
-            recipient = self.cipher.decrypt(row.recipient_encrypted) if row.recipient_encrypted else None
-            return row.channel, recipient, row.text
-
-    def deliver(self, row_id: int) -> str | None:
-        """Tries one row if it is due and nobody else holds it; returns its new status."""
-        claimed = self._claim(row_id)
-        if claimed is None:
-            return None
-        channel, recipient, text = claimed
-        sender = self.senders.get(channel)
-        try:
-            if recipient is None:
-                raise PermanentDeliveryError("recipient_unreadable")
-            if sender is None:
-                raise PermanentDeliveryError("not_configured")
-            sender.send_text(recipient, text)
-        except DeliveryError as e:
-            return self._failed(row_id, e)
-        except Exception as e:  # a bug in a sender must not lose the message or kill the worker
-            log.error("outbox %d: unexpected %s while sending", row_id, type(e).__name__)
-            return self._failed(row_id, DeliveryError(f"error:{type(e).__name__}"))
-        with session_scope(self.sessions) as db:
-            row = db.get(ChannelOutbox, row_id)
-            assert row is not None
-            row.status, row.sent_at, row.recipient_encrypted, row.last_error = "sent", utcnow(), None, None
-            row.attempts += 1
-        log.info("outbox %d: sent through the %s customer-service API", row_id, channel)
-        return "sent"
-
-    def _failed(self, row_id: int, error: DeliveryError) -> str:
-        with session_scope(self.sessions) as db:
-            row = db.get(ChannelOutbox, row_id)
-            assert row is not None
-            row.attempts += 1
-            row.last_error = error.reason[:200]
-            if isinstance(error, PermanentDeliveryError) or row.attempts >= self.max_attempts:
-                row.status, row.recipient_encrypted = "failed", None
-                log.warning("outbox %d: given up after %d attempt(s): %s", row_id, row.attempts, error.reason)
-                return "failed"
-            delay = BACKOFF_SECONDS[min(row.attempts - 1, len(BACKOFF_SECONDS) - 1)]
-            row.status, row.next_attempt_at, row.locked_until = "pending", self.clock() + delay, 0.0
-            log.info("outbox %d: attempt %d failed (%s); next in %.0f s", row_id, row.attempts, error.reason, delay)
-            return "pending"
-
-    def prune_finished(self, now: dt.datetime | None = None, keep: dt.timedelta = FINISHED_TTL) -> int:
-        """Deletes sent and given-up rows older than ``keep``: they hold only the reply text by then, and
-        an outbox that is never emptied grows with every late answer."""
-        cutoff = (now or utcnow()) - keep
-        with session_scope(self.sessions) as db:
-            return db.execute(delete(ChannelOutbox).where(ChannelOutbox.status.in_(("sent", "failed")),
-                                                          ChannelOutbox.created_at < cutoff)).rowcount or 0
-
-    def drain(self, limit: int = 20) -> DrainResult:
-        result = DrainResult()
-        for row_id in self.due_ids(limit):
-            status = self.deliver(row_id)
-            if status == "sent":
-                result.sent += 1
-            elif status == "pending":
-                result.retried += 1
-            elif status == "failed":
-                result.failed += 1
-        return result
+    def send_now(self, row_id: int) -> str | None:
+        """``delivered``, ``pending`` (the worker retries it), ``failed``, or ``None`` (not ours to send)."""
+        return deliver_now(self.sessions, row_id, self.senders, backoff=self.backoff, cipher=self.cipher,
+                           now=self.clock())
 
 
-class OutboxWorker:
-    """A background thread that drains the outbox when woken (a new message) and every ``interval``."""
-
-    def __init__(self, outbox: Outbox, interval: float = 2.0,
-                 housekeeping: Callable[[], object] | None = None, housekeeping_every: float = 3600.0) -> None:
-        self.outbox = outbox
-        self.interval = interval
-        self.housekeeping = housekeeping
-        self.housekeeping_every = housekeeping_every
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="channel-outbox", daemon=True)
-            self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
-        last_housekeeping = 0.0
-        while not self._stop.is_set():
-            self._wake.clear()
-            try:
-                self.outbox.drain()
-                if self.housekeeping and time.monotonic() - last_housekeeping > self.housekeeping_every:
-                    last_housekeeping = time.monotonic()
-                    self.housekeeping()
-            except Exception as e:  # the database may be briefly away; keep the thread alive
-                log.error("outbox worker: %s", type(e).__name__)
-            self._wake.wait(self.interval)
+def channel_senders(settings: Settings, sessions: sessionmaker[Session], cipher: PersonalDataCipher,
+                    http: httpx.Client) -> dict[str, CustomerServiceSender]:
+    """The one outbox's senders for the configured channels (``wechat``, ``wecom``), keyed by row kind."""
+    accounts, _ = load_accounts(settings)
+    return {kind: CustomerServiceSender(account, sessions, cipher, http) for kind, account in accounts.items()}

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import weakref
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,12 +34,14 @@ from assistant.channels import ChannelNotConfigured, MediaError, protocol, store
 from assistant.channels import formatting as fmt
 from assistant.channels.api_client import CustomerServiceSender
 from assistant.channels.config import AccountConfig, load_accounts
-from assistant.channels.outbox import Outbox, OutboxWorker
+from assistant.channels.outbox import ChannelReplies
 from assistant.channels.replay import ReplayError, ReplayGuard
+from assistant.communities.scope import channel_community
 from assistant.context import AppContext
 from assistant.dialogue.engine import DialogueEngine
 from assistant.dialogue.schemas import MAX_TEXT_CHARS, ChatRequest
 from assistant.dialogue.turn_store import derived_session_id, ensure_session
+from assistant.handoff.outbox import Backoff
 from assistant.security.crypto import PersonalDataCipher
 from assistant.speech import SpeechInput
 from assistant.storage.db import session_scope
@@ -48,6 +51,9 @@ log = logging.getLogger(__name__)
 SESSION_PREFIX = {"wechat": "wx-", "wecom": "wc-"}  # which channel a session came from, at a glance
 
 DIALOGUE_THREADS = 8
+# Old dedupe rows and used nonces are pruned this often, by whichever dialogue thread comes by (the daily
+# retention purge is the backstop); the outbox's finished rows are the retention purge's.
+HOUSEKEEPING_SECONDS = 3600.0
 
 
 class _PendingReply:
@@ -75,8 +81,8 @@ class _PendingReply:
 
 
 class ChannelService:
-    def __init__(self, context: AppContext, *, speech: SpeechInput | None = None, http: httpx.Client | None = None,
-                 start_worker: bool = True, worker_interval: float = 2.0) -> None:
+    def __init__(self, context: AppContext, *, speech: SpeechInput | None = None,
+                 http: httpx.Client | None = None) -> None:
         self.context = context
         self._speech = speech  # None: the context's (the process's one recogniser), looked up when needed
         settings = context.settings
@@ -88,23 +94,23 @@ class ChannelService:
         self._owns_http = http is None
         self.senders = {kind: CustomerServiceSender(account, context.sessions, cipher, self._http)
                         for kind, account in self.accounts.items()}
-        self.outbox = Outbox(context.sessions, cipher, self.senders, max_attempts=settings.channel_send_max_attempts)
-        self.worker = OutboxWorker(self.outbox, worker_interval,
-                                   housekeeping=self._housekeeping)
+        # Late replies go to the one outbox; retries are the one drain's (``OrdersWorker.run_once``).
+        backoff = Backoff(settings.outbox_backoff_seconds, settings.outbox_backoff_max_seconds,
+                          settings.outbox_max_attempts)
+        self.outbox = ChannelReplies(context.sessions, cipher, self.senders, backoff)
         self._executor = ThreadPoolExecutor(DIALOGUE_THREADS, thread_name_prefix="channel-dialogue")
         self._session_locks: weakref.WeakValueDictionary[str, threading.Lock] = weakref.WeakValueDictionary()
         self._locks_guard = threading.Lock()
+        self._housekeeping_guard = threading.Lock()
+        self._housekeeping_at = time.monotonic()
         for kind, reason in self.disabled.items():
             log.info("channel %s is off: %s", kind, reason)
         for kind, account in self.accounts.items():
             if not account.can_send:
                 log.warning("channel %s: no secret/agent id, answers later than %.1f s cannot be delivered",
                             kind, self.budget)
-        if self.accounts and start_worker:
-            self.worker.start()
 
     def close(self) -> None:
-        self.worker.stop()
         self._executor.shutdown(wait=True, cancel_futures=False)
         if self._owns_http:
             self._http.close()
@@ -113,10 +119,16 @@ class ChannelService:
     def speech(self) -> SpeechInput:
         return self._speech if self._speech is not None else self.context.speech
 
-    def _housekeeping(self) -> None:
-        store.prune_inbound(self.context.sessions)
-        self.replay.prune()
-        self.outbox.prune_finished()
+    def _maybe_housekeeping(self) -> None:
+        with self._housekeeping_guard:
+            if time.monotonic() - self._housekeeping_at < HOUSEKEEPING_SECONDS:
+                return
+            self._housekeeping_at = time.monotonic()
+        try:
+            store.prune_inbound(self.context.sessions)
+            self.replay.prune()
+        except Exception as e:  # the database may be briefly away: next hour then
+            log.error("channel housekeeping: %s", type(e).__name__)
 
     def account(self, kind: str) -> AccountConfig:
         account = self.accounts.get(kind)
@@ -279,13 +291,15 @@ class ChannelService:
         sessions = self.context.sessions
         try:
             if pending.finish(reply):
-                self.outbox.enqueue(account.kind, user_id, session_id, reply, inbound_id)
+                row_id = self.outbox.enqueue(account.kind, user_id, session_id, reply, inbound_id)
                 store.finish_inbound(sessions, inbound_id, "queued")
-                self.worker.wake()
+                # This thread is not the request's: try at once; what fails waits for the worker's retry.
+                self.outbox.send_now(row_id)
             else:
                 store.finish_inbound(sessions, inbound_id, "replied", reply)
         except Exception as e:
             log.error("%s: could not record the reply: %s", account.kind, type(e).__name__)
+        self._maybe_housekeeping()
 
     def _turn(self, account: AccountConfig, session_id: str, text: str, engine: DialogueEngine,
               alternatives: list[str] | None = None) -> str:
@@ -298,7 +312,7 @@ class ChannelService:
         with self._session_lock(session_id):
             try:
                 with session_scope(self.context.sessions) as db:  # the server-side path for derived ids
-                    ensure_session(db, session_id, account.kind)
+                    ensure_session(db, session_id, account.kind, channel_community(self.context, account.kind))
                 payloads = store.load_menu(self.context.sessions, session_id)
                 picked = fmt.pick_payload(stripped, payloads)
                 message = picked or stripped

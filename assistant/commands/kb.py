@@ -165,3 +165,64 @@ def stale(within_days: int | None) -> None:
         when = f"已过期 {-item.days_left} 天" if item.overdue else ("今天到期" if item.days_left == 0
                                                                   else f"还有 {item.days_left} 天")
         click.echo(f"{item.review_by.isoformat()}  {when:<10}  {item.id}  {item.title}")
+
+
+# --- community overlays (issue 15) -------------------------------------------------------------------------
+
+@kb.group()
+def overlay() -> None:
+    """社区补充：某个社区改写全市条目的回答、办事要点，或加本社区自己的条目。"""
+
+
+@overlay.command("import")
+@click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--community", "code", required=True, help="社区编号（先用 shequ communities import 导入社区）")
+@click.option("--actor", default="import", help="记入修改历史的修改人")
+def overlay_import(path: Path, code: str, actor: str) -> None:
+    """导入社区补充文件（YAML：overrides 改全市条目，entries 加本社区条目）；有一处不对就全部不导入。"""
+    from assistant.communities import UnknownCommunity
+    from knowledge_base.overlays import parse_overlay_file
+
+    if not path.exists():
+        raise UserError(f"找不到文件 {path}")
+    if not code.strip():
+        raise UserError("请用 --community 写明社区编号")
+    with app_context() as context:
+        try:
+            code = context.communities.resolve(code.strip())
+        except UnknownCommunity as exc:
+            raise UserError(str(exc)) from exc
+        with session_scope(context.sessions) as session:
+            city = {e.id: e for e in kb_repository.published_entries(session)}
+            try:
+                parsed = parse_overlay_file(path, code, city)
+            except ValidationFailed as exc:
+                click.echo(problems_text(exc), err=True)
+                raise UserError(f"{len(exc.problems)} 处问题，什么也没有导入") from exc
+            saved = kb_repository.save_overlay(session, parsed, actor, note=f"社区补充 {path.name}")
+    click.echo(f"社区 {code}：改写全市条目 {len(parsed.overrides)} 条，本社区条目 {len(parsed.entries)} 条"
+               f"（新增或有改动 {len(saved)} 条）")
+
+
+@overlay.command("list")
+@click.option("--community", "code", required=True, help="社区编号")
+def overlay_list(code: str) -> None:
+    """列出一个社区改写的全市条目和它自己的条目。"""
+    from knowledge_base.models import ASPECTS
+
+    with app_context() as context, session_scope(context.sessions) as session:
+        rows = kb_repository.overlay_rows(session, code.strip())
+        lines = []
+        for row in rows:
+            entry = kb_repository.row_to_entry(row)
+            if row.overrides:
+                city = session.get(type(row), row.overrides)
+                same_answer = city is not None and city.data.get("answer") == entry.answer
+                changed = "、".join([*([] if same_answer else ["回答"]), *(ASPECTS[a] for a in entry.aspects.present())])
+                lines.append(f"改写  {row.overrides}  {entry.title}（{changed}）  {row.status} 第{row.version}版")
+            else:
+                lines.append(f"本社区  {row.id}  {entry.title}  {row.status} 第{row.version}版")
+    if not rows:
+        click.echo(f"社区 {code} 没有补充内容")
+        return
+    click.echo("\n".join(lines))

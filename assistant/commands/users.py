@@ -18,10 +18,12 @@ from assistant.auth.service import (
     create_account,
     reset_password,
     set_active,
+    set_community,
     unlock,
 )
 from assistant.commands.common import UserError, app_context
 from assistant.console.departments import departments_of
+from assistant.context import AppContext
 from assistant.handoff import ConfigError
 from assistant.handoff.policy import policy_from_settings
 from assistant.settings import Settings
@@ -56,12 +58,20 @@ def users() -> None:
     """Staff accounts: department, staff, approver, admin."""
 
 
+def _community_codes(context: AppContext) -> list[str]:
+    return [c.code for c in context.communities.all() if c.active]
+
+
+COMMUNITY_HELP = "the community code the account serves (see `shequ communities list`); omit for city staff"
+
+
 @users.command()
 @click.option("--username", required=True, help="2-40 letters, digits, '.', '_' or '-'")
 @click.option("--role", required=True, type=click.Choice(ROLES_BY_PRIVILEGE), help=ROLE_HELP)
 @click.option("--department", default="", help="for department handlers: their department (from orders.yaml)")
+@click.option("--community", default="", help=COMMUNITY_HELP)
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
-def create(username: str, role: str, department: str, password_stdin: bool) -> None:
+def create(username: str, role: str, department: str, community: str, password_stdin: bool) -> None:
     """Create a staff account (the password is prompted for, or read with --password-stdin).
 
     Passwords: at least 12 characters, not a common one, not the username or a variant of it.
@@ -72,7 +82,8 @@ def create(username: str, role: str, department: str, password_stdin: bool) -> N
         with session_scope(context.sessions) as session:
             try:
                 create_account(session, username, role, password,
-                               department=department if role == "department" else "", actor="cli")
+                               department=department if role == "department" else "", actor="cli",
+                               community=community or None, communities=_community_codes(context))
             except AuthError as exc:
                 raise UserError(str(exc)) from exc
     click.echo(f"created {username} ({role} {ROLE_LABELS[role]})")
@@ -80,13 +91,14 @@ def create(username: str, role: str, department: str, password_stdin: bool) -> N
 
 @users.command("list")
 def list_users() -> None:
-    """List accounts with their role and lock state."""
+    """List accounts with their role, lock state and community ("city": city staff, who see every community)."""
     with app_context(load_shipped=False) as context, session_scope(context.sessions) as session:
         for account in session.scalars(select(StaffAccount).order_by(StaffAccount.username)):
             state = "active" if account.active else "disabled"
             if account.locked_until is not None:
                 state += ", locked"
-            click.echo(f"{account.username}\t{account.role}\t{account.department or '-'}\t{state}")
+            click.echo(f"{account.username}\t{account.role}\t{account.department or '-'}\t{state}\t"
+                       f"{account.community_code or 'city'}")
 
 
 @users.command("unlock")
@@ -157,6 +169,19 @@ def role_command(username: str, role: str, department: str) -> None:
             except AuthError as exc:
                 raise UserError(str(exc)) from exc
     click.echo(f"{username} is now {role} ({ROLE_LABELS[role]})")
+
+
+@users.command("community")
+@click.option("--username", required=True)
+@click.option("--community", default="", help=COMMUNITY_HELP)
+def community_command(username: str, community: str) -> None:
+    """Limit an account to one community, or (without --community) let it see the whole city."""
+    with app_context(load_shipped=False) as context, session_scope(context.sessions) as session:
+        try:
+            set_community(session, username, community or None, "cli", communities=_community_codes(context))
+        except AuthError as exc:
+            raise UserError(str(exc)) from exc
+    click.echo(f"{username} now serves {community or 'the whole city'}")
 
 
 @users.command("reset-totp")

@@ -33,9 +33,11 @@ from assistant.auth.service import (
     now,
     reset_password,
     set_active,
+    set_community,
     unlock,
 )
 from assistant.clock import china_time
+from assistant.communities.scope import CITY_LABEL, choices, community_of
 from assistant.console.auth_routes import setup_view
 from assistant.console.departments import department_choices
 from assistant.console.templating import render
@@ -60,40 +62,80 @@ def _view(account: StaffAccount) -> dict[str, Any]:
     return {"username": account.username, "role": account.role, "department": account.department or "",
             "active": account.active, "locked": bool(account.locked_until and aware(account.locked_until) > now()),
             "last_login": account.last_login_at, "created": account.created_at,
-            "totp_enabled": totp.is_enabled(account)}
+            "totp_enabled": totp.is_enabled(account), "community": account.community_code or ""}
 
 
-def _accounts(request: Request) -> list[dict[str, Any]]:
+def _communities(request: Request) -> list[tuple[str, str]]:
+    """The select of communities: 「全市」 (city staff, who see every community) first."""
+    return [("", CITY_LABEL), *choices(app_context(request))]
+
+
+def _community_codes(request: Request) -> list[str]:
+    return [code for code, _label in choices(app_context(request))]
+
+
+def _refuse_community_admin(request: Request, user: StaffUser) -> Response | None:
+    """Only city administrators create accounts or change whose community an account serves: an
+    administrator of one community could otherwise give themselves the city."""
+    if community_of(user) is None:
+        return None
+    return render(request, "staff/error.html", {"message": "只有全市管理员可以新建账号或更改账号的社区",
+                                                "back": "/staff/users"}, status_code=403)
+
+
+def _accounts(request: Request, user: StaffUser | None = None) -> list[dict[str, Any]]:
+    query = select(StaffAccount).order_by(StaffAccount.username)
+    own = community_of(user)
+    if own is not None:  # a community administrator sees the accounts of their community
+        query = query.where(StaffAccount.community_code == own)
     with session_scope(app_context(request).sessions) as session:
-        return [_view(a) for a in session.scalars(select(StaffAccount).order_by(StaffAccount.username))]
+        return [_view(a) for a in session.scalars(query)]
 
 
-def _list_page(request: Request, *, error: str = "", values: dict[str, str] | None = None,
+def _list_page(request: Request, user: StaffUser, *, error: str = "", values: dict[str, str] | None = None,
                status_code: int = 200) -> Response:
     values = values or {"role": LEAST_PRIVILEGE_ROLE}
+    labels = dict(_communities(request))
     return render(request, "staff/users.html", {
-        "accounts": _accounts(request), "roles": _roles(), "departments": department_choices(request),
-        "error": error, "values": values}, status_code=status_code)
+        "accounts": _accounts(request, user), "roles": _roles(), "departments": department_choices(request),
+        "communities": _communities(request), "community_labels": labels,
+        "city_admin": community_of(user) is None, "error": error, "values": values}, status_code=status_code)
 
 
 @router.get("/users")
 def users_page(request: Request, user: Admin) -> Response:
-    return _list_page(request)
+    return _list_page(request, user)
 
 
 @router.post("/users", dependencies=CSRF)
 def create_user(request: Request, user: Admin, form: FormFields) -> Response:
-    values = {k: form.get(k, "").strip() for k in ("username", "role", "department")}
+    refused = _refuse_community_admin(request, user)
+    if refused is not None:
+        return refused
+    values = {k: form.get(k, "").strip() for k in ("username", "role", "department", "community")}
     try:
         if values["role"] == "department" and values["department"] not in department_choices(request):
             raise AuthError("部门经办人要从列表里选择所属部门")
         department = values["department"] if values["role"] == "department" else ""
         with session_scope(app_context(request).sessions) as session:
             create_account(session, values["username"], values["role"], form.get("password", ""),
-                           department=department, actor=user.username)
+                           department=department, actor=user.username, community=values["community"] or None,
+                           communities=_community_codes(request))
     except AuthError as exc:
-        return _list_page(request, error=str(exc), values=values, status_code=422)
+        return _list_page(request, user, error=str(exc), values=values, status_code=422)
     return redirect("/staff/users", "user_created")
+
+
+@router.post("/users/{username}/community", dependencies=CSRF)
+def change_user_community(request: Request, username: str, user: Admin, form: FormFields) -> Response:
+    refused = _refuse_community_admin(request, user)
+    if refused is not None:
+        return refused
+    _account_or_404(request, username, user)
+    community = form.get("community", "").strip() or None
+    return _apply(request, username,
+                  lambda session: set_community(session, username, community, user.username,
+                                                communities=_community_codes(request)), "community_changed")
 
 
 @router.post("/users/unlock", dependencies=CSRF)
@@ -106,13 +148,14 @@ def unlock_user(request: Request, user: Admin, form: FormFields) -> Response:
     return redirect("/staff/users", "unlocked")
 
 
-def _account_or_404(request: Request, username: str) -> dict[str, Any]:
+def _account_or_404(request: Request, username: str, user: StaffUser | None = None) -> dict[str, Any]:
     if not USERNAME_RE.match(username):
         raise HTTPException(404)
     with session_scope(app_context(request).sessions) as session:
         account = get_account(session, username)
-        if account is None:
-            raise HTTPException(404)
+        own = community_of(user)
+        if account is None or (own is not None and account.community_code != own):
+            raise HTTPException(404)  # another community's account is not revealed to its administrator
         return _view(account)
 
 
@@ -121,11 +164,13 @@ def _account_page(request: Request, username: str, *, error: str = "", status_co
     account = _account_or_404(request, username)
     return render(request, "staff/user_account.html", {
         "account": account, "roles": _roles(), "departments": department_choices(request), "error": error,
+        "communities": _communities(request), "community_labels": dict(_communities(request)),
         "new_password": new_password, "notice": notice}, status_code=status_code)
 
 
 @router.get("/users/{username}")
 def account_page(request: Request, username: str, user: Admin) -> Response:
+    _account_or_404(request, username, user)
     return _account_page(request, username)
 
 
@@ -138,7 +183,7 @@ def _confirm(request: Request, username: str, *, title: str, lines: list[str], a
 
 @router.post("/users/{username}/disable", dependencies=CSRF)
 def disable_user(request: Request, username: str, user: Admin, form: FormFields) -> Response:
-    account = _account_or_404(request, username)
+    account = _account_or_404(request, username, user)
     if form.get("confirmed") != CONFIRMED:
         return _confirm(request, username, title=f"停用账号 {username}？", action=f"/staff/users/{username}/disable",
                         lines=[f"{username}（{ROLE_LABELS.get(account['role'], account['role'])}）将不能再登录。",
@@ -150,14 +195,14 @@ def disable_user(request: Request, username: str, user: Admin, form: FormFields)
 
 @router.post("/users/{username}/enable", dependencies=CSRF)
 def enable_user(request: Request, username: str, user: Admin) -> Response:
-    _account_or_404(request, username)
+    _account_or_404(request, username, user)
     return _apply(request, username, lambda session: set_active(session, username, True, user.username),
                   "user_enabled")
 
 
 @router.post("/users/{username}/password", dependencies=CSRF)
 def reset_user_password(request: Request, username: str, user: Admin, form: FormFields) -> Response:
-    _account_or_404(request, username)
+    _account_or_404(request, username, user)
     typed = form.get("password", "")
     try:
         with session_scope(app_context(request).sessions) as session:
@@ -172,7 +217,7 @@ def reset_user_password(request: Request, username: str, user: Admin, form: Form
 
 @router.post("/users/{username}/role", dependencies=CSRF)
 def change_user_role(request: Request, username: str, user: Admin, form: FormFields) -> Response:
-    account = _account_or_404(request, username)
+    account = _account_or_404(request, username, user)
     role, department = form.get("role", "").strip(), form.get("department", "").strip()
     if role not in ROLE_LABELS:
         return _account_page(request, username, error="请选择角色", status_code=422)
@@ -205,7 +250,7 @@ def _apply(request: Request, username: str, change: Callable[[Session], object],
 def reset_user_totp(request: Request, username: str, user: Admin, form: FormFields) -> Response:
     """A lost phone: the account signs in with its password alone again (and sets TOTP up again when its role
     requires it). Audited as ``auth.totp_reset``."""
-    _account_or_404(request, username)
+    _account_or_404(request, username, user)
     if username == user.username:
         return _account_page(request, username, error="自己的两步验证请在「我的账号」页面关闭或重新设置。",
                              status_code=409)

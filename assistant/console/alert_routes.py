@@ -28,7 +28,7 @@ Responder = Annotated[StaffUser, Depends(require_roles(*ALERT_ROLES))]
 @router.get("/staff/alerts")
 def alerts_page(request: Request, user: Responder) -> Response:
     with session_scope(app_context(request).sessions) as db:
-        rows = alerts.recent_alerts(db)
+        rows = alerts.recent_alerts(db, who=user)
     notice = {"taken": "已确认，由您处理。请尽快联系居民。", "already": "这条求助已有人处理。",
               "missing": "没有这条紧急求助。"}.get(request.query_params.get("ack", ""), "")
     return render(request, "staff/alerts.html", {"alerts": rows, "notice": notice})
@@ -38,7 +38,7 @@ def alerts_page(request: Request, user: Responder) -> Response:
 def acknowledge_form(request: Request, alert_id: int, user: Responder) -> Response:
     context = app_context(request)
     with session_scope(context.sessions) as db:
-        result = alerts.acknowledge(db, context.events, alert_id, user.username)
+        result = alerts.acknowledge(db, context.events, alert_id, user.username, who=user)
     code = "taken" if result.ok else ("already" if result.alert else "missing")
     return redirect("/staff/alerts", ack=code)
 
@@ -48,7 +48,7 @@ def open_alerts(request: Request, user: Responder) -> JSONResponse:
     context = app_context(request)
     cursor = context.events.latest()  # first: anything published after it reaches the page by the stream
     with session_scope(context.sessions) as db:
-        rows = alerts.open_alerts(db)
+        rows = alerts.open_alerts(db, who=user)
     return JSONResponse({"alerts": rows, "cursor": cursor}, headers={"Cache-Control": "no-store"})
 
 
@@ -56,6 +56,6 @@ def open_alerts(request: Request, user: Responder) -> JSONResponse:
 def acknowledge_api(request: Request, alert_id: int, user: Responder) -> JSONResponse:
     context = app_context(request)
     with session_scope(context.sessions) as db:
-        result = alerts.acknowledge(db, context.events, alert_id, user.username)
+        result = alerts.acknowledge(db, context.events, alert_id, user.username, who=user)
     status = 200 if result.ok else (409 if result.alert else 404)
     return JSONResponse({"ok": result.ok, "message": result.message, "alert": result.alert}, status_code=status)

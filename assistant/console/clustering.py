@@ -27,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.clock import china_midnight
+from assistant.communities.scope import scope
 from assistant.storage.models import UnansweredQuery
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.retrieval.dense import Encoder
@@ -85,7 +86,7 @@ def normalise(text: str, synonyms: SynonymDictionary | None = None) -> str:
 
 
 def load_open(session: Session, start: dt.date | None = None, end: dt.date | None = None,
-              channel: str = "", reason: str = "") -> list[UnansweredQuery]:
+              channel: str = "", reason: str = "", who: object = None) -> list[UnansweredQuery]:
     query = select(UnansweredQuery).where(UnansweredQuery.status == "open")
     if start:
         query = query.where(UnansweredQuery.created_at >= china_midnight(start))  # the days staff pick are China days
@@ -95,6 +96,7 @@ def load_open(session: Session, start: dt.date | None = None, end: dt.date | Non
         query = query.where(UnansweredQuery.channel == channel)
     if reason:
         query = query.where(UnansweredQuery.reason == reason)
+    query = scope(query, UnansweredQuery, who)  # a staff user or a community code: that community's only
     return list(session.scalars(query.order_by(UnansweredQuery.created_at.desc()).limit(MAX_ROWS)))
 
 

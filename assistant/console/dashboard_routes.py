@@ -8,13 +8,16 @@ import logging
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
+from assistant.auth.deps import StaffUser
 from assistant.auth.personal import may_reveal
 from assistant.clock import as_utc, now_china
+from assistant.communities.scope import CITY_LABEL, choices, dashboard_community, is_city
 from assistant.console import exports
 from assistant.console.charts import columns, hbar
 from assistant.console.clustering import cluster_queries, load_open, merge_threshold
+from assistant.console.community_rollup import rollup
 from assistant.console.emergency_stats import duration_text, emergencies
-from assistant.console.stats import CHANNEL_LABELS, compute
+from assistant.console.stats import CHANNEL_LABELS, Period, compute
 from assistant.console.templating import render
 from assistant.console.unanswered_routes import parse_period
 from assistant.console.web import Reader, app_context
@@ -33,18 +36,30 @@ def today_in_china() -> dt.date:
     return now_china().date()
 
 
+def _community(request: Request, user: StaffUser, period: Period, requested: str) -> list[tuple[str, str]]:
+    """Sets the period's community (community staff: always their own) and returns the communities a city
+    user may choose from ([] for community staff, who get no selector and no roll-up)."""
+    communities = choices(app_context(request))
+    period.community = dashboard_community(user, requested[:32], [code for code, _label in communities])
+    return communities if is_city(user) else []
+
+
 @router.get("/")
-def dashboard(request: Request, user: Reader, start: str = "", end: str = "", channel: str = "") -> Response:
+def dashboard(request: Request, user: Reader, start: str = "", end: str = "", channel: str = "",
+              community: str = "") -> Response:
     period, error = parse_period(start[:10], end[:10], channel[:20])
+    communities = _community(request, user, period, community)
     context = app_context(request)
     kb = context.kb.current()
     titles = {e.id: e.title for e in kb.entries.values()}
     with session_scope(context.sessions) as session:
         board = compute(session, period, titles)
         # load_open counts UTC days; a China day starts at 16:00 UTC the day before, so widen by a day and cut.
-        open_rows = [r for r in load_open(session, period.start - dt.timedelta(days=1), period.end, period.channel)
+        open_rows = [r for r in load_open(session, period.start - dt.timedelta(days=1), period.end, period.channel,
+                                          who=period.community)
                      if period.since <= as_utc(r.created_at) < period.until]  # type: ignore[operator]
-        alerts = emergencies(session, period.since, period.until, period.channel)
+        alerts = emergencies(session, period.since, period.until, period.channel, period.community)
+        table = rollup(session, period, communities) if communities else []
     # The same grouping as the 未答问题 page: groups that mean the same (天气/下雨) are one need.
     clusters = cluster_queries(open_rows, kb.synonyms, encoder=kb.index.encoder,
                                merge_similarity=merge_threshold(kb))[:8]
@@ -59,6 +74,7 @@ def dashboard(request: Request, user: Reader, start: str = "", end: str = "", ch
         "intents": hbar([(zh(i, "intent"), n) for i, n in board.intents.most_common(10)], title="居民想做什么"),
         "channels": hbar([(CHANNEL_LABELS.get(ch, ch), f["answer_rate"]) for ch, f in board.per_channel.items()],
                          title="各渠道回答率", percent=True),
+        "communities": hbar([(row.label, row.conversations) for row in table[:-1]], title="各社区会话数"),
     }
     # Deadlines of work orders count working days; a year without its holiday schedule counts weekends only.
     calendar = request.app.state.engine.handoff.policy.calendar  # the policy the running engine files orders with
@@ -66,19 +82,28 @@ def dashboard(request: Request, user: Reader, start: str = "", end: str = "", ch
     return render(request, "staff/dashboard.html", {"board": board, "charts": charts, "period": period,
                                                     "error": error, "channels": CHANNEL_LABELS,
                                                     "missing_years": missing_years, "alerts": alerts,
-                                                    "ack_median": duration_text(alerts.median_ack_seconds)})
+                                                    "ack_median": duration_text(alerts.median_ack_seconds),
+                                                    "communities": communities, "rollup": table,
+                                                    "community_label": _label(request, period.community)})
+
+
+def _label(request: Request, code: str | None) -> str:
+    found = app_context(request).communities.get(code) if code else None
+    return found.label if found is not None else CITY_LABEL
 
 
 @router.get("/export/{name}.{fmt}")
 def export(request: Request, name: str, fmt: str, user: Reader, start: str = "", end: str = "",
-           channel: str = "", reveal: int = 0) -> Response:
+           channel: str = "", reveal: int = 0, community: str = "") -> Response:
     if fmt not in _MEDIA or name not in ("unanswered", "work_orders", "summary"):
         raise HTTPException(404)
     period, _ = parse_period(start[:10], end[:10], channel[:20], days=90)
+    _community(request, user, period, community)
     context = app_context(request)
     with session_scope(context.sessions) as session:
         if name == "unanswered":
-            header, rows = exports.unanswered_rows(session, period.since, period.until, period.channel)
+            header, rows = exports.unanswered_rows(session, period.since, period.until, period.channel,
+                                                   period.community)
         elif name == "work_orders":
             wants = bool(reveal)
             if wants and not may_reveal(user):
@@ -86,7 +111,7 @@ def export(request: Request, name: str, fmt: str, user: Reader, start: str = "",
             cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir) \
                 if wants else None
             header, rows = exports.work_order_rows(session, period.since, period.until, user, cipher, wants,
-                                                   period.channel)
+                                                   period.channel, period.community)
         else:
             titles = {e.id: e.title for e in context.kb.current().entries.values()}
             header, rows = exports.summary_rows(compute(session, period, titles))

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.clock import as_utc
+from assistant.communities.scope import scope
 from assistant.storage.models import Alert
 from pii import mask_text
 
@@ -47,10 +48,13 @@ class Emergencies:
         return statistics.median(self.ack_seconds) if self.ack_seconds else None
 
 
-def emergencies(session: Session, since: dt.datetime, until: dt.datetime, channel: str = "") -> Emergencies:
+def emergencies(session: Session, since: dt.datetime, until: dt.datetime, channel: str = "",
+                community: str | None = None) -> Emergencies:
+    """Alerts raised in the period (of one community; None: the whole city)."""
     query = select(Alert).where(Alert.created_at >= since, Alert.created_at < until)
     if channel:
         query = query.where(Alert.channel == channel)
+    query = scope(query, Alert, community)
     figures = Emergencies()
     for alert in session.scalars(query.order_by(Alert.created_at.desc())):
         figures.total += 1

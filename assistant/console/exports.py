@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from assistant.auth.deps import StaffUser
 from assistant.auth.personal import may_reveal, record_access
 from assistant.clock import china_seconds
+from assistant.communities.scope import scope
 from assistant.console.stats import ORDER_OPEN, Dashboard
 from assistant.labels import percent, zh
 from assistant.security.crypto import PersonalDataCipher
@@ -70,10 +71,11 @@ def to_xlsx(sheet: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) ->
 
 
 def unanswered_rows(session: Session, since: dt.datetime, until: dt.datetime,
-                    channel: str = "") -> tuple[list[str], list[list[Any]]]:
+                    channel: str = "", community: str | None = None) -> tuple[list[str], list[list[Any]]]:
     query = select(UnansweredQuery).where(UnansweredQuery.created_at >= since, UnansweredQuery.created_at < until)
     if channel:
         query = query.where(UnansweredQuery.channel == channel)
+    query = scope(query, UnansweredQuery, community)
     header = ["时间", "渠道", "原因", "状态", "居民问题（已脱敏）", "意图", "处理到条目"]
     rows = [[r.created_at, zh(r.channel, "channel"), zh(r.reason, "unanswered_reason"),
              zh(r.status, "unanswered_status"), mask_text(r.query), zh(r.intent, "intent"), r.resolved_entry_id or ""]
@@ -83,13 +85,16 @@ def unanswered_rows(session: Session, since: dt.datetime, until: dt.datetime,
 
 def work_order_rows(session: Session, since: dt.datetime, until: dt.datetime, user: StaffUser,
                     cipher: PersonalDataCipher | None, reveal: bool = False,
-                    channel: str = "") -> tuple[list[str], list[list[Any]]]:
+                    channel: str = "", community: str | None = None) -> tuple[list[str], list[list[Any]]]:
+    """Work orders of the period: a department's own (every community's), else ``community``'s (None: all)."""
     reveal = reveal and may_reveal(user) and cipher is not None
     query = select(WorkOrder).where(WorkOrder.created_at >= since, WorkOrder.created_at < until)
     if channel:
         query = query.where(WorkOrder.channel == channel)
     if user.role == "department" and user.department:
         query = query.where(WorkOrder.department == user.department)
+    else:
+        query = scope(query, WorkOrder, community)
     orders = list(session.scalars(query.order_by(WorkOrder.created_at).limit(MAX_EXPORT_ROWS)))
     if reveal:
         record_access(session, user, "personal.export", f"work_orders {since:%Y-%m-%d}..{until:%Y-%m-%d}",

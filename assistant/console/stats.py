@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from assistant.clock import china_day, china_midnight, now_china
+from assistant.communities.scope import scope
 from assistant.labels import CHANNEL
 from assistant.storage.models import ChatSession, Turn, WorkOrder
 
@@ -38,6 +39,7 @@ class Period:
     start: dt.date
     end: dt.date  # inclusive
     channel: str = ""
+    community: str | None = None  # one community's figures; None: the whole city
 
     @property
     def since(self) -> dt.datetime:
@@ -105,6 +107,8 @@ def compute(session: Session, period: Period, titles: dict[str, str], now: dt.da
     if period.channel:
         sessions_q = sessions_q.where(ChatSession.channel == period.channel)
         turns_q = turns_q.where(Turn.channel == period.channel)
+    sessions_q = scope(sessions_q, ChatSession, period.community)
+    turns_q = scope(turns_q, Turn, period.community)  # a turn belongs to its conversation's community
     weeks = period.weeks()
     board.weeks = [f"{w:%m-%d}" for w in weeks]
     week_index = {w: i for i, w in enumerate(weeks)}
@@ -158,6 +162,7 @@ def _orders(session: Session, period: Period, board: Dashboard, now: dt.datetime
                                                              WorkOrder.created_at < period.until)
     if period.channel:
         query = query.where(WorkOrder.channel == period.channel)
+    query = scope(query, WorkOrder, period.community)
     statuses: Counter[str] = Counter()
     for status, due_at in session.execute(query):
         board.orders_total += 1

@@ -52,6 +52,7 @@ FLASH_MESSAGES: dict[str, str] = {
     "unlocked": "账号已解锁。", "archived": "条目已下线。",
     "user_disabled": "账号已停用，它的登录已全部退出。", "user_enabled": "账号已启用。",
     "password_reset": "密码已重置，该账号要用新密码重新登录。", "role_changed": "角色已更改。",
+    "community_changed": "账号的社区已更改。",
 }
 
 

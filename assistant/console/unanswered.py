@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from assistant.auth.deps import StaffUser
 from assistant.clock import china_day, china_midnight, today_china
+from assistant.communities.scope import scope
 from assistant.console import FormInvalid, WorkflowError
 from assistant.console import kb_workflow as wf
 from assistant.console.models import KbDraft
@@ -37,9 +38,10 @@ def parse_ids(raw: str) -> list[int]:
     return ids
 
 
-def _open_rows(session: Session, ids: Iterable[int]) -> list[UnansweredQuery]:
-    rows = list(session.scalars(select(UnansweredQuery).where(UnansweredQuery.id.in_(list(ids)),
-                                                              UnansweredQuery.status == "open")))
+def _open_rows(session: Session, ids: Iterable[int], who: object = None) -> list[UnansweredQuery]:
+    """The open questions among ``ids`` that ``who`` may see (another community's are left out)."""
+    query = select(UnansweredQuery).where(UnansweredQuery.id.in_(list(ids)), UnansweredQuery.status == "open")
+    rows = list(session.scalars(scope(query, UnansweredQuery, who)))
     if not rows:
         raise WorkflowError("这些问题已经有人处理过了")
     return rows
@@ -54,9 +56,9 @@ def _phrasings(rows: list[UnansweredQuery], limit: int = 30) -> list[str]:
     return seen[:limit]
 
 
-def cluster_phrasings(session: Session, ids: list[int]) -> list[str]:
+def cluster_phrasings(session: Session, ids: list[int], who: object = None) -> list[str]:
     """The distinct phrasings of a cluster's open questions, as ``add_to_entry`` would add them."""
-    return _phrasings(_open_rows(session, ids))
+    return _phrasings(_open_rows(session, ids, who))
 
 
 def _topic_neutral_words(kb: KnowledgeBase) -> frozenset[str]:
@@ -98,7 +100,7 @@ def phrase_warnings(kb: KnowledgeBase, entry_id: str, phrases: list[str]) -> dic
 def add_to_entry(session: Session, ids: list[int], entry_id: str, user: StaffUser,
                  chosen: list[str] | None = None) -> KbDraft:
     """Puts the cluster's phrasings into the entry's draft as similar questions (reviewed before publishing)."""
-    rows = _open_rows(session, ids)
+    rows = _open_rows(session, ids, user)
     draft = wf.start_edit(session, entry_id, user)
     questions = list(draft.data.get("questions") or [])
     title = draft.data.get("title")
@@ -115,7 +117,7 @@ def add_to_entry(session: Session, ids: list[int], entry_id: str, user: StaffUse
 
 def new_entry_from(session: Session, ids: list[int], user: StaffUser, category: str = "",
                    department: str = "") -> KbDraft:
-    rows = _open_rows(session, ids)
+    rows = _open_rows(session, ids, user)
     phrasings = _phrasings(rows)
     title = min(phrasings[:5], key=len)[:80] if phrasings else "新问题"
     data = {"category": category, "title": title if len(title) >= 2 else f"{title}？",
@@ -134,7 +136,7 @@ def new_entry_from(session: Session, ids: list[int], user: StaffUser, category: 
 def close_cluster(session: Session, ids: list[int], status: str, user: StaffUser) -> int:
     if status not in CLOSE_STATUSES:
         raise WorkflowError("未知的处理方式")
-    rows = _open_rows(session, ids)
+    rows = _open_rows(session, ids, user)
     _close(session, rows, status, None)
     session.add(AuditLog(actor=user.username, action=f"unanswered.{status}", target=rows[0].query[:60],
                          detail=f"{len(rows)} questions"))
@@ -147,14 +149,16 @@ def _close(session: Session, rows: list[UnansweredQuery], status: str, entry_id:
         row.resolved_entry_id = entry_id
 
 
-def weekly_counts(session: Session, weeks: int = 8, today: dt.date | None = None) -> list[tuple[str, int]]:
+def weekly_counts(session: Session, weeks: int = 8, today: dt.date | None = None,
+                  who: object = None) -> list[tuple[str, int]]:
     """(week label, unanswered questions that week) for the last ``weeks`` ISO weeks, oldest first."""
     today = today or today_china()
     monday = today - dt.timedelta(days=today.weekday())
     start = monday - dt.timedelta(weeks=weeks - 1)
     since = china_midnight(start)  # weeks are China weeks
     counts = {start + dt.timedelta(weeks=i): 0 for i in range(weeks)}
-    for (created,) in session.execute(select(UnansweredQuery.created_at).where(UnansweredQuery.created_at >= since)):
+    query = scope(select(UnansweredQuery.created_at).where(UnansweredQuery.created_at >= since), UnansweredQuery, who)
+    for (created,) in session.execute(query):
         day = china_day(created)
         week = day - dt.timedelta(days=day.weekday())
         if week in counts:
@@ -162,6 +166,6 @@ def weekly_counts(session: Session, weeks: int = 8, today: dt.date | None = None
     return [(f"{w:%m-%d}", n) for w, n in counts.items()]
 
 
-def open_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(UnansweredQuery)
-                          .where(UnansweredQuery.status == "open")) or 0
+def open_count(session: Session, who: object = None) -> int:
+    query = select(func.count()).select_from(UnansweredQuery).where(UnansweredQuery.status == "open")
+    return session.scalar(scope(query, UnansweredQuery, who)) or 0

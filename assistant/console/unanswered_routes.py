@@ -59,9 +59,9 @@ def clusters_page(request: Request, user: Reader, start: str = "", end: str = ""
     context = app_context(request)
     kb = context.kb.current()
     with session_scope(context.sessions) as session:
-        rows = load_open(session, period.start, period.end, period.channel, reason)
-        weekly = svc.weekly_counts(session)
-        total_open = svc.open_count(session)
+        rows = load_open(session, period.start, period.end, period.channel, reason, who=user)
+        weekly = svc.weekly_counts(session, who=user)
+        total_open = svc.open_count(session, who=user)
     clusters = cluster_queries(rows, kb.synonyms, encoder=kb.index.encoder,  # the KB's own encoder merges
                                merge_similarity=merge_threshold(kb))
     for cluster in clusters[:MAX_CLUSTERS_SHOWN]:
@@ -87,7 +87,7 @@ def add_to_entry(request: Request, user: Editor, form: FormFields) -> Response:
             raise WorkflowError("请选择要加入的条目")
         ids = svc.parse_ids(form.get("ids", ""))
         with session_scope(context.sessions) as session:
-            phrasings = svc.cluster_phrasings(session, ids)
+            phrasings = svc.cluster_phrasings(session, ids, user)
         if form.get("confirmed") == "1":
             # Only the phrasings left ticked on the warning page (checkboxes phrase_0, phrase_1 …).
             chosen = [p for i, p in enumerate(phrasings) if form.get(f"phrase_{i}") == p]

@@ -17,6 +17,8 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
+from assistant.api.metrics import observe_turn
+from assistant.communities.directory import CommunityDirectory
 from assistant.dialogue import payloads, replies
 from assistant.dialogue.forms import ReportIssueForm
 from assistant.dialogue.policy import (
@@ -83,6 +85,7 @@ class DialogueEngine:
         thresholds: PolicyThresholds,
         handoff: HandoffService | None = None,
         events: EventBus | None = None,
+        communities: CommunityDirectory | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -92,6 +95,7 @@ class DialogueEngine:
         self.thresholds = thresholds
         self.handoff = handoff or HandoffService(settings, cipher=cipher)
         self.events = events or MemoryBus()  # alerts reach staff pages through it (AppContext.events)
+        self.communities = communities  # None: one community, records left to the default
         table = aspect_table()
         self.aspect_leads = table.leads()
         self.aspect_labels = table.labels()
@@ -120,8 +124,11 @@ class DialogueEngine:
         started = time.perf_counter()
         knowledge = self.kb.current()
         text = request.text[: self.settings.max_text_length]
+        # An unknown community is refused before anything is stored (UnknownCommunity → 422).
+        community = self.communities.resolve(request.community) if self.communities else request.community
         with self._turn_lock, session_scope(self.sessions) as db:
-            turn = open_turn(db, request.session_id, request.channel, knowledge, text)
+            turn = open_turn(db, request.session_id, request.channel, knowledge, text, community)
+            turn.knowledge = knowledge.for_community(turn.community)
             evidence = self._read(turn, text, request.alternatives)
             outcome = self._respond(turn, evidence)
             response = ChatResponse(session_id=turn.session_id, action=outcome.action, reply=outcome.reply,
@@ -136,6 +143,7 @@ class DialogueEngine:
                                 outcome.topic.score if outcome.topic else None, outcome.aspect,
                                 outcome.unanswered_reason, outcome.candidates)
             store_turn(turn, evidence.normalized, stored, (time.perf_counter() - started) * 1000)
+        observe_turn(request.channel, outcome.action, time.perf_counter() - started)  # /metrics
         return response
 
     def _read(self, turn: TurnContext, text: str, alternatives: list[str]) -> Evidence:

@@ -131,5 +131,5 @@ def build_engine(context: AppContext) -> DialogueEngine:
     thresholds = PolicyThresholds.from_settings(context.settings)
     cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir)
     return DialogueEngine(context.settings, context.sessions, context.kb, build_understanding(context, thresholds),
-                          cipher, thresholds, events=context.events,
+                          cipher, thresholds, events=context.events, communities=context.communities,
                           handoff=HandoffService(context.settings, cipher=cipher, events=context.events))

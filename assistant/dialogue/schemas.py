@@ -41,6 +41,9 @@ class ChatRequest(BaseModel):
     # A spoken question's other readings (POST /api/v1/asr's ``alternatives``), best first: tried when ``text``
     # itself is not understood (policy.choose_reading).
     alternatives: list[Annotated[SafeStr, Field(max_length=500)]] = Field(default_factory=list, max_length=3)
+    # The community a new conversation belongs to (its code; absent → the default community). A stored
+    # conversation keeps the community it started in.
+    community: SafeStr | None = Field(default=None, max_length=32)
 
 
 class Button(BaseModel):

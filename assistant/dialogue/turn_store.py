@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from assistant.communities.directory import TURN_COMMUNITY
 from assistant.dialogue.state import DialogueState
 from assistant.privacy.index import record_personal_data
 from assistant.storage.models import ChatSession, Turn, UnansweredQuery
@@ -26,7 +27,7 @@ from pii import find_personal_data, mask_text
 
 SESSIONS = ChatSession.__table__
 # Built once: a statement made per turn with ``.values(...)`` cost more to construct than to run.
-SELECT_SESSION = select(SESSIONS.c.state, SESSIONS.c.handoff_status).where(SESSIONS.c.id == bindparam("session_key"))
+SELECT_SESSION = select(SESSIONS.c.state, SESSIONS.c.handoff_status, SESSIONS.c.community_code).where(SESSIONS.c.id == bindparam("session_key"))
 UPDATE_SESSION = (update(SESSIONS).where(SESSIONS.c.id == bindparam("session_key"))
                   .values(turn_count=SESSIONS.c.turn_count + 1))
 INSERT_SESSION = insert(SESSIONS)
@@ -51,6 +52,7 @@ class TurnContext:
     knowledge: KnowledgeBase
     text: str
     channel: str
+    community: str | None = None  # the conversation's community code (assistant/communities)
     orm_chat: ChatSession | None = None
 
     @property
@@ -59,7 +61,8 @@ class TurnContext:
         if self.orm_chat is None:
             if not self.stored:
                 self.db.connection().execute(INSERT_SESSION, {"id": self.session_id, "channel": self.channel,
-                                                              "state": {}, "turn_count": 0})
+                                                              "state": {}, "turn_count": 0,
+                                                              "community_code": self.community})
                 self.stored = True
             self.orm_chat = self.db.get_one(ChatSession, self.session_id)
         return self.orm_chat
@@ -80,19 +83,23 @@ class StoredTurn:
     candidates: list[dict[str, Any]]
 
 
-def open_turn(db: Session, session_id: str | None, channel: str, knowledge: KnowledgeBase, text: str) -> TurnContext:
+def open_turn(db: Session, session_id: str | None, channel: str, knowledge: KnowledgeBase, text: str,
+              community: str | None = None) -> TurnContext:
     """The stored conversation ``session_id`` names, or a new one with a new server-issued id.
 
     An id nobody issued is never adopted: a client that could choose its id could choose someone else's.
     Channel sessions (derived ids) exist before their first turn, made by :func:`ensure_session`.
+    ``community`` is the (resolved) code a new conversation belongs to; a stored one keeps its own.
     """
     row = None
+    if community:
+        db.info[TURN_COMMUNITY] = community  # for records this turn creates before its session row exists
     if valid_session_id(session_id):
         row = db.connection().execute(SELECT_SESSION, {"session_key": session_id}).first()
     if row is None or session_id is None:
-        return TurnContext(db, new_session_id(), False, None, DialogueState(), knowledge, text, channel)
+        return TurnContext(db, new_session_id(), False, None, DialogueState(), knowledge, text, channel, community)
     return TurnContext(db, session_id, True, row.handoff_status, DialogueState.from_json(row.state), knowledge,
-                       text, channel)
+                       text, channel, row.community_code or community)
 
 
 def save_session(turn: TurnContext) -> None:
@@ -105,7 +112,8 @@ def save_session(turn: TurnContext) -> None:
         turn.db.connection().execute(UPDATE_SESSION, {"session_key": turn.session_id, "state": state})
     else:
         turn.db.connection().execute(INSERT_SESSION, {"id": turn.session_id, "channel": turn.channel,
-                                                      "state": state, "turn_count": 1})
+                                                      "state": state, "turn_count": 1,
+                                                      "community_code": turn.community})
         turn.stored = True
 
 
@@ -123,7 +131,7 @@ def store_turn(turn: TurnContext, normalized: str, stored: StoredTurn, latency_m
         connection.execute(INSERT_UNANSWERED, {
             "session_id": turn.session_id, "turn_id": inserted.inserted_primary_key[0], "channel": turn.channel,
             "query": masked, "normalized": mask_text(normalized), "reason": stored.unanswered_reason,
-            "intent": stored.intent, "candidates": stored.candidates})
+            "intent": stored.intent, "candidates": stored.candidates, "community_code": turn.community})
 
 
 def new_session_id() -> str:
@@ -149,7 +157,7 @@ def derived_session_id(secret: bytes, prefix: str, scope: str, user_id: str) -> 
     return prefix + digest[:DERIVED_DIGEST_CHARS]
 
 
-def ensure_session(db: Session, session_id: str, channel: str) -> None:
+def ensure_session(db: Session, session_id: str, channel: str, community: str | None = None) -> None:
     """Creates a derived channel session's row before its first turn (the server-side path; the public chat
     API never creates a session under an id it was sent)."""
     connection = db.connection()
@@ -158,6 +166,6 @@ def ensure_session(db: Session, session_id: str, channel: str) -> None:
     try:
         with db.begin_nested():  # two first messages at once: the loser finds the winner's row
             db.connection().execute(INSERT_SESSION, {"id": session_id, "channel": channel, "state": {},
-                                                     "turn_count": 0})
+                                                     "turn_count": 0, "community_code": community})
     except IntegrityError:
         pass

@@ -8,10 +8,17 @@ Exceptions::
     ├── NotFound            no such work order or handoff
     ├── InvalidInput        empty, too long or malformed input from staff forms or the API (message in Chinese)
     ├── ConfigError         the orders configuration (routing, deadlines, holidays) cannot be used
-    └── DeliveryError       a department system did not take a message (``permanent`` when retrying is useless)
+
+Delivery errors are the one type of the outbox, shared with the channels: ``assistant.delivery.DeliveryError``
+(``TransientDeliveryError`` / ``PermanentDeliveryError``), re-exported here.
 """
 
 from __future__ import annotations
+
+from assistant.delivery import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+
+__all__ = ["ConfigError", "DeliveryError", "HandoffError", "IllegalTransition", "InvalidInput", "NotAllowed",
+           "NotFound", "PermanentDeliveryError", "TransientDeliveryError"]
 
 
 class HandoffError(Exception):
@@ -36,9 +43,3 @@ class InvalidInput(HandoffError):
 
 class ConfigError(HandoffError):
     pass
-
-
-class DeliveryError(HandoffError):
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent

@@ -24,10 +24,12 @@ from sqlalchemy.orm import Session
 
 import assistant.events.models  # noqa: F401  # maps Alert.escalated_at and OutboxMessage.alert_id
 from assistant.clock import CHINA, as_utc, china_seconds, now_utc
+from assistant.communities.scope import COMMUNITY_FIELD, scope, visible
 from assistant.events.after_commit import publish_after_commit
 from assistant.events.bus import ALERT_ACKNOWLEDGED, ALERT_ESCALATED, ALERT_RAISED, EventBus
 from assistant.handoff import conversation
 from assistant.handoff.outbox import enqueue_alert
+from assistant.kiosks import KIOSK_ALERT_KIND
 from assistant.labels import zh
 from assistant.storage.models import Alert, AuditLog, ChatSession
 
@@ -51,14 +53,20 @@ def view(alert: Alert) -> dict[str, Any]:
         "at_text": china_seconds(created),
         "acknowledged_by": alert.acknowledged_by, "acknowledged_at_text": china_seconds(acknowledged),
         "escalated": escalated is not None, "escalated_note": ESCALATED_NOTE if escalated else "",
+        # Who may receive it: that community's staff and city staff (assistant.communities.scope).
+        COMMUNITY_FIELD: alert.community_code,
     }
 
 
 def raise_alert(db: Session, bus: EventBus, session_id: str, channel: str, kind: str, masked_text: str,
-                now: dt.datetime | None = None) -> Alert:
-    """Stores an alert (``masked_text`` must already be masked) and announces it once it is committed."""
+                now: dt.datetime | None = None, community: str | None = None) -> Alert:
+    """Stores an alert (``masked_text`` must already be masked) and announces it once it is committed.
+
+    ``community``: the conversation's, when its row may not be stored yet (a first message); else the
+    conversation's is taken when the alert is flushed (``assistant.communities.directory.stamp_community``).
+    """
     alert = Alert(session_id=session_id, channel=channel, kind=kind or "emergency", text=masked_text[:MAX_TEXT],
-                  created_at=as_utc(now) or now_utc())
+                  created_at=as_utc(now) or now_utc(), community_code=community)
     db.add(alert)
     db.flush()
     db.add(AuditLog(actor="system", action="alert.raise", target=f"alert:{alert.id}", detail=alert.kind))
@@ -75,8 +83,12 @@ class Acknowledgement:
 
 
 def acknowledge(db: Session, bus: EventBus, alert_id: int, user: str,
-                now: dt.datetime | None = None) -> Acknowledgement:
+                now: dt.datetime | None = None, who: object = None) -> Acknowledgement:
+    """``who`` (the staff user) may acknowledge only their community's alerts; others are "not found"."""
     now = as_utc(now) or now_utc()
+    found = db.get(Alert, alert_id)
+    if found is None or not visible(found, who):
+        return Acknowledgement(False, "没有这条紧急求助。")
     taken = db.execute(update(Alert).where(Alert.id == alert_id, Alert.acknowledged_by.is_(None))
                        .values(acknowledged_by=user, acknowledged_at=now))
     alert = db.get(Alert, alert_id)
@@ -101,7 +113,7 @@ def escalate_overdue(db: Session, bus: EventBus, now: dt.datetime, after_seconds
     """Escalates every alert unacknowledged for ``after_seconds``; returns the ids this call escalated."""
     now = as_utc(now) or now_utc()  # SQLite compares stored UTC text: the bound value must be UTC too
     cutoff = now - dt.timedelta(seconds=max(after_seconds, 0))
-    overdue = list(db.scalars(select(Alert.id).where(Alert.acknowledged_by.is_(None), Alert.escalated_at.is_(None),
+    overdue = list(db.scalars(select(Alert.id).where(Alert.acknowledged_by.is_(None), Alert.escalated_at.is_(None), Alert.kind != KIOSK_ALERT_KIND,
                                                      Alert.created_at <= cutoff).order_by(Alert.id).limit(100)))
     escalated: list[int] = []
     for alert_id in overdue:
@@ -123,13 +135,14 @@ def escalate_overdue(db: Session, bus: EventBus, now: dt.datetime, after_seconds
     return escalated
 
 
-def open_alerts(db: Session, limit: int = OPEN_LIMIT) -> list[dict[str, Any]]:
-    rows = db.scalars(select(Alert).where(Alert.acknowledged_by.is_(None)).order_by(Alert.id.desc()).limit(limit))
+def open_alerts(db: Session, limit: int = OPEN_LIMIT, who: object = None) -> list[dict[str, Any]]:
+    query = scope(select(Alert).where(Alert.acknowledged_by.is_(None)), Alert, who)
+    rows = db.scalars(query.order_by(Alert.id.desc()).limit(limit))
     return [view(a) for a in rows]
 
 
-def recent_alerts(db: Session, limit: int = 200) -> list[dict[str, Any]]:
-    """Open alerts first (newest first), then the handled ones (newest first)."""
-    rows = list(db.scalars(select(Alert).order_by(Alert.id.desc()).limit(limit)))
+def recent_alerts(db: Session, limit: int = 200, who: object = None) -> list[dict[str, Any]]:
+    """Open alerts first (newest first), then the handled ones (newest first); ``who``'s community only."""
+    rows = list(db.scalars(scope(select(Alert), Alert, who).order_by(Alert.id.desc()).limit(limit)))
     rows.sort(key=lambda a: a.acknowledged_by is not None)  # stable: keeps newest first within each group
     return [view(a) for a in rows]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from assistant.communities.scope import scope, visible
 from assistant.dialogue.state import DialogueState
 from assistant.handoff import (
     IllegalTransition,
@@ -79,11 +80,13 @@ def _resident_turns(db: Session, session_id: str) -> list[ResidentTurn]:
 
 
 def queue(db: Session, service: HandoffService,
-          title_of: Callable[[str], str | None] = lambda _entry_id: None) -> list[QueueItem]:
-    """Open requests, urgent ones first, then oldest first; ``title_of`` names a knowledge-base entry."""
+          title_of: Callable[[str], str | None] = lambda _entry_id: None, who: object = None) -> list[QueueItem]:
+    """Open requests, urgent ones first, then oldest first; ``title_of`` names a knowledge-base entry;
+    ``who`` (a staff user) limits them to that user's community (``assistant.communities.scope``)."""
     now = service.now()
     service.sweep(db, now=now)
-    rows = list(db.scalars(select(HandoffRequest).where(HandoffRequest.status.in_(ACTIVE_STATUSES))
+    open_requests = select(HandoffRequest).where(HandoffRequest.status.in_(ACTIVE_STATUSES))
+    rows = list(db.scalars(scope(open_requests, HandoffRequest, who)
                            .order_by(HandoffRequest.urgent.desc(), HandoffRequest.created_at, HandoffRequest.id)
                            .limit(200)))
     sessions = {row.session_id for row in rows}
@@ -104,15 +107,16 @@ def queue(db: Session, service: HandoffService,
     return sorted(items, key=lambda item: not item.urgent)  # stable: oldest first within each group
 
 
-def counts(db: Session) -> dict[str, int]:
+def counts(db: Session, who: object = None) -> dict[str, int]:
+    query = select(HandoffRequest.status, func.count()).where(HandoffRequest.status.in_(ACTIVE_STATUSES))
     return {status: int(n) for status, n in db.execute(
-        select(HandoffRequest.status, func.count()).where(HandoffRequest.status.in_(ACTIVE_STATUSES))
-        .group_by(HandoffRequest.status)).all()}
+        scope(query, HandoffRequest, who).group_by(HandoffRequest.status)).all()}
 
 
-def get(db: Session, handoff_id: int) -> HandoffRequest:
+def get(db: Session, handoff_id: int, who: object = None) -> HandoffRequest:
+    """The request; one of another community than ``who``'s is "not found" (its existence is not revealed)."""
     request = db.get(HandoffRequest, handoff_id)
-    if request is None:
+    if request is None or not visible(request, who):
         raise NotFound("没有这个会话")
     return request
 
@@ -149,7 +153,7 @@ def claim(db: Session, service: HandoffService, handoff_id: int, agent: str) -> 
     chat = _chat(db, request)
     chat.handoff_status = SERVING
     conversation.post(db, chat, "system", AGENT_JOINED, now)
-    push.queue_changed(db)
+    push.queue_changed(db, request.community_code)
     push.message_added(db, chat.id, request.id)
     log.info("handoff %s claimed by %s", handoff_id, agent)
     return request
@@ -171,7 +175,7 @@ def reply(db: Session, service: HandoffService, handoff_id: int, agent: str, rol
 def announce_end(db: Session, service: HandoffService, request: HandoffRequest) -> None:
     """Once committed, staff pages learn that the conversation left the queue and got a last system message."""
     service.track(db)
-    push.queue_changed(db)
+    push.queue_changed(db, request.community_code)
     push.message_added(db, request.session_id, request.id)
 
 

@@ -144,7 +144,7 @@ class HandoffService:
                                   ticket=_queue_ticket(existing))
         if existing is not None:  # already leaving a message
             return HandoffOutcome("handoff", replies.HANDOFF_OFFLINE, [CANCEL_BUTTON])
-        push.queue_changed(db)
+        push.queue_changed(db, chat.community_code)
         if not self.in_office_hours() and not urgent:
             db.add(HandoffRequest(session_id=chat.id, channel=channel, queue_number="", reason=reason[:40],
                                   status=MESSAGE, created_at=now))
@@ -175,9 +175,9 @@ class HandoffService:
             request.queue_number = request.queue_number or tickets.next_queue_number(
                 db, now.astimezone(CHINA).date())
             chat.handoff_status = QUEUED
-            push.queue_changed(db)
+            push.queue_changed(db, request.community_code or chat.community_code)
         if not request.urgent:
-            push.queue_changed(db)
+            push.queue_changed(db, request.community_code or chat.community_code)
         request.urgent = True
         log.warning("queue number %s is urgent after an emergency", request.queue_number)
         return HandoffOutcome("handoff", self._urgent_text(request.queue_number, now), [CANCEL_BUTTON],
@@ -201,7 +201,7 @@ class HandoffService:
             Alert.session_id.in_({r.session_id for r in expired})))) if expired else set()
         swept = 0
         for request in expired:
-            push.queue_changed(db)
+            push.queue_changed(db, request.community_code)
             if request.session_id in emergencies:
                 request.urgent = True
                 log.warning("queue number %s is urgent after an emergency; not offering 留言", request.queue_number)
@@ -250,7 +250,7 @@ class HandoffService:
     def _resident_ends(self, db: Session, chat: ChatSession, request: HandoffRequest,
                        now: dt.datetime) -> HandoffOutcome:
         queued = request.status == QUEUED
-        push.queue_changed(db)
+        push.queue_changed(db, request.community_code or chat.community_code)
         request.status = CANCELLED if queued else CLOSED
         request.closed_at = now
         request.close_note = "居民取消排队" if queued else "居民结束对话"
@@ -267,7 +267,7 @@ class HandoffService:
             request.closed_at = now
             request.close_note = "居民不留言"
             chat.handoff_status = None
-            push.queue_changed(db)
+            push.queue_changed(db, request.community_code or chat.community_code)
             return HandoffOutcome("handoff", MESSAGE_CANCELLED)
         phone, rest = split_phone(normalized)
         declined = bool(_NO_CONTACT.search(rest))
@@ -296,7 +296,7 @@ class HandoffService:
         request.work_order_number = order.number
         request.closed_at = now
         chat.handoff_status = None
-        push.queue_changed(db)
+        push.queue_changed(db, request.community_code or chat.community_code)
         log.info("message left in session %s became work order %s", chat.id, order.number)
         text_out = (MESSAGE_DONE.format(number=order.number, phone=order.contact_masked) if phone
                     else MESSAGE_DONE_NO_PHONE.format(number=order.number))

@@ -1,4 +1,4 @@
-"""Tables of the handoff feature: the delivery outbox and deadline extensions, plus a few columns on the core
+"""Tables of the handoff feature: the one delivery outbox and deadline extensions, plus a few columns on the core
 work-order and handoff tables (added by migration ``0004_handoff``).
 
 The extra columns are appended to the core mapped classes here, with SQLAlchemy's documented "add a column to an
@@ -38,32 +38,45 @@ HandoffRequest.contact_encrypted = mapped_column(Text, nullable=True)
 HandoffRequest.contact_masked = mapped_column(String(20), nullable=False, server_default=text("''"), default="")
 
 
+# Which sender delivers an outbox row (``kind``): the department webhook or a customer-service API.
+OUTBOX_KINDS = ("webhook", "wechat", "wecom")
+CHANNEL_KINDS = ("wechat", "wecom")
+
+
 class OutboxMessage(Base):
-    """One event to deliver to a department system; kept until delivered (at-least-once).
+    """One message to deliver to another system; kept until delivered (at-least-once). The one outbox
+    (migration ``0015_one_outbox``): work-order events and escalated alerts for department webhooks
+    (``kind = "webhook"``) and late WeChat/WeCom replies (``kind = "wechat" | "wecom"``) share it.
 
     ``idempotency_key`` is sent with every attempt so the receiver can drop repeats. The payload holds no
-    personal data: a contact is decrypted and added only at send time, when the sink is allowed to see it.
+    personal data: a work order's contact is decrypted and added only at send time, and a reply's recipient
+    (OpenID/UserID) is kept encrypted in ``recipient_encrypted`` and wiped once the row is delivered or parked.
     """
 
-    __tablename__ = "order_outbox"
+    __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    # NULL for an escalated alert (``alert_id``, migration 0006_alerts): the one outbox carries both.
+    kind: Mapped[str] = mapped_column(String(20), default="webhook", server_default=text("'webhook'"))
+    # NULL for an escalated alert (``alert_id``, migration 0006_alerts) and a channel reply.
     order_id: Mapped[int | None] = mapped_column(ForeignKey("work_orders.id", ondelete="CASCADE"), index=True,
                                                  nullable=True)
-    order_number: Mapped[str] = mapped_column(String(32))
+    order_number: Mapped[str] = mapped_column(String(32))  # "" for a channel reply
     event: Mapped[str] = mapped_column(String(30))
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
-    department: Mapped[str] = mapped_column(String(40))
+    department: Mapped[str] = mapped_column(String(40))  # the webhook's target; "" for a channel reply
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # pending|delivered|failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
-    # A lease: the drainer that set it owns the row until then, so two drainers rarely send the same row twice.
+    # A lease: the drainer that set it owns the row until then (a crashed drainer's rows come back after it).
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     delivered_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A channel reply: the chat session (for erasure), the recipient encrypted, the callback it answers.
+    session_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    recipient_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    inbound_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class WorkOrderExtension(Base):

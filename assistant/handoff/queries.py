@@ -17,6 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from assistant.clock import as_utc, china_time
+from assistant.communities.scope import scope
 from assistant.handoff.lifecycle import OPEN_STATUSES
 from assistant.handoff.tickets import TICKET_NUMBER
 from assistant.storage.models import WorkOrder, WorkOrderEvent
@@ -30,7 +31,7 @@ _utc = as_utc  # stored times are UTC (SQLite keeps no zone)
 
 
 def orders_query(view: str, *, now: dt.datetime, near_hours: int, department: str | None = None,
-                 status: str | None = None) -> Select[tuple[WorkOrder]]:
+                 status: str | None = None, who: object = None) -> Select[tuple[WorkOrder]]:
     now = _utc(now) or dt.datetime.now(dt.UTC)  # SQLite compares stored UTC text: never pass local time
     query = select(WorkOrder)
     if view == "open":
@@ -46,15 +47,16 @@ def orders_query(view: str, *, now: dt.datetime, near_hours: int, department: st
         query = query.where(WorkOrder.department == department)
     if status:
         query = query.where(WorkOrder.status == status)
+    query = scope(query, WorkOrder, who)  # community staff: their community's orders only
     order_by = WorkOrder.due_at.asc() if view in ("open", "near_due", "overdue") else WorkOrder.created_at.desc()
     return query.order_by(order_by, WorkOrder.id).limit(PAGE_SIZE)
 
 
 def list_orders(db: Session, view: str = "open", *, now: dt.datetime | None = None, near_hours: int = 24,
-                department: str | None = None, status: str | None = None) -> list[WorkOrder]:
+                department: str | None = None, status: str | None = None, who: object = None) -> list[WorkOrder]:
     now = now or dt.datetime.now(dt.UTC)
     return list(db.scalars(orders_query(view if view in VIEWS else "open", now=now, near_hours=near_hours,
-                                        department=department, status=status)))
+                                        department=department, status=status, who=who)))
 
 
 def deadline_state(order: WorkOrder, now: dt.datetime, near_hours: int = 24) -> str:

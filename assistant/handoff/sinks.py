@@ -4,7 +4,8 @@
   ``"<t>." + body``), with the outbox row's ``Idempotency-Key`` so that the receiver can drop repeats.
 - ``memory``: keeps deliveries in a list (tests, demos); ``fail_times`` makes it refuse the first attempts.
 
-The outbox calls ``deliver`` and owns retries and backoff; a sink only reports success or a ``DeliveryError``.
+The outbox calls ``deliver`` and owns retries and backoff; a sink only reports success or a ``DeliveryError``
+(``assistant.delivery``: the one error type of every sender). A sink is the outbox's ``webhook`` sender.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from assistant.handoff import ConfigError, DeliveryError
+from assistant.delivery import Delivery, PermanentDeliveryError, TransientDeliveryError
+from assistant.handoff import ConfigError
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,14 +32,6 @@ EVENT_HEADER = "X-Shequ-Event"
 # 409: the receiver already has this key. 408/425/429: come back later.
 _ALREADY_RECEIVED = {409}
 _RETRYABLE_4XX = {408, 425, 429}
-
-
-@dataclass(frozen=True)
-class Delivery:
-    idempotency_key: str
-    event: str
-    department: str
-    body: dict[str, Any]
 
 
 class TicketSink(Protocol):
@@ -88,7 +82,7 @@ class WebhookSink:
     def deliver(self, delivery: Delivery) -> None:
         url = self.urls.get(delivery.department) or self.url
         if not url:
-            raise DeliveryError(f"no webhook URL for department {delivery.department}", permanent=True)
+            raise PermanentDeliveryError(f"no webhook URL for department {delivery.department}")
         raw = canonical_body(delivery.body)
         headers = {"Content-Type": "application/json; charset=utf-8",
                    SIGNATURE_HEADER: sign(self.secret, int(time.time()), raw),
@@ -96,16 +90,19 @@ class WebhookSink:
         try:
             response = self.client.post(url, content=raw, headers=headers)
         except httpx.HTTPError as exc:
-            raise DeliveryError(f"{type(exc).__name__} posting to the {delivery.department} webhook") from exc
+            raise TransientDeliveryError(f"{type(exc).__name__} posting to the {delivery.department} webhook") from exc
         status = response.status_code
         if 200 <= status < 300 or status in _ALREADY_RECEIVED:
             return
         permanent = 400 <= status < 500 and status not in _RETRYABLE_4XX
-        raise DeliveryError(f"the {delivery.department} webhook answered HTTP {status}", permanent=permanent)
+        error = PermanentDeliveryError if permanent else TransientDeliveryError
+        raise error(f"the {delivery.department} webhook answered HTTP {status}")
 
 
 @dataclass
 class MemorySink:
+    """The fake sender of the one outbox: registered under any kind (``webhook``, ``wechat``…) in tests."""
+
     name: str = "memory"
     fail_times: int = 0
     deliveries: list[Delivery] = field(default_factory=list)
@@ -114,7 +111,7 @@ class MemorySink:
     def deliver(self, delivery: Delivery) -> None:
         self.attempts += 1
         if self.attempts <= self.fail_times:
-            raise DeliveryError("memory sink refusing (simulated outage)")
+            raise TransientDeliveryError("memory sink refusing (simulated outage)")
         self.deliveries.append(delivery)
 
 

@@ -1,9 +1,10 @@
-"""Background work of the handoff feature: drain the outbox, time out unclaimed handoffs, escalate emergencies
-nobody acknowledged.
+"""Background work: drain the one outbox (department webhooks and WeChat/WeCom replies), time out unclaimed
+handoffs, escalate emergencies nobody acknowledged.
 
 The server runs ``run_once`` every ``outbox_drain_interval_seconds`` in a thread (so the event loop never
-waits on a department's slow webhook); ``shequ orders drain`` runs the same from cron or a systemd timer.
-Several workers may drain at once: outbox rows are leased one by one, and the receiver dedupes the rare repeat.
+waits on a department's slow webhook); ``shequ worker`` and ``shequ orders drain`` run the same in their own
+process. Several workers may drain at once: rows are claimed with row locks (``SKIP LOCKED`` on PostgreSQL)
+and a lease, and a webhook receiver dedupes the rare repeat by idempotency key.
 """
 
 from __future__ import annotations
@@ -11,16 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
 from assistant.context import AppContext
+from assistant.delivery import Sender
 from assistant.handoff import alerts
 from assistant.handoff.live import HandoffService
 from assistant.handoff.outbox import Backoff, DrainReport, drain
 from assistant.handoff.sinks import TicketSink, create_sink
+from assistant.kiosks.fleet import sweep_kiosks_in
 from assistant.privacy.retention import DailyPurge
 from assistant.storage.db import session_scope
 
@@ -28,10 +31,18 @@ log = logging.getLogger(__name__)
 
 
 class OrdersWorker:
-    def __init__(self, context: AppContext, service: HandoffService, sink: TicketSink | None) -> None:
+    """The one drain of the one outbox, and the other background work (handoff timeouts, alert escalation,
+    the daily retention purge). ``senders`` is the registry by row kind: ``webhook`` (the ticket sink, when one
+    is configured) and ``wechat``/``wecom`` (the customer-service API of each configured channel)."""
+
+    def __init__(self, context: AppContext, service: HandoffService, sink: TicketSink | None,
+                 senders: Mapping[str, Sender] | None = None) -> None:
         self.context = context
         self.service = service
         self.sink = sink
+        self.senders: dict[str, Sender] = dict(senders or {})
+        if sink is not None:
+            self.senders["webhook"] = sink
         settings = context.settings
         self.backoff = Backoff(settings.outbox_backoff_seconds, settings.outbox_backoff_max_seconds,
                                settings.outbox_max_attempts)
@@ -40,16 +51,18 @@ class OrdersWorker:
     @classmethod
     def from_context(cls, context: AppContext, service: HandoffService | None = None) -> OrdersWorker:
         service = service or HandoffService(context.settings, events=context.events)
-        return cls(context, service, create_sink(context.settings, service.policy.webhooks))
+        return cls(context, service, create_sink(context.settings, service.policy.webhooks),
+                   _channel_senders(context, service))
 
     def run_once(self) -> DrainReport:
         with session_scope(self.context.sessions) as db:
             self.service.sweep(db)
         self.escalate_alerts()
+        sweep_kiosks_in(self.context, self.service.now())  # kiosks offline or out of paper → their staff
         self.retention.maybe_run()
-        if self.sink is None:
-            return DrainReport()
-        return drain(self.context.sessions, self.sink, backoff=self.backoff, cipher=self.service.cipher)
+        if not self.senders:
+            return DrainReport()  # orders stay in the console and no channel is on: nothing leaves
+        return drain(self.context.sessions, self.senders, backoff=self.backoff, cipher=self.service.cipher)
 
     def escalate_alerts(self) -> list[int]:
         """Emergencies nobody acknowledged in time: told to administrators (pages) and the department (outbox)."""
@@ -63,7 +76,7 @@ class OrdersWorker:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     context: AppContext = app.state.context
     interval = context.settings.outbox_drain_interval_seconds
-    if interval <= 0:
+    if interval <= 0 or not context.settings.background_worker:  # false: a separate `shequ worker` drains
         yield
         return
     worker = OrdersWorker.from_context(context, app.state.engine.handoff)
@@ -87,3 +100,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 # Included by the app: FastAPI runs a router's lifespan inside the app's, after the context exists.
 router = APIRouter(lifespan=_lifespan)
+
+
+def _channel_senders(context: AppContext, service: HandoffService) -> dict[str, Sender]:
+    """The configured channels' customer-service senders (none when no channel is on), for late replies."""
+    from assistant.channels.config import load_accounts
+
+    if not load_accounts(context.settings)[0]:
+        return {}
+    import httpx
+
+    from assistant.channels.outbox import channel_senders  # wechatpy and friends only where a channel is on
+
+    # One client for the process's lifetime, like the worker itself.
+    return dict(channel_senders(context.settings, context.sessions, service.cipher, httpx.Client()))

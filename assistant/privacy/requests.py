@@ -24,7 +24,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import pii
-from assistant.channels.models import ChannelInbound, ChannelMenu, ChannelOutbox
+from assistant.channels.models import ChannelInbound, ChannelMenu
 from assistant.clock import china_seconds, now_utc
 from assistant.handoff.lifecycle import OPEN_STATUSES as OPEN_ORDER_STATUSES
 from assistant.handoff.live import ACTIVE_STATUSES as ACTIVE_HANDOFF_STATUSES
@@ -271,7 +271,8 @@ def delete_sessions(db: Session, session_ids: list[str]) -> tuple[int, int, int]
         db.execute(delete(UnansweredQuery).where(UnansweredQuery.session_id.in_(ids)))
         db.execute(delete(VoiceClip).where(VoiceClip.session_id.in_(ids)))
         turns += db.execute(delete(Turn).where(Turn.session_id.in_(ids))).rowcount or 0
-        for model in (ChannelMenu, ChannelOutbox, ChannelInbound):
+        db.execute(delete(OutboxMessage).where(OutboxMessage.session_id.in_(ids)))  # late replies, recipient too
+        for model in (ChannelMenu, ChannelInbound):
             db.execute(delete(model).where(model.session_id.in_(ids)))
         db.execute(delete(PendingErasure).where(PendingErasure.session_id.in_(ids)))
         sessions += db.execute(delete(ChatSession).where(ChatSession.id.in_(ids))).rowcount or 0

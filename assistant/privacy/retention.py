@@ -28,12 +28,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from assistant.auth.models import SignInLimit, StaffSession
-from assistant.channels.models import ChannelInbound, ChannelMenu, ChannelNonce, ChannelOutbox
+from assistant.channels.models import ChannelInbound, ChannelMenu, ChannelNonce
 from assistant.clock import CHINA, as_utc, china_time, now_utc
 from assistant.events.models import EventRow
 from assistant.handoff.lifecycle import OPEN_STATUSES as OPEN_ORDER_STATUSES
 from assistant.handoff.live import ACTIVE_STATUSES as ACTIVE_HANDOFF_STATUSES
-from assistant.handoff.models import OutboxMessage, WorkOrderExtension
+from assistant.handoff.models import CHANNEL_KINDS, OutboxMessage, WorkOrderExtension
 from assistant.privacy.models import PersonalDataKey, RetentionRun
 from assistant.settings import Settings
 from assistant.storage.db import session_scope
@@ -58,7 +58,7 @@ DELIVERED_OUTBOX_KEEP = dt.timedelta(days=30)  # a department asking "did you se
 EVENTS_KEEP = dt.timedelta(days=1)  # the db event bus prunes after minutes; this is the backstop
 CHANNEL_INBOUND_KEEP = dt.timedelta(days=2)  # WeChat retries a callback within seconds
 CHANNEL_OUTBOX_DONE_KEEP = dt.timedelta(days=7)
-CHANNEL_OUTBOX_DONE = ("sent", "failed")
+CHANNEL_OUTBOX_DONE = ("delivered", "failed")  # late WeChat/WeCom replies in the one outbox
 NONCE_KEEP_WINDOWS = 2  # a nonce older than two callback windows can no longer be replayed (timestamp check)
 RUNS_KEEP = dt.timedelta(days=400)
 
@@ -165,7 +165,8 @@ KINDS: tuple[Kind, ...] = (
     Kind("order_outbox", "工单推送记录", OutboxMessage, OutboxMessage.id, lambda c: or_(
         and_(OutboxMessage.order_id.is_not(None), _order_gone_or_due(c, OutboxMessage.order_id)),
         and_(OutboxMessage.alert_id.is_not(None), _alert_gone_or_due(c, OutboxMessage.alert_id)),
-        and_(OutboxMessage.status == "delivered", OutboxMessage.delivered_at < c.now - DELIVERED_OUTBOX_KEEP)),
+        and_(OutboxMessage.kind == "webhook", OutboxMessage.status == "delivered",
+             OutboxMessage.delivered_at < c.now - DELIVERED_OUTBOX_KEEP)),
         OutboxMessage.created_at),
     Kind("order_events", "工单办理记录", WorkOrderEvent, WorkOrderEvent.id,
          lambda c: _order_gone_or_due(c, WorkOrderEvent.order_id), WorkOrderEvent.at),
@@ -183,9 +184,10 @@ KINDS: tuple[Kind, ...] = (
     Kind("channel_menus", "微信菜单记录", ChannelMenu, ChannelMenu.session_id, lambda c: and_(
         ChannelMenu.updated_at < c.conversations, _session_gone_or_due(c, ChannelMenu.session_id)),
         ChannelMenu.updated_at),
-    Kind("channel_outbox", "微信待发消息（已发完）", ChannelOutbox, ChannelOutbox.id, lambda c: and_(
-        ChannelOutbox.status.in_(CHANNEL_OUTBOX_DONE), ChannelOutbox.created_at < c.now - CHANNEL_OUTBOX_DONE_KEEP),
-        ChannelOutbox.created_at),
+    # The one outbox's WeChat/WeCom replies (no order, no alert: the kind above never takes them).
+    Kind("channel_outbox", "微信待发消息（已发完）", OutboxMessage, OutboxMessage.id, lambda c: and_(
+        OutboxMessage.kind.in_(CHANNEL_KINDS), OutboxMessage.status.in_(CHANNEL_OUTBOX_DONE),
+        OutboxMessage.created_at < c.now - CHANNEL_OUTBOX_DONE_KEEP), OutboxMessage.created_at),
     Kind("channel_inbound", "微信消息去重记录", ChannelInbound, ChannelInbound.id,
          lambda c: ChannelInbound.received_at < c.now - CHANNEL_INBOUND_KEEP, ChannelInbound.received_at),
     Kind("voice_clips", "录音", VoiceClip, VoiceClip.id, lambda c: and_(

@@ -12,11 +12,13 @@ from assistant.storage.models import Base
 
 FEATURE_MODEL_MODULES: list[str] = [
     "assistant.auth.models",
+    "assistant.communities.models",
     "assistant.console.models",
     "assistant.handoff.models",
     "assistant.channels.models",
     "assistant.events.models",
     "assistant.privacy.models",
+    "assistant.kiosks.models",
 ]
 
 for _module in FEATURE_MODEL_MODULES:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +19,7 @@ from assistant.settings import Settings
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK_KEY = 0x5E09_0001  # pg_advisory_xact_lock key taken while migrating (any constant of this app)
 # Residents' messages and contacts live in the file: only the service's own user may read it.
 PRIVATE_FILE_MODE = 0o600
 _SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
@@ -122,5 +123,9 @@ def migrate(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several nodes starting at once on a new database: one migrates, the others wait for it and then
+            # find nothing left to do (the lock ends with this transaction).
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, "heads")  # feature branches of the schema may each add a head

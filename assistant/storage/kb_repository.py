@@ -6,6 +6,10 @@ Rules of ``sync_shipped`` for each shipped entry:
 - changed in the YAML and never touched by staff → updated, with a new version in the history;
 - changed in the YAML but edited by staff → the staff version stays; the shipped one is parked in
   ``pending_shipped`` and reported, for staff to merge.
+
+Community overlays (issue 15) are rows too, so drafts, review, publishing, versions and audit apply to them
+unchanged: a local entry has ``community`` set and a namespaced id (``CODE--entry``); an override also names
+the city entry it replaces (``overrides``), and of its data only the answer and the aspects it sets count.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from assistant.storage.models import AuditLog, KbDocument, KbEntryRow, KbEntryVersion, KbState
 from knowledge_base.models import EntryStatus, KbEntry
+from knowledge_base.overlays import Overlay, Override, split_id
 
 log = logging.getLogger(__name__)
 
@@ -138,9 +144,89 @@ def _sync_document(session: Session, name: str, data: Any) -> bool:
 
 
 def published_entries(session: Session) -> list[KbEntry]:
-    rows = session.scalars(select(KbEntryRow).where(KbEntryRow.status == EntryStatus.published.value)
+    """The published city entries (no community's overlay)."""
+    rows = session.scalars(select(KbEntryRow).where(KbEntryRow.status == EntryStatus.published.value,
+                                                    KbEntryRow.community.is_(None))
                            .order_by(KbEntryRow.id))
     return [row_to_entry(row) for row in rows]
+
+
+def published_overlays(session: Session) -> list[Overlay]:
+    """Every community's published overrides and local entries."""
+    rows = session.scalars(select(KbEntryRow).where(KbEntryRow.status == EntryStatus.published.value,
+                                                    KbEntryRow.community.is_not(None))
+                           .order_by(KbEntryRow.community, KbEntryRow.id))
+    rows = list(rows)
+    city_answers = _city_answers(session, {row.overrides for row in rows if row.overrides})
+    overrides: dict[str, dict[str, Override]] = defaultdict(dict)
+    local: dict[str, list[KbEntry]] = defaultdict(list)
+    for row in rows:
+        entry = row_to_entry(row)
+        code = str(row.community)
+        if row.overrides:
+            # An override row holds an answer even when the community changed only aspects: the city's of
+            # that day. Any city wording, old or current, means "not overridden", so a later city change shows.
+            answer = None if entry.answer in city_answers.get(row.overrides, ()) else entry.answer
+            overrides[code][row.overrides] = Override(answer, entry.aspects.present())
+        else:
+            local[code].append(entry)
+    return [Overlay(code, overrides.get(code, {}), tuple(local.get(code, ())))
+            for code in sorted(set(overrides) | set(local))]
+
+
+def _city_answers(session: Session, entry_ids: set[str]) -> dict[str, set[str]]:
+    """Every answer each of these city entries has had (its versions)."""
+    answers: dict[str, set[str]] = defaultdict(set)
+    if entry_ids:
+        for entry_id, data in session.execute(select(KbEntryVersion.entry_id, KbEntryVersion.data)
+                                              .where(KbEntryVersion.entry_id.in_(entry_ids))):
+            answers[entry_id].add(str((data or {}).get("answer", "")))
+    return answers
+
+
+def overlay_rows(session: Session, code: str) -> list[KbEntryRow]:
+    """A community's overlay rows, any status: overrides first, then local entries."""
+    return list(session.scalars(select(KbEntryRow).where(KbEntryRow.community == code)
+                                .order_by(KbEntryRow.overrides.is_(None), KbEntryRow.id)))
+
+
+def save_overlay(session: Session, overlay: Overlay, actor: str, note: str = "") -> list[str]:
+    """Saves a community's overrides and local entries as published rows (a new version each, only where
+    something changed); returns the ids saved. Each override row holds the city entry with the community's
+    answer and only the aspects it replaces, so the console shows exactly what the community changed."""
+    saved: list[str] = []
+    for city_id, override in overlay.overrides.items():
+        city_row = session.get(KbEntryRow, city_id)
+        if city_row is None or city_row.community is not None:
+            raise KeyError(city_id)
+        city = row_to_entry(city_row)
+        entry = city.model_copy(update={
+            "id": f"{overlay.code}--{city_id}", "answer": override.answer or city.answer,
+            "aspects": city.aspects.model_validate(dict(override.aspects)), "status": EntryStatus.published})
+        if _changed(session, entry):
+            save_entry(session, entry, actor, note)
+            saved.append(entry.id)
+    for entry in overlay.entries:
+        if _changed(session, entry):
+            save_entry(session, entry, actor, note)
+            saved.append(entry.id)
+    return saved
+
+
+def _changed(session: Session, entry: KbEntry) -> bool:
+    row = session.get(KbEntryRow, entry.id)
+    return row is None or row.content_hash != entry.content_hash() or row.status != str(entry.status)
+
+
+def _place_overlay_row(session: Session, row: KbEntryRow) -> None:
+    """A new row with a namespaced id belongs to that community: an override when the rest of its id is
+    a city entry's, else a local entry (so one made in the console or by `kb import` lands where it should)."""
+    code, rest = split_id(row.id)
+    if code is None:
+        return
+    row.community = code
+    city = session.get(KbEntryRow, rest)
+    row.overrides = rest if city is not None and city.community is None else None
 
 
 def all_entries(session: Session) -> list[KbEntry]:
@@ -160,6 +246,7 @@ def save_entry(session: Session, entry: KbEntry, actor: str, note: str = "") -> 
     saved = entry.model_copy(update={"version": version, "updated_by": actor})
     if row is None:
         row = KbEntryRow(id=entry.id, shipped_hash=None)
+        _place_overlay_row(session, row)
         session.add(row)
     row.category = saved.category
     row.status = str(saved.status)

@@ -47,6 +47,13 @@ class KbEntryRow(Base):
     pending_shipped: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     updated_by: Mapped[str] = mapped_column(String(80), default="shipped")
+    # Community overlays (issue 15, migration 0016): NULL = a city entry every community sees; else the
+    # community whose residents alone see it (its id is namespaced ``CODE--…``). The attribute is not called
+    # ``community_code`` on purpose: the communities module stamps that attribute on every new row it finds.
+    community: Mapped[str | None] = mapped_column("community_code", String(32), nullable=True, index=True)
+    # For a community's override: the city entry whose answer and aspects it replaces (the rest comes from
+    # the city entry when the knowledge base is built). NULL for city and local entries.
+    overrides: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
 
 class KbEntryVersion(Base):
@@ -113,6 +120,8 @@ class ChatSession(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     turn_count: Mapped[int] = mapped_column(Integer, default=0)
     handoff_status: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
+    # The community it belongs to (assistant/communities); records inherit their conversation's.
+    community_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class Turn(Base):
@@ -168,6 +177,8 @@ class UnansweredQuery(Base):
     candidates: Mapped[list[Any]] = mapped_column(JSON, default=list)
     status: Mapped[str] = mapped_column(String(20), default="open", index=True)
     resolved_entry_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # The community it belongs to (assistant/communities); records inherit their conversation's.
+    community_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class Alert(Base):
@@ -183,6 +194,8 @@ class Alert(Base):
     text: Mapped[str] = mapped_column(Text)
     acknowledged_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The community it belongs to (assistant/communities); records inherit their conversation's.
+    community_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class WorkOrder(Base):
@@ -209,6 +222,8 @@ class WorkOrder(Base):
     transcript: Mapped[list[Any]] = mapped_column(JSON, default=list)
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     assignee: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    # The community it belongs to (assistant/communities); records inherit their conversation's.
+    community_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
 
 
 class WorkOrderEvent(Base):
@@ -248,3 +263,5 @@ class HandoffRequest(Base):
     reason: Mapped[str] = mapped_column(String(40), default="request_human")
     agent: Mapped[str | None] = mapped_column(String(80), nullable=True)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The community it belongs to (assistant/communities); records inherit their conversation's.
+    community_code: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)

@@ -325,6 +325,14 @@ class VectorIndex:
         scores, ids = self.index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), k)
         return scores[0], ids[0]
 
+    def subset(self, ids: np.ndarray) -> VectorIndex:
+        """A new index of the vectors ``ids`` of this one (their positions in it are their order in ``ids``)."""
+        if isinstance(self.index, faiss.IndexIVF):
+            self.index.make_direct_map()  # reconstructing from inverted lists needs it
+        vectors = self.index.reconstruct_batch(np.asarray(ids, dtype=np.int64)) if len(ids) else \
+            np.zeros((0, self.dim), dtype=np.float32)
+        return VectorIndex(vectors)
+
     def save(self, path: Path) -> None:
         faiss.write_index(self.index, str(path))
 

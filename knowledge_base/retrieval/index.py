@@ -53,6 +53,18 @@ class Candidate:
     signals: dict[str, float]
 
 
+@dataclass(frozen=True, eq=False)
+class SearchScope:
+    """The entries one search may return: a community's view of the shared index (issue 15) sees the city's
+    entries and its own, never another community's. The others are out before scoring, so the gap features,
+    the decision and the top k are those of the visible entries alone; the dense search runs over vector
+    indexes holding only visible documents (the city's, shared by every view, and the community's own), so
+    hidden documents neither cost time nor crowd the dense candidates."""
+
+    visible: np.ndarray  # positions of the visible entries in the index, ascending
+    dense: tuple[tuple[VectorIndex, np.ndarray], ...] = ()  # (vector index, its documents' ids in the index)
+
+
 @dataclass
 class SearchResult:
     query: str
@@ -161,8 +173,20 @@ class HybridIndex:
         return cls(analyzer, entry_ids, titles, np.asarray(offsets, dtype=np.int64), lexical, encoder, vectors,
                    np.asarray(doc_entry, dtype=np.int64), calibration, config)
 
+    # --- scopes (community views) ---
+    def vector_part(self, positions: np.ndarray) -> tuple[VectorIndex, np.ndarray] | None:
+        """A vector index of the documents of the entries at ``positions``, with those documents' ids."""
+        if self.vectors is None:
+            return None
+        documents = np.flatnonzero(np.isin(self.doc_entry, positions))
+        return self.vectors.subset(documents), documents
+
+    def scope(self, positions: np.ndarray, parts: Sequence[tuple[VectorIndex, np.ndarray] | None]) -> SearchScope:
+        """The scope of the entries at ``positions``, whose documents ``parts`` must cover between them."""
+        return SearchScope(np.unique(np.asarray(positions, dtype=np.int64)), tuple(p for p in parts if p is not None))
+
     # --- searching ---
-    def signal_matrix(self, query: str) -> tuple[str, np.ndarray, np.ndarray]:
+    def signal_matrix(self, query: str, scope: SearchScope | None = None) -> tuple[str, np.ndarray, np.ndarray]:
         """(canonical query, entries × signals matrix of per-entry best document scores, query features)."""
         analyzed = self.analyzer.analyze_query(query)
         n = len(self.entry_ids)
@@ -177,7 +201,10 @@ class HybridIndex:
                     prepared = (self.analyzer.dense_tokens_of(analyzed) if self.config.encoder == "static-trained"
                                 else analyzed.canonical)
                     query_vector = self.encoder.encode_prepared([prepared])[0]
-                    sims, ids = self.vectors.similarities(query_vector, DENSE_CANDIDATES)
+                    if scope is None:
+                        sims, ids = self.vectors.similarities(query_vector, DENSE_CANDIDATES)
+                    else:
+                        sims, ids = _scoped_similarities(query_vector, scope)
                     valid = ids >= 0
                     np.maximum.at(matrix[:, column], self.doc_entry[ids[valid]], np.clip(sims[valid], 0, 1))
                 continue
@@ -190,10 +217,16 @@ class HybridIndex:
                                   dtype=np.float32)
         return analyzed.canonical, matrix, query_features
 
-    def search(self, query: str, k: int = 5) -> SearchResult:
-        canonical, matrix, query_features = self.signal_matrix(query)
+    def search(self, query: str, k: int = 5, scope: SearchScope | None = None) -> SearchResult:
+        """The top ``k`` entries for ``query``, among those of ``scope`` when given (see ``SearchScope``)."""
+        canonical, matrix, query_features = self.signal_matrix(query, scope)
         if not canonical:
             return SearchResult(query, canonical, [], Decision.no_answer)
+        positions = None
+        if scope is not None:
+            positions, matrix = scope.visible, matrix[scope.visible]
+            if not len(positions):
+                return SearchResult(query, canonical, [], Decision.no_answer)
         scores = self.calibration.score(matrix, query_features)
         if query_features[0] >= ALL_WORDS_UNKNOWN:
             # Not one word of the question occurs in the knowledge base (房贷利率): whatever matches is
@@ -206,8 +239,8 @@ class HybridIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         candidates = [
             Candidate(
-                self.entry_ids[i],
-                self.titles[i],
+                self.entry_ids[i if positions is None else positions[i]],
+                self.titles[i if positions is None else positions[i]],
                 float(scores[i]),
                 {name: float(matrix[i, c]) for c, name in enumerate(SIGNALS)},
             )
@@ -276,6 +309,21 @@ class HybridIndex:
                        vectors, state["doc_entry"], state["calibration"], state["config"], state["fingerprint"])
         except (RuntimeError, KeyError, AttributeError) as exc:  # faiss raises RuntimeError on a damaged file
             raise IndexBuildError(f"cannot load index from {directory}: {exc!r}") from exc
+
+
+def _scoped_similarities(query_vector: np.ndarray, scope: SearchScope) -> tuple[np.ndarray, np.ndarray]:
+    """The best DENSE_CANDIDATES documents of the scope's vector indexes, as (similarities, document ids)."""
+    found = [(sims, documents[ids[ids >= 0]], ids >= 0)
+             for index, documents in scope.dense
+             for sims, ids in (index.similarities(query_vector, DENSE_CANDIDATES),)]
+    if not found:
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    sims = np.concatenate([s[valid] for s, _, valid in found])
+    ids = np.concatenate([d for _, d, _ in found])
+    if len(sims) > DENSE_CANDIDATES:
+        best = np.argpartition(-sims, DENSE_CANDIDATES - 1)[:DENSE_CANDIDATES]
+        sims, ids = sims[best], ids[best]
+    return sims, ids
 
 
 @lru_cache(maxsize=1)

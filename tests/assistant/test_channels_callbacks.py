@@ -30,7 +30,8 @@ from sqlalchemy import func, inspect, select, text
 
 from assistant.api.main import create_app
 from assistant.channels import formatting as fmt
-from assistant.channels.models import ChannelInbound, ChannelOutbox
+from assistant.channels.models import ChannelInbound
+from assistant.handoff.models import OutboxMessage
 from assistant.storage.db import session_scope
 from assistant.storage.models import Turn
 
@@ -213,7 +214,7 @@ def test_no_secret_or_openid_in_logs_or_plain_columns(client, caplog):
                 continue
             for row in connection.execute(text(f'SELECT * FROM "{table}"')):
                 assert wechat.user not in " ".join(str(value) for value in row), table
-    assert _count(client, ChannelOutbox) == 0  # everything above was answered in time
+    assert _count(client, OutboxMessage) == 0  # everything above was answered in time (nothing in the outbox)
 
 
 def test_the_reply_is_addressed_back_to_the_sender(client):

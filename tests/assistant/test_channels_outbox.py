@@ -1,4 +1,4 @@
-"""Late answers: the customer-service outbox, retries and the access-token cache, against a local fake API."""
+"""Late answers: replies through the one outbox, retries and the access-token cache, against a local fake API."""
 
 from __future__ import annotations
 
@@ -26,20 +26,47 @@ from sqlalchemy import select
 from assistant.api.main import create_app
 from assistant.channels.api_client import CustomerServiceSender
 from assistant.channels.config import wechat_account, wecom_account
-from assistant.channels.models import ChannelInbound, ChannelOutbox, ChannelToken
-from assistant.channels.outbox import BACKOFF_SECONDS, Outbox
+from assistant.channels.models import ChannelInbound, ChannelToken
+from assistant.channels.outbox import ChannelReplies
+from assistant.handoff.models import CHANNEL_KINDS, OutboxMessage
+from assistant.handoff.outbox import Backoff, DrainReport, deliver_now, drain
 from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.db import make_engine, make_session_factory, migrate, session_scope
 
 OPENID = "oLateAnswerUser-0000000001"
+BACKOFF = Backoff(base_seconds=5, max_seconds=900, max_attempts=4)
 
 
 class Clock:
+    """Epoch seconds for the token cache, the same instant as UTC for the outbox."""
+
     def __init__(self, now: float = 1_800_000_000.0) -> None:
         self.now = now
 
     def __call__(self) -> float:
         return self.now
+
+    def utc(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.now, dt.UTC)
+
+
+class Outbox:
+    """The channels' replies and the one drain over the same senders, as the server and ``shequ worker`` use them."""
+
+    def __init__(self, sessions, cipher, senders, clock: Clock, backoff: Backoff = BACKOFF) -> None:
+        self.replies = ChannelReplies(sessions, cipher, senders, backoff, clock.utc)
+        self.sessions, self.cipher, self.senders, self.clock, self.backoff = sessions, cipher, senders, clock, backoff
+        self.max_attempts = backoff.max_attempts
+
+    def enqueue(self, *args, **kwargs) -> int:
+        return self.replies.enqueue(*args, **kwargs)
+
+    def drain(self) -> DrainReport:
+        return drain(self.sessions, self.senders, backoff=self.backoff, cipher=self.cipher, now=self.clock.utc())
+
+    def deliver(self, row_id: int) -> str | None:
+        return deliver_now(self.sessions, row_id, self.senders, backoff=self.backoff, cipher=self.cipher,
+                           now=self.clock.utc())
 
 
 @pytest.fixture
@@ -60,7 +87,7 @@ def parts(db_settings, fake_api):
     http = httpx.Client()
     senders = {"wechat": CustomerServiceSender(wechat_account(settings), sessions, cipher, http, clock),
                "wecom": CustomerServiceSender(wecom_account(settings), sessions, cipher, http, clock)}
-    outbox = Outbox(sessions, cipher, senders, max_attempts=4, clock=clock)
+    outbox = Outbox(sessions, cipher, senders, clock)
     try:
         yield settings, sessions, cipher, clock, senders, outbox
     finally:
@@ -68,9 +95,9 @@ def parts(db_settings, fake_api):
         engine.dispose()
 
 
-def _row(sessions, row_id: int) -> ChannelOutbox:
+def _row(sessions, row_id: int) -> OutboxMessage:
     with session_scope(sessions) as db:
-        row = db.get(ChannelOutbox, row_id)
+        row = db.get(OutboxMessage, row_id)
         assert row is not None
         db.expunge(row)
         return row
@@ -81,20 +108,21 @@ def test_a_queued_message_is_sent_once_and_the_recipient_forgotten(parts, fake_a
     _, sessions, _, _, _, outbox = parts
     row_id = outbox.enqueue("wechat", OPENID, "wx-session", "高龄津贴要带身份证和户口簿。")
     assert OPENID not in (_row(sessions, row_id).recipient_encrypted or "")  # encrypted at rest
-    assert outbox.drain().sent == 1
+    assert outbox.drain().delivered == 1
     assert fake_api.sent == [{"touser": OPENID, "msgtype": "text", "text": {"content": "高龄津贴要带身份证和户口簿。"},
                               "_path": "/cgi-bin/message/custom/send"}]
     row = _row(sessions, row_id)
-    assert (row.status, row.attempts, row.recipient_encrypted) == ("sent", 1, None)
+    assert (row.status, row.attempts, row.recipient_encrypted) == ("delivered", 1, None)
+    assert (row.kind, row.payload, row.order_id) == ("wechat", {"text": "高龄津贴要带身份证和户口簿。"}, None)
     # Nothing is due any more; another worker's claim of the same row gets nothing.
-    assert outbox.drain().sent == 0 and outbox.deliver(row_id) is None
+    assert outbox.drain().delivered == 0 and outbox.deliver(row_id) is None
     assert len(fake_api.sent) == 1
 
 
 def test_wecom_messages_name_the_agent(parts, fake_api):
     _, _, _, _, _, outbox = parts
     outbox.enqueue("wecom", "zhangsan", "wc-session", "您好")
-    assert outbox.drain().sent == 1
+    assert outbox.drain().delivered == 1
     assert fake_api.sent[0]["agentid"] == WECOM_AGENT_ID and fake_api.sent[0]["_path"] == "/cgi-bin/message/send"
     assert any(line.startswith("GET /cgi-bin/gettoken") for line in fake_api.requests)
 
@@ -106,12 +134,12 @@ def test_transient_failures_are_retried_with_backoff(parts, fake_api):
     assert outbox.drain().retried == 1
     row = _row(sessions, row_id)
     assert (row.status, row.attempts, row.last_error) == ("pending", 1, "errcode:-1")
-    assert row.next_attempt_at == pytest.approx(clock.now + BACKOFF_SECONDS[0])
-    assert outbox.drain().sent == 0  # not due yet
-    clock.now += BACKOFF_SECONDS[0]
+    assert row.next_attempt_at.replace(tzinfo=dt.UTC) == clock.utc() + BACKOFF.delay(1)  # the one backoff
+    assert outbox.drain().handled == 0  # not due yet
+    clock.now += BACKOFF.delay(1).total_seconds()
     assert outbox.drain().retried == 1
-    clock.now += BACKOFF_SECONDS[1]
-    assert outbox.drain().sent == 1
+    clock.now += BACKOFF.delay(2).total_seconds()
+    assert outbox.drain().delivered == 1
     assert _row(sessions, row_id).attempts == 3 and fake_api.sent[0]["text"]["content"] == "稍后送达的回答"
 
 
@@ -127,7 +155,7 @@ def test_permanent_failures_and_exhausted_retries_give_up(parts, fake_api):
     busy = outbox.enqueue("wechat", OPENID, "wx-session", "一直失败")
     for _ in range(outbox.max_attempts):
         outbox.drain()
-        clock.now += max(BACKOFF_SECONDS)
+        clock.now += BACKOFF.max_seconds
     row = _row(sessions, busy)
     assert (row.status, row.attempts, row.recipient_encrypted) == ("failed", outbox.max_attempts, None)
     assert fake_api.sent == []
@@ -141,7 +169,7 @@ def test_an_unreachable_api_is_a_retry_not_a_crash(parts):
             dead_base = gone.base_url
         sender = CustomerServiceSender(wechat_account(channel_settings(settings, wechat_api_base=dead_base)),
                                        sessions, cipher, http, clock)
-        outbox = Outbox(sessions, cipher, {"wechat": sender}, clock=clock)
+        outbox = Outbox(sessions, cipher, {"wechat": sender}, clock)
         row_id = outbox.enqueue("wechat", OPENID, "wx-session", "网络不通")
         assert outbox.drain().retried == 1
     assert _row(sessions, row_id).last_error == "http:ConnectError"
@@ -189,12 +217,12 @@ def test_secrets_and_tokens_are_never_logged(parts, fake_api, caplog):
     caplog.set_level(logging.DEBUG)
     outbox.enqueue("wechat", OPENID, "wx-session", "你好")
     outbox.enqueue("wecom", "zhangsan", "wc-session", "你好")
-    assert outbox.drain().sent == 2
+    assert outbox.drain().delivered == 2
     with httpx.Client() as http:  # a wrong secret: the API's error, not the secret, is what is recorded
         wrong = channel_settings(settings, wechat_app_id="wx0ther", wechat_app_secret="wrong-secret-value")
         sender = CustomerServiceSender(wechat_account(wrong), sessions, cipher, http, clock)
-        row_id = Outbox(sessions, cipher, {"wechat": sender}, clock=clock).enqueue("wechat", OPENID, "s", "x")
-        Outbox(sessions, cipher, {"wechat": sender}, clock=clock).drain()
+        row_id = Outbox(sessions, cipher, {"wechat": sender}, clock).enqueue("wechat", OPENID, "s", "x")
+        Outbox(sessions, cipher, {"wechat": sender}, clock).drain()
     assert _row(sessions, row_id).last_error == "token_errcode:40125"
     assert "HTTP Request" in caplog.text  # httpx did log its requests …
     for secret in (WECHAT_SECRET, WECOM_SECRET, "wrong-secret-value", "ACCESS_TOKEN_", OPENID, "zhangsan"):
@@ -266,30 +294,17 @@ def _slow_answer(client: TestClient, fake: FakeApi, slow: SlowEngine, channel: s
     assert message["touser"] == server.user and "80周岁" in message["text"]["content"]
     assert slow.calls == 1
 
-    def sent_row() -> ChannelOutbox | None:
+    def sent_row() -> OutboxMessage | None:
         with session_scope(client.app.state.context.sessions) as db:
-            row = db.scalars(select(ChannelOutbox).order_by(ChannelOutbox.id.desc())).first()
-            return row if row is not None and row.status == "sent" else None
+            row = db.scalars(select(OutboxMessage).where(OutboxMessage.kind.in_(CHANNEL_KINDS))
+                             .order_by(OutboxMessage.id.desc())).first()
+            return row if row is not None and row.status == "delivered" else None
 
     assert _wait_for(lambda: sent_row() is not None)
     row = sent_row()
-    assert row is not None and row.recipient_encrypted is None and row.channel == channel
+    assert row is not None and row.recipient_encrypted is None and row.kind == channel
     with session_scope(client.app.state.context.sessions) as db:
         assert db.get(ChannelInbound, row.inbound_id).status == "queued"
     # A retry after the answer went out still gets only the acknowledgement: one answer per message.
     assert server.post_xml(xml, nonce="late-retry").text == response.text
     assert len(fake.sent) == sent_before + 1
-
-
-def test_finished_rows_are_pruned_after_a_month_and_pending_ones_kept(parts, fake_api):
-    _, sessions, _, _, _, outbox = parts
-    sent = outbox.enqueue("wechat", OPENID, "s-prune", "已送达的回答")
-    assert outbox.deliver(sent) == "sent"
-    waiting = outbox.enqueue("wechat", OPENID, "s-prune", "还在排队的回答")
-    month_later = dt.datetime.now(dt.UTC) + dt.timedelta(days=31)
-    assert outbox.prune_finished(now=dt.datetime.now(dt.UTC)) == 0  # a fresh sent row stays
-    assert outbox.prune_finished(now=month_later) == 1
-    with session_scope(sessions) as db:
-        assert db.get(ChannelOutbox, sent) is None
-        kept = db.get(ChannelOutbox, waiting)
-        assert kept is not None and kept.status == "pending"

@@ -9,6 +9,7 @@ from typing import Any
 from handoff_testkit import Clock, handoff_client, say, sign_in
 from sqlalchemy import select
 
+from assistant.communities import DEFAULT_CODE
 from assistant.events.bus import MESSAGE, QUEUE_CHANGED
 from assistant.handoff.calendar import CHINA
 from assistant.handoff.question import BARE_REQUEST, ResidentTurn, real_question
@@ -25,6 +26,12 @@ def events_since(context: Any, last: int) -> tuple[list[tuple[str, dict[str, Any
     return [(e.kind, e.data) for e in found], newest
 
 
+def queued(waiting: int, serving: int) -> dict[str, Any]:
+    """A queue event of the default community (its counts, and the city's for city staff: the same here)."""
+    return {"waiting": waiting, "serving": serving, "community": DEFAULT_CODE,
+            "city": {"waiting": waiting, "serving": serving}}
+
+
 def queue_items(client: Any) -> list[dict[str, Any]]:
     response = client.get("/staff/api/handoffs")
     assert response.status_code == 200, response.text
@@ -36,7 +43,7 @@ def test_every_queue_change_and_message_is_published(settings):
         last = max([0, *(e.id for e in context.events.since(0, limit=1000))])
         sid = say(client, "转人工")["session_id"]
         events, last = events_since(context, last)
-        assert (QUEUE_CHANGED, {"waiting": 1, "serving": 0}) in events
+        assert (QUEUE_CHANGED, queued(1, 0)) in events
 
         say(client, "我家楼道的灯坏了", sid)
         events, last = events_since(context, last)
@@ -52,7 +59,7 @@ def test_every_queue_change_and_message_is_published(settings):
         headers = {"X-CSRF-Token": token}
         assert client.post(f"/staff/api/handoffs/{hid}/claim", headers=headers).status_code == 200
         events, last = events_since(context, last)
-        assert (QUEUE_CHANGED, {"waiting": 0, "serving": 1}) in events
+        assert (QUEUE_CHANGED, queued(0, 1)) in events
         assert any(kind == MESSAGE and data["handoff_id"] == hid for kind, data in events)
 
         assert client.post(f"/staff/api/handoffs/{hid}/messages", json={"text": "请问是哪一栋？"},
@@ -63,13 +70,13 @@ def test_every_queue_change_and_message_is_published(settings):
         assert client.post(f"/staff/api/handoffs/{hid}/close", json={"note": "已报物业"},
                            headers=headers).status_code == 204
         events, last = events_since(context, last)
-        assert (QUEUE_CHANGED, {"waiting": 0, "serving": 0}) in events
+        assert (QUEUE_CHANGED, queued(0, 0)) in events
 
         # Leaving the queue, and a refused action, change nothing that was not announced.
         other = say(client, "转人工")["session_id"]
         say(client, "/cancel", other)
         events, last = events_since(context, last)
-        assert events[-1] == (QUEUE_CHANGED, {"waiting": 0, "serving": 0})
+        assert events[-1] == (QUEUE_CHANGED, queued(0, 0))
         assert client.post(f"/staff/api/handoffs/{hid}/claim", headers=headers).status_code == 409
         assert events_since(context, last)[0] == []
 
@@ -82,7 +89,7 @@ def test_sweep_to_message_is_published(settings):
         clock.advance(seconds=settings.handoff_claim_timeout_seconds + 5)
         client.get(f"/api/v1/sessions/{sid}/messages")  # the resident's polling sweeps
         events, _ = events_since(context, last)
-        assert (QUEUE_CHANGED, {"waiting": 0, "serving": 0}) in events
+        assert (QUEUE_CHANGED, queued(0, 0)) in events
         assert any(kind == MESSAGE and data["session_id"] == sid for kind, data in events)
 
 
@@ -227,5 +234,5 @@ def test_turning_a_conversation_into_a_work_order_is_published(settings):
                                 headers={"X-CSRF-Token": token})
         assert converted.status_code == 201, converted.text
         events, _ = events_since(context, last)
-        assert (QUEUE_CHANGED, {"waiting": 0, "serving": 0}) in events
+        assert (QUEUE_CHANGED, queued(0, 0)) in events
         assert any(kind == MESSAGE and data["handoff_id"] == hid for kind, data in events)

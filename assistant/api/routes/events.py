@@ -17,12 +17,14 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from assistant.auth.deps import StaffUser, require_roles
+from assistant.communities.scope import event_for
 from assistant.events.bus import Event, EventBus
 from assistant.events.hub import Hub, hub_for
 
@@ -53,7 +55,8 @@ def start_id(request: Request, bus: EventBus) -> int:
 
 async def event_stream(hub: Hub, after: int, disconnected: Callable[[], Awaitable[bool]], *,
                        show: Callable[[Event], bool] = lambda _e: True, heartbeat: float = HEARTBEAT_SECONDS,
-                       lifetime: float = STREAM_SECONDS) -> AsyncIterator[str]:
+                       lifetime: float = STREAM_SECONDS,
+                       present: Callable[[Event], Event] = lambda e: e) -> AsyncIterator[str]:
     yield f"retry: {RETRY_MS}\n\n"
     last = after
     started = last_sent = time.monotonic()
@@ -65,7 +68,7 @@ async def event_stream(hub: Hub, after: int, disconnected: Callable[[], Awaitabl
             for event in events:
                 last = event.id
                 if show(event):
-                    yield format_event(event)
+                    yield format_event(present(event))
                     last_sent = time.monotonic()
             if time.monotonic() - last_sent >= heartbeat:
                 yield ": ping\n\n"
@@ -81,10 +84,14 @@ async def events(request: Request, user: Annotated[StaffUser, Depends(require_ro
     sees_alerts = user.has_role(*ALERT_ROLES)
 
     def show(event: Event) -> bool:
-        return sees_alerts or not event.kind.startswith("alert.")
+        # Community staff get their community's events only (city staff and departments: every community's).
+        return (sees_alerts or not event.kind.startswith("alert.")) and event_for(event.data, user) is not None
+
+    def present(event: Event) -> Event:
+        return replace(event, data=event_for(event.data, user) or {})
 
     stream = event_stream(hub_for(request.app.state, bus), after, request.is_disconnected, show=show,
-                          heartbeat=HEARTBEAT_SECONDS, lifetime=STREAM_SECONDS)
+                          heartbeat=HEARTBEAT_SECONDS, lifetime=STREAM_SECONDS, present=present)
     return StreamingResponse(stream,
                              media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

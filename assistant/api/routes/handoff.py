@@ -19,8 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from assistant.api.deps import ContextDep, EngineDep
 from assistant.api.errors import error_body
-from assistant.auth.deps import StaffUser, require_roles, verify_csrf
+from assistant.auth.deps import StaffUser, current_user, require_roles, verify_csrf
 from assistant.clock import china_time
+from assistant.communities.scope import community_of
 from assistant.dialogue.turn_store import issued_session_id
 from assistant.handoff import (
     HandoffError,
@@ -110,21 +111,22 @@ def _title_of(engine: Any) -> Callable[[str], str | None]:
     return title_of
 
 
-def _queue(db: Any, engine: Any) -> list[inbox.QueueItem]:
-    return inbox.queue(db, engine.handoff, _title_of(engine))
+def _queue(db: Any, engine: Any, user: StaffUser) -> list[inbox.QueueItem]:
+    return inbox.queue(db, engine.handoff, _title_of(engine), who=user)
 
 
 @staff_api.get("")
 def api_queue(user: AgentDep, context: ContextDep, engine: EngineDep) -> dict[str, Any]:
     with session_scope(context.sessions) as db:
-        items = _queue(db, engine)
-        return {"items": [_item(i) for i in items], "counts": push.waiting_counts(db)}
+        items = _queue(db, engine, user)
+        return {"items": [_item(i) for i in items], "counts": push.waiting_counts(db, community_of(user))}
 
 
 @staff_api.post("/{handoff_id}/claim")
 def api_claim(handoff_id: int, user: AgentDep, context: ContextDep, engine: EngineDep) -> dict[str, Any]:
     try:
         with session_scope(context.sessions) as db:
+            inbox.get(db, handoff_id, user)  # another community's conversation: 404
             request = inbox.claim(db, engine.handoff, handoff_id, user.username)
             return {"id": request.id, "status": request.status, "agent": request.agent}
     except HandoffError as exc:
@@ -136,7 +138,7 @@ def api_messages(handoff_id: int, user: AgentDep, context: ContextDep, engine: E
                  after: Annotated[int, Query(ge=0, le=2**62)] = 0) -> dict[str, Any]:
     try:
         with session_scope(context.sessions) as db:
-            request = inbox.get(db, handoff_id)
+            request = inbox.get(db, handoff_id, user)
             return {"messages": conversation.for_staff(conversation.messages(db, request.session_id, after),
                                                        _title_of(engine)),
                     "status": request.status, "agent": request.agent}
@@ -149,6 +151,7 @@ def api_reply(handoff_id: int, body: ReplyBody, user: AgentDep, context: Context
               engine: EngineDep) -> dict[str, Any]:
     try:
         with session_scope(context.sessions) as db:
+            inbox.get(db, handoff_id, user)
             turn = inbox.reply(db, engine.handoff, handoff_id, user.username, user.role, body.text)
             db.flush()
             return {"id": 2 * turn.id + 1}
@@ -160,6 +163,7 @@ def api_reply(handoff_id: int, body: ReplyBody, user: AgentDep, context: Context
 def api_close(handoff_id: int, body: CloseBody, user: AgentDep, context: ContextDep, engine: EngineDep) -> None:
     try:
         with session_scope(context.sessions) as db:
+            inbox.get(db, handoff_id, user)
             inbox.close(db, engine.handoff, handoff_id, user.username, user.role, body.note)
     except HandoffError as exc:
         raise http_error(exc) from exc
@@ -170,6 +174,7 @@ def api_convert(handoff_id: int, body: ConvertBody, user: AgentDep, context: Con
                 engine: EngineDep) -> dict[str, Any]:
     try:
         with session_scope(context.sessions) as db:
+            inbox.get(db, handoff_id, user)
             order = inbox.convert(db, engine.handoff, handoff_id, user.username, user.role,
                                   **body.model_dump())
             return {"number": order.number, "status": order.status, "department": order.department}
@@ -193,7 +198,7 @@ def handoff_waiting(request: Request) -> int:
         return 0
     try:
         with session_scope(context.sessions) as db:
-            return push.waiting_counts(db)["waiting"]
+            return push.waiting_counts(db, community_of(current_user(request)))["waiting"]
     except Exception:  # the count is a convenience: a page must render without it
         log.warning("could not count the waiting residents", exc_info=True)
         return 0
@@ -213,7 +218,7 @@ _FLASH = {"claimed": "已接待，请回复居民。", "closed": "会话已结�
 @pages.get("")
 def inbox_page(request: Request, user: AgentDep, context: ContextDep, engine: EngineDep) -> Response:
     with session_scope(context.sessions) as db:
-        items = _queue(db, engine)
+        items = _queue(db, engine, user)
     return _render(request, "staff/inbox.html", {"items": items, "in_hours": engine.handoff.in_office_hours()})
 
 
@@ -226,7 +231,7 @@ def _conversation_page(request: Request, handoff_id: int, user: StaffUser, conte
 
     with session_scope(context.sessions) as db:
         try:
-            item = inbox.get(db, handoff_id)
+            item = inbox.get(db, handoff_id, user)
         except NotFound:
             return _render(request, "staff/inbox_missing.html", {}, status_code=404)
         messages = conversation.for_staff(conversation.messages(db, item.session_id, 0, limit=1000),
@@ -254,6 +259,7 @@ def _act(request: Request, handoff_id: int, user: StaffUser, context: Any, engin
          form: dict[str, str] | None = None) -> Response:
     try:
         with session_scope(context.sessions) as db:
+            inbox.get(db, handoff_id, user)  # another community's conversation: 404, before anything changes
             result = action(db)
     except HandoffError as exc:
         status = _STATUS.get(type(exc), (400,))[0]
@@ -316,7 +322,7 @@ def reveal_contact_submit(handoff_id: int, request: Request, user: AgentDep, con
 
     try:
         with session_scope(context.sessions) as db:
-            phone = contacts.reveal(db, inbox.get(db, handoff_id), engine.handoff.cipher, user.username, user.role)
+            phone = contacts.reveal(db, inbox.get(db, handoff_id, user), engine.handoff.cipher, user.username, user.role)
     except HandoffError as exc:
         status = _STATUS.get(type(exc), (400,))[0]
         return _conversation_page(request, handoff_id, user, context, engine, error=str(exc), status_code=status)

@@ -19,7 +19,8 @@ from assistant.api.errors import error_body
 from assistant.api.routes.web import resident_order, status_response
 from assistant.auth.deps import StaffUser, require_roles, verify_csrf
 from assistant.clock import china_time
-from assistant.handoff import HandoffError, NotAllowed, lifecycle, queries, tickets
+from assistant.communities.scope import choices, community_of, is_city, visible
+from assistant.handoff import HandoffError, NotAllowed, NotFound, lifecycle, queries, tickets
 from assistant.handoff import contact as contacts
 from assistant.handoff.models import WorkOrderExtension
 from assistant.handoff.policy import OrderPolicy
@@ -91,13 +92,17 @@ def orders_page(request: Request, user: ViewerDep, context: ContextDep, engine: 
     chosen = department if _policy(engine).is_department(department) else ""
     scope = _department_of(user) or chosen or None
     with session_scope(context.sessions) as db:
-        orders = queries.list_orders(db, view, now=now, near_hours=near, department=scope, status=status or None)
+        orders = queries.list_orders(db, view, now=now, near_hours=near, department=scope, status=status or None,
+                                     who=user)
         rows = [{"order": o, "state": queries.deadline_state(o, now, near)} for o in orders]
-        tallies = {name: len(queries.list_orders(db, name, now=now, near_hours=near, department=scope))
+        tallies = {name: len(queries.list_orders(db, name, now=now, near_hours=near, department=scope, who=user))
                    for name in ("near_due", "overdue")}
     return _render(request, "staff/orders.html", {"rows": rows, "view": view, "views": queries.VIEWS,
                                                    "statuses": lifecycle.STATUSES, "status": status,
                                                    "tallies": tallies, "department": chosen,
+                                                   # who sees several communities' orders sees whose each is
+                                                   "community_labels": dict(choices(context)) if is_city(user)
+                                                   else {},
                                                    "departments": () if user.role == "department"
                                                    else _policy(engine).departments})
 
@@ -139,12 +144,16 @@ def create_order(request: Request, user: CreatorDep, context: ContextDep, engine
             contact=phone, category=category, department=department or None,
             priority=policy.priorities.get(category) if department else None,
             channel="staff", actor=user.username, policy=policy, route=not department)
+        if community_of(user):  # filed by a community's staff: that community's order, not the default one
+            order.community_code = community_of(user)
         number = order.number
     return RedirectResponse(f"/staff/orders/{number}?msg=order_created", status_code=303)
 
 
 def _load(db: Any, number: str, user: StaffUser) -> WorkOrder:
     order = lifecycle.get_order(db, number[:40])
+    if not visible(order, user):  # another community's order: as if it did not exist
+        raise NotFound(f"没有工单 {number[:40]}")
     department = _department_of(user)
     if department is not None and order.department != department:
         raise NotAllowed("这张工单不属于您的部门")

@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, Field
 
 from assistant.api.deps import ContextDep
 from assistant.auth import RateLimited
@@ -31,13 +32,35 @@ templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
 MAX_NUMBER_CHARS = 40  # longer than any ticket number; a longer input is cut, never an error page
 
 router = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["communities"])
 Outcome = Literal["shown", "ask", "wrong", "limited"]
 STATUS_CODES: dict[str, int] = {"shown": 200, "ask": 200, "wrong": 404, "limited": 429}
 
 
 @router.get("/", response_class=HTMLResponse)
 def chat_page(request: Request) -> HTMLResponse:
+    # The community (``/?c=CODE``) is read by chat.js, which checks it against /api/v1/communities, remembers
+    # it and sends it with every chat request: the page itself is the same for every community (cacheable).
     return templates.TemplateResponse(request, "chat.html", {})
+
+
+class CommunityChoice(BaseModel):
+    code: str = Field(description="what to send as ``community`` in /api/v1/chat (and to put in /?c=)")
+    label: str = Field(description="how residents see it: district, street and name")
+
+
+class CommunityList(BaseModel):
+    communities: list[CommunityChoice]
+    default: str = Field(description="the community of a request that names none")
+
+
+@api.get("/communities", response_model=CommunityList)
+def list_communities(context: ContextDep) -> CommunityList:
+    """The communities a resident may choose from (code and label only; nothing else of their profiles)."""
+    directory = context.communities
+    return CommunityList(communities=[CommunityChoice(code=c.code, label=c.label)
+                                      for c in directory.all() if c.active],
+                         default=directory.default_code)
 
 
 @router.get("/t", response_class=HTMLResponse)
@@ -119,3 +142,6 @@ def status_response(request: Request, context: AppContext, number: str, *, phone
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
+
+
+router.include_router(api)  # GET /api/v1/communities: served with the page that asks for it (in the API schema)

@@ -396,12 +396,13 @@
     setBusy(true);
     try {
       const body = { session_id: state.sessionId, text, channel: "web" };
+      if (community.code) body.community = community.code;
       // A spoken question's other readings: the server tries them when the confirmed text finds nothing.
       if (Array.isArray(alternatives) && alternatives.length) body.alternatives = alternatives;
       const result = await request("POST", "/chat", body);
       if (!result.ok || !result.data || typeof result.data.session_id !== "string") {
         if (mine) mine.remove();
-        showError(errorMessage(result.status, result.data));
+        if (!communityRefused(result.data)) showError(errorMessage(result.status, result.data));
         return;
       }
       // The server may have started a new conversation (an id it no longer knows): keep whatever it issued.
@@ -661,7 +662,8 @@
       if (!window.confirm(TEXT.newChatConfirm)) return;
       // Tell the person waiting that the resident has gone (best effort: the screen is cleared anyway).
       try {
-        await request("POST", "/chat", { session_id: state.sessionId, text: "/cancel", channel: "web" });
+        await request("POST", "/chat", { session_id: state.sessionId, text: "/cancel", channel: "web",
+          community: community.code || undefined });
       } catch (error) { /* offline: the queue times out by itself */ }
     }
     forgetSession();
@@ -1020,6 +1022,81 @@
     }
   }
 
+  // ------------------------------------------------------------------ the community (/?c=CODE)
+
+  // Everything a resident starts belongs to a community: /?c=CODE names it, else the one chosen before on this
+  // device; with several communities and neither, the page asks once. It goes with every chat request as
+  // ``community`` (the server keeps a conversation in the community it started in).
+  const COMMUNITY_KEY = "shequ.community";
+  const community = { code: null };
+
+  function setUpCommunity() {
+    let stored = null;
+    try { stored = localStorage.getItem(COMMUNITY_KEY); } catch (e) { /* private mode: asked each time */ }
+    const named = (new URLSearchParams(window.location.search).get("c") || "").trim().slice(0, 32);
+    // A link to another community starts a new conversation there, not the last one of this device.
+    if (named && stored && named !== stored) forgetSession();
+    community.code = named || stored;
+    return named;
+  }
+
+  function rememberCommunity(code) {
+    community.code = code;
+    try { localStorage.setItem(COMMUNITY_KEY, code); } catch (e) { /* private mode */ }
+  }
+
+  function askCommunity(list, question) {
+    const message = addMessage("bot", question, { className: "community-ask" });
+    const group = el("div", "reply-buttons");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "选择社区");
+    for (const item of list) {
+      const button = el("button", "reply-button", item.label);
+      button.type = "button";
+      button.dataset.community = item.code;
+      group.appendChild(button);
+    }
+    message.appendChild(group);
+  }
+
+  async function checkCommunity(named) {
+    let list = null;
+    try {
+      const result = await request("GET", "/communities");
+      if (result.ok && result.data && Array.isArray(result.data.communities)) list = result.data.communities;
+    } catch (error) { /* offline: the server checks the code with the first message */ }
+    if (!list) return;
+    const known = (code) => list.some((item) => item.code === code);
+    if (named && !known(named)) {
+      community.code = null;
+      askCommunity(list, `没有找到编号为“${named}”的社区。请选择您所在的社区：`);
+    } else if (named) {
+      rememberCommunity(named);
+    } else if (community.code && known(community.code)) {
+      // chosen before on this device
+    } else if (list.length > 1) {
+      community.code = null;
+      askCommunity(list, "您在哪个社区？请选一个，以后就不用再选了。");
+    } else {
+      community.code = null;  // one community: nothing to ask, the server uses it
+    }
+  }
+
+  function chooseCommunity(button) {
+    rememberCommunity(button.dataset.community);
+    const message = button.closest(".msg");
+    if (message) message.remove();
+    addMessage("bot", `好的，您在${button.textContent}。请问有什么可以帮您？`);
+    els.input.focus();
+  }
+
+  function communityRefused(data) {
+    if (!data || !data.error || data.error.code !== "unknown_community") return false;
+    try { localStorage.removeItem(COMMUNITY_KEY); } catch (e) { /* private mode */ }
+    checkCommunity(community.code || "?");
+    return true;
+  }
+
   // ------------------------------------------------------------------ wiring
 
   els.form.addEventListener("submit", (event) => {
@@ -1044,6 +1121,8 @@
       send(target.dataset.payload, target.dataset.title || target.textContent);
     } else if (target.dataset.rating !== undefined) {
       sendFeedback(target);
+    } else if (target.dataset.community !== undefined) {
+      chooseCommunity(target);
     }
   });
 
@@ -1061,5 +1140,6 @@
   setLargeText(document.documentElement.classList.contains("large-text"), false);
   updateCount();
   setUpVoice();
-  restore();
+  const named = setUpCommunity();
+  restore().finally(() => checkCommunity(named));
 })();
