@@ -17,7 +17,7 @@ from assistant.privacy import index as privacy_index
 from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
 from assistant.speech import SpeechInput
-from assistant.storage.db import DbTimeouts, make_engine, make_session_factory, migrate
+from assistant.storage.db import DbTimeouts, make_engine, make_session_factory, migrate, startup_lock
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,12 @@ def create_context(settings: Settings, *, load_shipped: bool = True) -> AppConte
     rate_limit_scheme(settings.rate_limit_url)  # a mistyped URL stops the start, not the first sign-in
     engine = make_engine(settings.resolved_database_url(), echo=settings.db_echo,
                          timeouts=DbTimeouts.from_settings(settings))
-    migrate(engine)
     factory = make_session_factory(engine)
     install_stamping()  # handoffs, orders, alerts and unanswered questions take their conversation's community
     privacy_index.install(factory, settings)  # the blind index's key reaches every database session
-    if load_shipped:
-        load_shipped_into_db(settings, factory)
+    with startup_lock(engine):  # several nodes starting at once take turns here
+        migrate(engine)
+        if load_shipped:
+            load_shipped_into_db(settings, factory)
     return AppContext(settings, engine, factory, KnowledgeBaseProvider(settings, factory, settings.kb_check_seconds),
                       create_bus(settings.events_url, factory))

@@ -96,7 +96,7 @@ async def post_json(http: aiohttp.ClientSession, url: str, body: dict, headers: 
 async def resident(http: aiohttp.ClientSession, bases: list[str], community: str, deadline: float,
                    think: float, rng: random.Random, recorder: Recorder) -> None:
     async def pause() -> None:
-        await asyncio.sleep(think * rng.uniform(0.5, 1.5))
+        await asyncio.sleep(min(think * rng.uniform(0.5, 1.5), max(0.0, deadline - time.monotonic())))
 
     await asyncio.sleep(rng.uniform(0, think))  # residents do not all arrive in the same second
     while time.monotonic() < deadline:
@@ -130,15 +130,19 @@ async def kiosk(http: aiohttp.ClientSession, bases: list[str], token: str, deadl
         body = {"version": "bench", "health": health, "uptime_seconds": 60}
         await timed(recorder, "heartbeat", post_json(http, f"{rng.choice(bases)}/api/v1/kiosk/heartbeat", body,
                                                      {"Authorization": f"Bearer {token}"}))
-        await asyncio.sleep(every)
+        await asyncio.sleep(min(every, max(0.0, deadline - time.monotonic())))
 
 
 async def run_load(bases: list[str], communities: list[str], tokens: list[str], args: argparse.Namespace
                    ) -> Recorder:
     recorder = Recorder()
-    deadline = time.monotonic() + args.minutes * 60
     connector = aiohttp.TCPConnector(limit=args.residents + len(tokens))
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
+        # Warm-up, not timed: each node's first turn for each community builds that community's view.
+        for base in bases:
+            for community in communities:
+                await post_json(http, f"{base}/api/v1/chat", {"text": QUESTIONS[0], "community": community})
+        deadline = time.monotonic() + args.minutes * 60
         tasks = [resident(http, bases, communities[i % len(communities)], deadline, args.think,
                           random.Random(i), recorder) for i in range(args.residents)]
         tasks += [kiosk(http, bases, token, deadline, args.heartbeat, random.Random(10_000 + i), recorder)
@@ -227,9 +231,8 @@ def main() -> int:
                 stack.callback(stop, process)
                 wait_ready(process, f"http://127.0.0.1:{port}")
                 bases.append(f"http://127.0.0.1:{port}")
-            started = time.monotonic()
             recorder = asyncio.run(run_load(bases, communities, tokens, args))
-            recorder.report(time.monotonic() - started, f"{nodes} node{'s' if nodes > 1 else ''}")
+            recorder.report(args.minutes * 60, f"{nodes} node{'s' if nodes > 1 else ''}")
         shutil.rmtree(var_dir, ignore_errors=True)
     return 0
 

@@ -56,6 +56,8 @@ def entry_list(request: Request, user: Reader, q: str = "", category: str = "", 
         drafts = {d.entry_id: d for d in session.scalars(select(KbDraft).where(KbDraft.state.in_(wf.OPEN_STATES)))}
         rows = []
         for row in session.scalars(select(KbEntryRow).order_by(KbEntryRow.category, KbEntryRow.id)):
+            if not wf.visible_to(user, row):
+                continue
             data = row.data
             due_count += row.status == "published" and is_due(data.get("review_by"), today, DUE_WITHIN_DAYS)
             if category and row.category != category:
@@ -115,7 +117,7 @@ def entry_page(request: Request, entry_id: str, user: Reader, a: int | None = No
                b: int | None = None) -> Response:
     with session_scope(app_context(request).sessions) as session:
         row = wf.live_row(session, entry_id)
-        if row is None:
+        if row is None or not wf.visible_to(user, row):  # another community's row: as if it were not there
             raise HTTPException(404)
         history = wf.versions(session, entry_id)
         draft = wf.open_draft(session, entry_id)

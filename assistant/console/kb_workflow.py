@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from assistant.auth.deps import StaffUser
 from assistant.clock import today_china
+from assistant.communities.scope import community_of
 from assistant.console import FormInvalid, WorkflowError
 from assistant.console.entry_form import publishable_errors
 from assistant.console.models import KbDraft
@@ -47,6 +48,26 @@ def _audit(session: Session, user: StaffUser, action: str, target: str, detail: 
 def _require(user: StaffUser, roles: tuple[str, ...], what: str) -> None:
     if not user.has_role(*roles):
         raise WorkflowError(f"您的角色不能{what}")
+
+
+def _require_scope(session: Session, user: StaffUser, entry_id: str) -> None:
+    """Community staff change only their own community's rows (its overrides and local entries): a city entry
+    is what every community's residents get, so only city staff change it (issue 15)."""
+    own = community_of(user)
+    if own is None:
+        return
+    row = live_row(session, entry_id)
+    owner = row.community if row is not None else None
+    if owner is None:
+        raise WorkflowError("全市共用的条目只能由市里的工作人员新建或修改，您的角色只能改本社区自己的条目")
+    if owner != own:
+        raise WorkflowError("这是别的社区的条目，您的角色不能改")
+
+
+def visible_to(user: StaffUser, row: KbEntryRow) -> bool:
+    """City entries and the user's own community's rows; another community's rows are not shown."""
+    own = community_of(user)
+    return own is None or row.community in (None, own)
 
 
 def live_row(session: Session, entry_id: str) -> KbEntryRow | None:
@@ -84,6 +105,7 @@ def new_entry_id(session: Session) -> str:
 def start_edit(session: Session, entry_id: str, user: StaffUser) -> KbDraft:
     """The open draft of an entry (one at a time, so two editors never diverge), or a new one."""
     _require(user, EDITORS, "修改条目")
+    _require_scope(session, user, entry_id)
     existing = open_draft(session, entry_id)
     if existing is not None:
         return existing
@@ -101,6 +123,7 @@ def new_draft(session: Session, data: dict[str, Any], user: StaffUser, source: s
               note: str = "") -> KbDraft:
     _require(user, EDITORS, "新建条目")
     entry_id = str(data.get("id") or "") or new_entry_id(session)
+    _require_scope(session, user, entry_id)
     if live_row(session, entry_id) is not None or open_draft(session, entry_id) is not None:
         raise FormInvalid({"id": "这个编号已被使用"})
     draft = KbDraft(entry_id=entry_id, base_version=None, data={**data, "id": entry_id, "status": "draft"},
@@ -113,6 +136,7 @@ def new_draft(session: Session, data: dict[str, Any], user: StaffUser, source: s
 
 def save_draft(session: Session, draft: KbDraft, entry: KbEntry, user: StaffUser, note: str = "") -> None:
     _require(user, EDITORS, "修改条目")
+    _require_scope(session, user, draft.entry_id)
     if draft.state not in OPEN_STATES:
         raise WorkflowError("这份草稿已发布或撤销，不能再改")
     if entry.id != draft.entry_id:
@@ -132,6 +156,7 @@ def save_draft(session: Session, draft: KbDraft, entry: KbEntry, user: StaffUser
 
 def submit(session: Session, draft: KbDraft, user: StaffUser) -> None:
     _require(user, EDITORS, "提交审核")
+    _require_scope(session, user, draft.entry_id)
     if draft.state != "draft":
         raise WorkflowError("只有草稿可以提交审核")
     errors = publishable_errors(draft_entry(draft))
@@ -143,6 +168,7 @@ def submit(session: Session, draft: KbDraft, user: StaffUser) -> None:
 
 def approve(session: Session, draft: KbDraft, user: StaffUser) -> None:
     _require(user, REVIEWERS, "审核")
+    _require_scope(session, user, draft.entry_id)
     if draft.state != "submitted":
         raise WorkflowError("只有待审核的修改可以审核通过")
     if user.username == draft.submitted_by:
@@ -153,6 +179,7 @@ def approve(session: Session, draft: KbDraft, user: StaffUser) -> None:
 
 def reject(session: Session, draft: KbDraft, user: StaffUser, reason: str) -> None:
     _require(user, REVIEWERS, "退回")
+    _require_scope(session, user, draft.entry_id)
     if draft.state not in ("submitted", "approved"):
         raise WorkflowError("只有待审核或已审核的修改可以退回")
     draft.state, draft.approved_by, draft.note = "draft", None, f"退回：{reason.strip()[:480]}"
@@ -161,6 +188,7 @@ def reject(session: Session, draft: KbDraft, user: StaffUser, reason: str) -> No
 
 def withdraw(session: Session, draft: KbDraft, user: StaffUser) -> None:
     _require(user, EDITORS, "撤销草稿")
+    _require_scope(session, user, draft.entry_id)
     if draft.state not in OPEN_STATES:
         raise WorkflowError("这份草稿已经结束")
     draft.state = "withdrawn"
@@ -169,6 +197,7 @@ def withdraw(session: Session, draft: KbDraft, user: StaffUser) -> None:
 
 def publish(session: Session, draft: KbDraft, user: StaffUser) -> KbEntry:
     _require(user, REVIEWERS, "发布")
+    _require_scope(session, user, draft.entry_id)
     if draft.state != "approved":
         raise WorkflowError("审核通过后才能发布")
     row = live_row(session, draft.entry_id)
@@ -219,6 +248,7 @@ def rollback_preview(session: Session, entry_id: str, version: int) -> RollbackP
 def rollback(session: Session, entry_id: str, version: int, user: StaffUser) -> KbEntry:
     """Publishes the content of an earlier version as a new version (history is never rewritten)."""
     _require(user, REVIEWERS, "回滚")
+    _require_scope(session, user, entry_id)
     data = rollback_preview(session, entry_id, version).target
     entry = KbEntry.model_validate({**data, "status": EntryStatus.published})
     saved = kb_repository.save_entry(session, entry, user.username, note=f"回滚到第 {version} 版")
@@ -228,6 +258,7 @@ def rollback(session: Session, entry_id: str, version: int, user: StaffUser) -> 
 
 def archive(session: Session, entry_id: str, user: StaffUser) -> KbEntry:
     _require(user, REVIEWERS, "下线条目")
+    _require_scope(session, user, entry_id)
     row = live_row(session, entry_id)
     if row is None or row.status != EntryStatus.published.value:
         raise WorkflowError("只有已发布的条目可以下线")

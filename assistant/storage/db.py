@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK_KEY = 0x5E09_0001  # pg_advisory_xact_lock key taken while migrating (any constant of this app)
+STARTUP_LOCK_KEY = 0x5E09_0002  # pg_advisory_lock key held while a process migrates and loads shipped content
+STARTUP_LOCK_WAIT_SECONDS = 180  # another node's start (migrations, shipped content) may take this long
 # Residents' messages and contacts live in the file: only the service's own user may read it.
 PRIVATE_FILE_MODE = 0o600
 _SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
@@ -113,6 +115,25 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+@contextmanager
+def startup_lock(engine: Engine) -> Iterator[None]:
+    """Processes starting together on one PostgreSQL database take turns at migrating and loading the shipped
+    content: two loading at once would both insert the same new entries, and the second would fail to start."""
+    if engine.dialect.name != "postgresql":
+        yield  # SQLite has one writer at a time anyway
+        return
+    with engine.connect() as connection:
+        # The statement timeout meant for requests must not cut the wait for another node's start short.
+        connection.execute(text(f"SET LOCAL statement_timeout = '{STARTUP_LOCK_WAIT_SECONDS}s'"))
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK_KEY})
+        connection.commit()  # the lock is the session's: it outlives this transaction
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK_KEY})
+            connection.commit()
 
 
 def migrate(engine: Engine) -> None:

@@ -222,3 +222,33 @@ def test_an_override_of_aspects_alone_follows_later_city_answer_changes(app_cont
     view = app_context.kb.refresh().for_community("nn-zhuxi")
     assert view.rendered_answer("senior-age-allowance") == "高龄津贴的新规定：满80岁到社区申请，每月发放。"
     assert view.rendered_aspect("senior-age-allowance", "location") == "青秀区竹溪大道1号一楼"
+
+
+def test_community_staff_change_only_their_own_communitys_rows(api: tuple[TestClient, AppContext]) -> None:
+    from assistant.auth.deps import StaffUser
+    from assistant.console import WorkflowError
+    from assistant.console import kb_workflow as wf
+
+    _client, context = api
+    zhuxi_editor = StaffUser("wa", "staff", community="nn-zhuxi")
+    tinghong_editor = StaffUser("wb", "staff", community="nn-tinghong")
+    tinghong_reviewer = StaffUser("rb", "approver", community="nn-tinghong")
+    city_editor = StaffUser("city", "staff")
+    with session_scope(context.sessions) as db:
+        # Their own override: yes. The city entry every community gets, or another community's row: no.
+        assert wf.start_edit(db, "nn-zhuxi--senior-age-allowance", zhuxi_editor).entry_id == (
+            "nn-zhuxi--senior-age-allowance")
+        with pytest.raises(WorkflowError, match="全市共用"):
+            wf.start_edit(db, "senior-age-allowance", zhuxi_editor)
+        with pytest.raises(WorkflowError, match="别的社区"):
+            wf.start_edit(db, "nn-zhuxi--night-clinic", tinghong_editor)
+        with pytest.raises(WorkflowError, match="别的社区"):
+            wf.archive(db, "nn-zhuxi--night-clinic", tinghong_reviewer)
+        with pytest.raises(WorkflowError, match="全市共用"):
+            wf.new_draft(db, {"title": "新条目"}, tinghong_editor)
+        assert wf.start_edit(db, "senior-age-allowance", city_editor).entry_id == "senior-age-allowance"
+        rows = {row.id: row for row in db.scalars(select(KbEntryRow))}
+        assert wf.visible_to(tinghong_editor, rows["senior-age-allowance"])
+        assert not wf.visible_to(tinghong_editor, rows["nn-zhuxi--night-clinic"])
+        assert wf.visible_to(zhuxi_editor, rows["nn-zhuxi--night-clinic"])
+        db.rollback()  # the drafts opened here are not the other tests' business

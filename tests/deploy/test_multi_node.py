@@ -57,6 +57,7 @@ PUSH_SECONDS = 5.0
 DELIVERY_SECONDS = 10.0
 PASSWORD = "Lijiang-bamboo-raft-7"
 REVIEWER = "shenhe.li"
+AGENT = "zuoxi.wang"  # staff: takes live conversations
 FALL = "我家老人摔倒了起不来了"
 ARCHIVED_ENTRY = "senior-age-allowance"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -246,11 +247,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                "SHEQU_GUNICORN_WORKERS": "1", "SHEQU_GUNICORN_GRACEFUL_TIMEOUT": "5",
                # A worker's first start builds its node's index and trains the intent model: on a loaded 2-core
                # CI machine that can pass gunicorn's 60 s, which would kill it as hung (exit 3, "failed to boot").
-               "SHEQU_GUNICORN_TIMEOUT": "240"}
-        made = subprocess.run([shequ, "users", "create", "--username", REVIEWER, "--role", "approver",
-                               "--password-stdin"], input=PASSWORD + "\n", capture_output=True, text=True, env=env,
-                              timeout=120)  # also migrates the new database and loads the knowledge base
-        assert made.returncode == 0, made.stderr[-2000:]
+               "SHEQU_GUNICORN_TIMEOUT": "240",
+               "SHEQU_OFFICE_HOURS": "00:00-24:00", "SHEQU_OFFICE_WEEKENDS": "true"}  # a person is always there
+        for username, role in ((REVIEWER, "approver"), (AGENT, "staff")):
+            made = subprocess.run([shequ, "users", "create", "--username", username, "--role", role,
+                                   "--password-stdin"], input=PASSWORD + "\n", capture_output=True, text=True,
+                                  env=env, timeout=120)  # the first also migrates the database and loads the KB
+            assert made.returncode == 0, made.stderr[-2000:]
 
         logs = root / "logs"
         logs.mkdir()
@@ -295,13 +298,23 @@ def _ask(base: str, text: str, session_id: str | None = None, timeout: float = 1
                       timeout=timeout)
 
 
+def _server_sent(stream: httpx.Response) -> Iterator[tuple[str, Any]]:
+    """(event kind, decoded data) of each event of a server-sent-events stream, as they come."""
+    kind = ""
+    for line in stream.iter_lines():
+        if line.startswith("event:"):
+            kind = line.split(":", 1)[1].strip()
+        elif line.startswith("data:") and kind:
+            yield kind, json.loads(line.split(":", 1)[1])
+
+
 @contextmanager
-def _signed_in(base: str) -> Iterator[httpx.Client]:
+def _signed_in(base: str, username: str = REVIEWER) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=base, timeout=10) as client:
         page = client.get("/staff/login")
         token = _CSRF.search(page.text)
         assert token, page.text[:300]
-        answer = client.post("/staff/login", data={"username": REVIEWER, "password": PASSWORD,
+        answer = client.post("/staff/login", data={"username": username, "password": PASSWORD,
                                                    "csrf_token": token.group(1), "next": "/staff/"})
         assert answer.status_code == 303, answer.text[:300]
         yield client
@@ -342,12 +355,8 @@ def test_b_alert_raised_on_node_one_reaches_server_push_on_node_two(cluster: Clu
                                                     timeout=httpx.Timeout(10, read=PUSH_SECONDS + 5)) as stream:
             assert stream.status_code == 200
             connected.set()
-            kind = ""
-            for line in stream.iter_lines():
-                if line.startswith("event:"):
-                    kind = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and kind:
-                    seen.append({"kind": kind, "data": json.loads(line.split(":", 1)[1])})
+            for kind, data in _server_sent(stream):
+                seen.append({"kind": kind, "data": data})
                 if stop.is_set() or any(e["kind"] == "alert.raised" for e in seen):
                     return
 
@@ -362,6 +371,50 @@ def test_b_alert_raised_on_node_one_reaches_server_push_on_node_two(cluster: Clu
     kinds = [e["kind"] for e in seen]
     print(f"alert from node 1 pushed by node 2 after {time.monotonic() - raised:.2f} s: {kinds}")
     assert "alert.raised" in kinds
+
+
+def test_b2_a_live_agents_message_on_node_one_reaches_the_resident_on_node_two(cluster: Cluster) -> None:
+    one, two = cluster.node_urls
+    asked = _ask(two, "转人工")
+    assert asked.status_code == 200 and asked.json()["action"] == "handoff", asked.text[:300]
+    session_id = asked.json()["session_id"]
+    seen: list[dict[str, Any]] = []
+    reply_id: list[int] = []  # the agent's message's id, once sent
+    connected = threading.Event()
+
+    def listen() -> None:  # the resident's web chat, connected to node 2
+        with httpx.stream("GET", f"{two}/api/v1/sessions/{session_id}/events",
+                          headers={"Accept": "text/event-stream"},
+                          timeout=httpx.Timeout(10, read=PUSH_SECONDS + 5)) as stream:
+            assert stream.status_code == 200
+            connected.set()
+            for kind, data in _server_sent(stream):
+                if kind == "message":
+                    seen.append(data)
+                    if reply_id and any(m.get("id", 0) >= reply_id[0] for m in seen):
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert connected.wait(10), "the resident's stream on node 2 did not open"
+    with _signed_in(one, AGENT) as staff:
+        token = _CSRF.search(staff.get("/staff/inbox").text)
+        assert token
+        headers = {"X-CSRF-Token": token.group(1)}
+        waiting = [i for i in staff.get("/staff/api/handoffs").json()["items"] if i["session_id"] == session_id]
+        assert waiting, "node 1's queue does not show the resident who asked on node 2"
+        handoff_id = waiting[0]["id"]
+        assert staff.post(f"/staff/api/handoffs/{handoff_id}/claim", headers=headers).status_code == 200
+        sent = time.monotonic()
+        reply = staff.post(f"/staff/api/handoffs/{handoff_id}/messages", json={"text": "您好，请问哪里不方便？"},
+                           headers=headers)
+        assert reply.status_code == 201, reply.text[:300]
+        reply_id.append(reply.json()["id"])
+    listener.join(PUSH_SECONDS)
+    print(f"agent's message on node 1 pushed to the resident on node 2 after {time.monotonic() - sent:.2f} s")
+    assert any(m.get("id", 0) >= reply_id[0] for m in seen), seen  # the claim's own notice does not count
+    history = httpx.get(f"{two}/api/v1/sessions/{session_id}/history", timeout=10).json()
+    assert "您好，请问哪里不方便？" in json.dumps(history, ensure_ascii=False)
 
 
 def test_c_node_one_killed_mid_stream_loses_no_turn_and_no_outbox_message(cluster: Cluster) -> None:
