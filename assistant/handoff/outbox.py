@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
+from assistant.clock import as_utc, now_utc
 from assistant.delivery import Delivery, DeliveryError, PermanentDeliveryError, Sender
 from assistant.handoff.models import OutboxMessage
 from assistant.security.crypto import PersonalDataCipher
@@ -45,15 +46,8 @@ EVENT_CODES = {"受理": "created", "派单": "dispatched", "签收": "accepted"
                "申请延期": "extension_requested", "批准延期": "extension_approved", "驳回延期": "extension_rejected"}
 
 
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    """Aware UTC: SQLite keeps no zone, so every stored time must be UTC for comparisons in SQL to hold."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def _iso(value: dt.datetime | None) -> str | None:
-    value = _utc(value)
+    value = as_utc(value)
     return value.isoformat() if value else None
 
 
@@ -70,7 +64,7 @@ def enqueue(db: Session, order: WorkOrder, event: WorkOrderEvent) -> OutboxMessa
     db.flush()  # the event needs its id for the idempotency key
     code = EVENT_CODES.get(event.action or "", "updated")
     key = f"{order.number}:{event.id}"
-    at = _utc(event.at) or dt.datetime.now(dt.UTC)
+    at = as_utc(event.at) or now_utc()
     row = OutboxMessage(kind="webhook", order_id=order.id, order_number=order.number, event=code,
                         idempotency_key=key, department=order.department, status="pending", attempts=0,
                         last_error="", created_at=at, next_attempt_at=at,
@@ -88,7 +82,7 @@ def enqueue_alert(db: Session, alert: Any, department: str, at: dt.datetime) -> 
     """
     key = f"alert:{alert.id}:escalated"
     number = f"ALERT{alert.id}"
-    at = _utc(at) or at
+    at = as_utc(at) or at
     row = OutboxMessage(kind="webhook", order_id=None, order_number=number, event="alert_escalated",
                         idempotency_key=key, department=department, status="pending", attempts=0, last_error="",
                         created_at=at, next_attempt_at=at,
@@ -211,7 +205,7 @@ def drain(factory: sessionmaker[Session], senders: Mapping[str, Sender] | Sender
     registry = as_senders(senders)
     kinds = sorted(registry)
     backoff = backoff or Backoff()
-    now = _utc(now) or dt.datetime.now(dt.UTC)
+    now = as_utc(now) or now_utc()
     report = DrainReport()
     # Rows handled here are no longer claimable (delivered, parked, or due later), so each batch is new rows;
     # the cap on rounds only guards against a zero backoff making a failing row due again at once.
@@ -235,7 +229,7 @@ def deliver_now(factory: sessionmaker[Session], row_id: int, senders: Mapping[st
                 now: dt.datetime | None = None) -> str | None:
     """One row at once (a late reply just enqueued), through the same claim and bookkeeping as ``drain``.
     ``None`` when the row is not due, not pending or held by another drainer; otherwise its new status."""
-    now = _utc(now) or dt.datetime.now(dt.UTC)
+    now = as_utc(now) or now_utc()
     registry = as_senders(senders)
     if not _claim(factory, sorted(registry), now, 1, row_id):
         return None
@@ -275,7 +269,7 @@ def requeue(db: Session, ids: list[int] | None = None, now: dt.datetime | None =
     query = update(OutboxMessage).where(OutboxMessage.status == "failed")
     if ids is not None:
         query = query.where(OutboxMessage.id.in_(ids))
-    due = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    due = (now or now_utc()).astimezone(dt.UTC)
     result = db.execute(query.values(status="pending", attempts=0, next_attempt_at=due,
                                      locked_until=None))
     return int(result.rowcount or 0)
