@@ -24,6 +24,7 @@ _COMMANDS: list[tuple[str, str]] = [
     ("assistant.commands.communities", "communities"),
     ("assistant.commands.db", "db"),
     ("assistant.commands.worker", "worker"),
+    ("assistant.commands.warnings", "warnings"),  # issue 17: CAP import, feed poll, list
     ("intents.cli", "intents"),
     ("device_adapters.cli", "devices"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,6 +19,9 @@ from assistant.security.crypto import PersonalDataCipher
 from assistant.settings import Settings
 from assistant.speech import SpeechInput
 from assistant.storage.db import DbTimeouts, make_engine, make_session_factory, migrate, startup_lock
+
+if TYPE_CHECKING:
+    from assistant.bulletins.board import BulletinBoard
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,13 @@ class AppContext:
     def speech(self) -> SpeechInput:
         """Speech input, one recogniser for the process (its model loads on first use)."""
         return SpeechInput.from_settings(self.settings)
+
+    @cached_property
+    def bulletins(self) -> BulletinBoard:
+        """Each community's current notices and warnings, as the kiosks and the web chat read them."""
+        from assistant.bulletins.board import BulletinBoard
+
+        return BulletinBoard(self.sessions, self.settings)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -31,13 +31,14 @@ INTENT = {
 ACTION = {"answer": "回答", "clarify": "追问确认", "fallback": "兜底", "handoff": "转人工", "emergency": "紧急求助",
           "ticket": "工单", "smalltalk": "闲聊", "agent": "工作人员回复", "system": "系统消息"}
 
-CHANNEL = {"web": "网页", "kiosk": "一体机", "api": "接口", "wechat": "微信", "wecom": "企业微信"}
+CHANNEL = {"web": "网页", "kiosk": "一体机", "api": "接口", "wechat": "微信", "wecom": "企业微信", "system": "系统"}
 
 # An alert's kind: the danger the emergency model read in the message (assistant/dialogue/replies.py has the
 # advice for each), or just "emergency".
 ALERT_KIND = {"emergency": "紧急求助", "medical": "急病受伤", "fire": "火情", "gas": "燃气泄漏", "flood": "水浸",
               "landslide": "山体滑坡", "electric": "触电", "drowning": "溺水", "violence": "暴力危险",
-              "suicide": "轻生危险", "missing": "人员走失", "kiosk": "自助机故障"}
+              "suicide": "轻生危险", "missing": "人员走失", "kiosk": "自助机故障",
+              "warning": "灾害预警"}
 
 # Where a work order came from (WorkOrder.source).
 ORDER_SOURCE = {"report_issue": "居民反映", "handoff": "人工接待", "message": "居民留言", "staff": "工作人员登记"}
@@ -75,6 +76,10 @@ AUDIT = {
     "alert.raise": "紧急求助", "alert.acknowledge": "确认紧急求助", "alert.escalate": "紧急求助升级",
     "privacy.lookup": "查询居民个人信息", "privacy.export": "导出居民个人信息", "privacy.erase": "删除居民个人信息",
     "privacy.purge": "按保存期限清理数据",
+    "notice.create": "新建通知", "notice.update": "修改通知", "notice.submit": "提交通知审核",
+    "notice.approve": "通知审核通过", "notice.reject": "退回通知", "notice.publish": "发布通知",
+    "notice.archive": "下线通知", "notice.image": "修改通知图片",
+    "warning.issue": "发布预警", "warning.cancel": "解除预警",
 }
 
 # The audit page filter: a group is every code starting with one of its prefixes.
@@ -86,7 +91,14 @@ AUDIT_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "alert": ("紧急求助", ("alert.",)),
     "privacy": ("个人信息保护", ("privacy.",)),
     "kiosk": ("自助机", ("kiosk.",)),
+    "bulletin": ("通知与预警", ("notice.", "warning.")),
 }
+
+# Community notices and disaster warnings (assistant/bulletins, issue 17).
+NOTICE_STATUS = {"draft": "草稿", "submitted": "待审核", "approved": "已审核待发布", "published": "已发布",
+                 "archived": "已下线"}
+WARNING_STATUS = {"active": "生效中", "cancelled": "已解除", "superseded": "已更新", "expired": "已过期"}
+WARNING_LEVEL = {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}
 
 LABELS: dict[str, dict[str, str]] = {
     "kb_status": KB_STATUS,
@@ -102,6 +114,9 @@ LABELS: dict[str, dict[str, str]] = {
     "kb_note": KB_NOTE,
     "order_event_note": ORDER_EVENT_NOTE,
     "audit": AUDIT,
+    "notice_status": NOTICE_STATUS,
+    "warning_status": WARNING_STATUS,
+    "warning_level": WARNING_LEVEL,
 }
 
 

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     wechat_aes_key: SecretStr = SecretStr("")  # EncodingAESKey (43 chars), needed for safe mode
     wechat_app_id: str = ""
     wechat_app_secret: SecretStr = SecretStr("")  # for the customer-service message API (late answers)
+    # 公众号模板消息 for warnings to subscribers outside the 48-hour customer-service window (issue 17); its
+    # template must have the fields keyword1..keyword4. Empty: those subscribers are not sent the warning.
+    wechat_warning_template_id: str = ""
     wechat_api_base: str = "https://api.weixin.qq.com"
     wecom_token: SecretStr = SecretStr("")
     wecom_aes_key: SecretStr = SecretStr("")
@@ -220,6 +223,16 @@ class Settings(BaseSettings):
     # Empty: the default community. An unknown code is logged and the default community used instead.
     wechat_community: str = ""
     wecom_community: str = ""
+
+    # --- notices and warnings (issue 17) --- (assistant/bulletins)
+    # Lowest warning level (blue | yellow | orange | red) that gets the full-width banner, speech and a staff
+    # alert; lower ones are still listed. Default blue: every level is shown.
+    warning_min_level: str = "blue"
+    warning_repeat_seconds: int = 600  # a banner warning is spoken again this often while it is valid
+    bulletin_poll_seconds: float = 2.0  # how often kiosks and the web chat ask for the board (≤ 10 s to show)
+    warning_feed_url: str = ""  # a CAP feed polled by `shequ worker`; empty: no polling
+    warning_feed_poll_seconds: float = 5.0
+    warning_push_secret: SecretStr = SecretStr("")  # signs pushed CAP documents; empty: push endpoint off
 
     def resolved_database_url(self) -> str:
         if self.database_url:

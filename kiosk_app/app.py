@@ -15,10 +15,12 @@ from kivy.clock import Clock
 from kivy.config import ConfigParser
 from kivy.core.window import Window
 from kivy.properties import ObjectProperty
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from accessibility import TtsEngine, create_tts_engine
+from kiosk_app.bulletins import DEFAULT_POLL_SECONDS, Board, BulletinPoller
 from kiosk_app.catalog import page_size_for
 from kiosk_app.client import AssistantClient, create_client
 from kiosk_app.config import KioskConfig
@@ -30,7 +32,8 @@ from kiosk_app.runner import Runner, ThreadRunner
 from kiosk_app.screens import KioskScreen, build_screens
 from kiosk_app.speech import KioskSpeech
 from kiosk_app.theme import THEME
-from kiosk_app.views import SCREENS
+from kiosk_app.views import SCREENS, WarningBannerView
+from kiosk_app.warning_banner import WarningBanner
 from kiosk_app.widgets import KioskLabel, Panel
 
 if TYPE_CHECKING:
@@ -80,9 +83,10 @@ class Banner(Panel):
 class KivyUi:
     """The controller's ``UiPort`` on Kivy widgets; every method runs on the Kivy thread."""
 
-    def __init__(self, manager: ScreenManager, banner: Banner) -> None:
+    def __init__(self, manager: ScreenManager, banner: Banner, warning: WarningBanner | None = None) -> None:
         self.manager = manager
         self.banner = banner
+        self.warning = warning
         self._busy_event: Any = None
         self._flash_event: Any = None
 
@@ -93,6 +97,10 @@ class KivyUi:
         self.screen(screen).show(view)
         if self.manager.current != screen:
             self.manager.current = screen
+
+    def set_warning(self, view: WarningBannerView | None) -> None:
+        if self.warning is not None:
+            self.warning.show_warning(view)
 
     def set_busy(self, busy: bool) -> None:
         if self._busy_event is not None:
@@ -155,6 +163,8 @@ class KioskApp(App):
         self._idle_event: Any = None
         self._device_event: Any = None
         self._heartbeat: KioskHeartbeat | None = None
+        self._bulletins: BulletinPoller | None = None
+        self._bulletin_event: Any = None
 
     # Kivy would otherwise read and write an .ini next to this module.
     def load_config(self) -> ConfigParser:
@@ -189,11 +199,17 @@ class KioskApp(App):
         for screen in screens:
             manager.add_widget(screen)
         banner = Banner()
-        root.add_widget(manager)
+        # A warning takes the top of the column and the screens the rest: it never covers their buttons.
+        column = BoxLayout(orientation="vertical")
+        warning = WarningBanner()
+        column.add_widget(warning)
+        column.add_widget(manager)
+        root.add_widget(column)
         root.add_widget(banner)
-        self.ui = KivyUi(manager, banner)
+        self.ui = KivyUi(manager, banner, warning)
         self.controller = KioskController(config, client, speech, devices, self.ui, runner=runner,
                                           clock=self._clock, microphone=microphone, call_soon=call_soon)
+        warning.controller = self.controller
         self.controller.list_page_size = page_size_for(Window.height)
         for screen in screens:
             screen.controller = self.controller
@@ -206,6 +222,15 @@ class KioskApp(App):
         controller.start()
         self._idle_event = Clock.schedule_interval(lambda _dt: controller.tick_idle(), 1.0)
         self._device_event = Clock.schedule_interval(lambda _dt: controller.check_devices(), DEVICE_CHECK_SECONDS)
+        self._bulletin_event = Clock.schedule_interval(lambda _dt: controller.bulletins.tick(), 1.0)
+        if controller.client.supports_bulletins:
+            # Its own thread: a slow server never holds up a tap; boards reach the screens on Kivy's thread.
+            def deliver(board: Board) -> None:
+                Clock.schedule_once(lambda _dt: self._deliver(poller, board), 0)
+
+            poller = self._bulletins = BulletinPoller(controller.client.bulletins, deliver,
+                                                      interval=self.settings_poll_seconds())
+            poller.start()
         # Reader events arrive on the poller's thread; the controller runs on Kivy's.
         controller.devices.start(lambda event: Clock.schedule_once(lambda _dt: controller.cards.on_event(event), 0))
         # Reports to the central server on its own thread; the answer names the community the turns belong to.
@@ -215,14 +240,30 @@ class KioskApp(App):
             lambda: device_health(controller.devices, voice.microphone, voice.mic_ok),
             lambda server: controller.client.use_community(server.community_code))
 
+    def settings_poll_seconds(self) -> float:
+        seconds = getattr(self.settings, "bulletin_poll_seconds", None)
+        return float(seconds) if isinstance(seconds, int | float) and seconds > 0 else DEFAULT_POLL_SECONDS
+
+    def _deliver(self, poller: BulletinPoller, board: Board) -> None:
+        # A board still on its way from a poller stopped meanwhile is dropped.
+        if poller is self._bulletins and self.controller is not None:
+            self.controller.bulletins.update(board)
+
+    def stop_bulletins(self) -> None:
+        """No more boards from the server (the screenshot mode shows sample ones)."""
+        if self._bulletins is not None:
+            self._bulletins.stop()
+            self._bulletins = None
+
     def on_stop(self) -> None:
         self.shutdown()
 
     def shutdown(self) -> None:
-        for event in (self._idle_event, self._device_event):
+        for event in (self._idle_event, self._device_event, self._bulletin_event):
             if event is not None:
                 event.cancel()
-        self._idle_event = self._device_event = None
+        self._idle_event = self._device_event = self._bulletin_event = None
+        self.stop_bulletins()
         if self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None

@@ -164,3 +164,29 @@ def audit_screen(screen: Widget, label: str | None = None) -> list[Finding]:
     if kind not in NO_STAFF_SCREENS and not labels_on_buttons & STAFF_LABELS:
         found.append(Finding(name, "missing-button", texts.STAFF_BUTTON, 0, 1))
     return found
+
+
+def _window_rect(widget: Widget) -> tuple[float, float, float, float]:
+    x, y = widget.to_window(widget.x, widget.y)
+    return x, y, x + widget.width, y + widget.height
+
+
+def audit_banner(banner: Widget, screen: Widget, label: str | None = None) -> list[Finding]:
+    """The warning banner above ``screen``: its text and touch target by the same numbers, its colours at
+    7:1, and no button of the screen under it (it must push the screen down, never cover 返回 or 呼叫工作人员)."""
+    name = label or str(getattr(screen, "name", "screen"))
+    if not _visible(banner):
+        return []
+    found: list[Finding] = []
+    for widget in _walk(banner):
+        if _visible(widget) and isinstance(widget, Label) and widget.text.strip():
+            found += _label_findings(name, widget)
+    smallest = min(banner.width, banner.height) / dp(1)
+    if smallest < MIN_TOUCH_TARGET_DP - 0.01:
+        found.append(Finding(name, "touch-target", "warning banner", smallest, MIN_TOUCH_TARGET_DP))
+    left, bottom, right, top = _window_rect(banner)
+    for button in (w for w in _walk(screen) if _visible(w) and isinstance(w, ButtonBehavior)):
+        bl, bb, br, bt = _window_rect(button)
+        if bl < right - _TOLERANCE and br > left + _TOLERANCE and bb < top - _TOLERANCE and bt > bottom + _TOLERANCE:
+            found.append(Finding(name, "covered-by-warning", _button_label(button), 1, 0))
+    return found

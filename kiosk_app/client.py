@@ -36,6 +36,7 @@ from accessibility.errors import (
 )
 from assistant.dialogue.schemas import MAX_TEXT_CHARS, ChatRequest, ChatResponse
 from kiosk_app import texts
+from kiosk_app.bulletins import BulletinFetch
 from kiosk_app.catalog import Catalog
 from kiosk_app.config import KioskConfig
 from kiosk_app.errors import AssistantUnavailableError, VoiceInputError, VoiceUnavailableError
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHANNEL = "kiosk"
+KIOSK_BULLETINS_PATH = "/api/v1/kiosk/bulletins"  # the device token decides the community
+PUBLIC_BULLETINS_PATH = "/api/v1/bulletins"  # ?community=CODE, for a kiosk without a token
+BULLETINS_TIMEOUT_SECONDS = 5.0
 ASR_TIMEOUT_SECONDS = 20.0  # upload plus recognition of up to 15 s of speech on a busy server
 MAX_ALTERNATIVES = 3
 
@@ -119,6 +123,13 @@ class AssistantClient(ABC):
     def speech_ready(self) -> bool:
         """Whether speech input can work (loads the recogniser's model now); False hides 按住说话."""
         return False
+
+    supports_bulletins = False  # notices and warnings can be fetched (the app polls them)
+
+    def bulletins(self, etag: str | None) -> BulletinFetch:
+        """This kiosk's community notices and warnings (the read model's JSON), or ``not_modified`` when the
+        revision is still ``etag``; raises ``AssistantUnavailableError``."""
+        raise AssistantUnavailableError("this assistant client has no bulletins")
 
     def status_link(self, session_id: str | None, number: str) -> str | None:
         """The status page's link with its token, for the receipt's QR code; None when there is none (no public
@@ -222,6 +233,20 @@ class InProcessAssistantClient(AssistantClient):
                 return None
         return base + status_path(server_secret(self.settings), number)
 
+    supports_bulletins = True
+
+    def bulletins(self, etag: str | None) -> BulletinFetch:
+        try:
+            body = self.context.bulletins.for_community(self.community)
+        except AssistantUnavailableError:
+            raise
+        except Exception as e:
+            raise AssistantUnavailableError(f"bulletins failed: {type(e).__name__}") from e
+        revision = body.get("revision") if isinstance(body, dict) else None
+        if etag is not None and revision == etag:
+            return BulletinFetch(etag=etag, not_modified=True)
+        return BulletinFetch(body, revision if isinstance(revision, str) else None)
+
     def catalog(self) -> Catalog:
         knowledge = self.context.kb.current()
         with self._lock:
@@ -249,6 +274,7 @@ class HttpAssistantClient(AssistantClient):
         # token's community (a body field alone would let anyone claim to be any community's kiosk).
         self._chat_path = "/api/v1/kiosk/chat" if kiosk_token else "/api/v1/chat"
         self._chat_headers = {"Authorization": f"Bearer {kiosk_token}"} if kiosk_token else {}
+        self._has_token = bool(kiosk_token)
         self.settings = settings
         self.home_codes = home_codes
         self.timeout = timeout
@@ -331,6 +357,34 @@ class HttpAssistantClient(AssistantClient):
             log.warning("no status link for the receipt: %s", type(e).__name__)
             return None
         return url if isinstance(url, str) and url.startswith(("http://", "https://")) else None
+
+    supports_bulletins = True
+
+    def bulletins(self, etag: str | None) -> BulletinFetch:
+        """``GET /api/v1/kiosk/bulletins`` with the token (``/api/v1/bulletins?community=`` without one) and
+        ``If-None-Match``; a 304 is ``not_modified``."""
+        import httpx
+
+        headers = dict(self._chat_headers)
+        if etag:
+            headers["If-None-Match"] = etag
+        path, params = KIOSK_BULLETINS_PATH, {}
+        if not self._has_token:
+            path, params = PUBLIC_BULLETINS_PATH, ({"community": self.community} if self.community else {})
+        try:
+            response = self._http.get(path, params=params, headers=headers,
+                                      timeout=min(self.timeout, BULLETINS_TIMEOUT_SECONDS))
+        except httpx.HTTPError as e:
+            raise AssistantUnavailableError(f"server unreachable: {type(e).__name__}") from e
+        if response.status_code == 304:
+            return BulletinFetch(etag=etag, not_modified=True)
+        if response.status_code != 200:
+            raise AssistantUnavailableError(f"server answered HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError as e:
+            raise AssistantUnavailableError("server sent bulletins the kiosk cannot read") from e
+        return BulletinFetch(body, response.headers.get("ETag"))
 
     def catalog(self) -> Catalog:
         with self._lock:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from assistant.dialogue import payloads
 from assistant.dialogue.payloads import Command
 from assistant.dialogue.schemas import ChatResponse
 from kiosk_app import texts
+from kiosk_app.bulletin_flow import BulletinFlow
 from kiosk_app.calls import CALL_COMMAND, call_speech, call_view, split_calls
 from kiosk_app.catalog import PAGE_SIZE, Catalog
 from kiosk_app.client import AssistantClient
@@ -68,6 +70,7 @@ class UiPort(Protocol):
     """What the controller needs of the screens (the Kivy app, or a recorder in tests)."""
 
     def show(self, screen: str, view: Any) -> None: ...
+    # Optional: ``set_warning(view: WarningBannerView | None)`` for the banner above every screen.
     def set_busy(self, busy: bool) -> None: ...
     def flash(self, text: str) -> None: ...
     def apply_theme(self, theme_name: str, larger_text: bool) -> None: ...
@@ -116,6 +119,7 @@ class KioskController:
         self.lists = ListFlow(self)
         # ``call_soon`` puts the microphone's reports on the UI thread (Kivy's clock in the app).
         self.voice = VoiceFlow(self, microphone, call_soon)
+        self.bulletins = BulletinFlow(self, clock or time.monotonic)
         self.list_page_size = PAGE_SIZE  # the app sets it from the window's height
         self._commands: dict[str, Callable[[str], None]] = {
             "category": lambda code: self.open_category(code),
@@ -140,6 +144,9 @@ class KioskController:
             "listen_finish": lambda _: self.voice.finish_now(),
             "heard": lambda text: self.voice.confirm(text or None),
             "language": lambda _: self.voice.toggle_language(),
+            "notices": lambda _: self.bulletins.open_list(),
+            "bulletin": self.bulletins.open_notice,
+            "warning": self.bulletins.open_warning,
             CALL_COMMAND: self.show_call,
         }
 
@@ -187,7 +194,8 @@ class KioskController:
         visitor = self.visitor
         return HomeView(tiles=tuple(tiles), reader_available=self.devices.has_reader,
                         greeting=visitor.greeting if visitor else "", notice=self.device_notice,
-                        voice=self.voice.available, language=self.voice.language)
+                        voice=self.voice.available, language=self.voice.language,
+                        bulletin=self.bulletins.home_notice())
 
     def go_home(self) -> None:
         self._history.clear()
@@ -221,6 +229,8 @@ class KioskController:
             self.speech.say(speech, rate)
         elif display_speech:
             self.speech.say_display(display_speech, rate)
+        if screen == HOME:
+            self.bulletins.home_shown()
 
     @property
     def screen(self) -> str | None:

@@ -14,13 +14,16 @@ from assistant.dialogue import payloads
 from device_adapters.idcard import CardEvent, CardEventKind
 from kiosk_app import texts
 from kiosk_app.catalog import Catalog, page_of
-from kiosk_app.receipts import answer_receipt, queue_receipt, work_order_receipt
+from kiosk_app.receipts import answer_receipt, bulletin_receipt, queue_receipt, work_order_receipt
 from kiosk_app.views import (
+    BULLETIN,
     IDCARD,
     KEYPAD,
     LIST,
     NOTICE,
+    WARNING,
     Action,
+    BulletinView,
     CardState,
     IdCardView,
     KeypadView,
@@ -68,14 +71,14 @@ class ListFlow:
         items, page, pages = page_of(category.questions, page, self.c.list_page_size)
         view = ListView(category.name, texts.CATEGORY_PROMPT,
                         tuple(Action(q.title, "ask", q.entry_id) for q in items), page, pages, "category", code)
-        self._show(view, f"{category.name}。{texts.CATEGORY_PROMPT}")
+        self.show(view, f"{category.name}。{texts.CATEGORY_PROMPT}")
 
     def open_common(self, page: int = 0) -> None:
         def show(catalog: Catalog) -> None:
             items, shown, pages = page_of(catalog.common_questions(), page, self.c.list_page_size)
             view = ListView(texts.COMMON_TITLE, texts.COMMON_PROMPT,
                             tuple(Action(q.title, "ask", q.entry_id) for q in items), shown, pages, "common")
-            self._show(view, view.prompt)
+            self.show(view, view.prompt)
 
         self.c.with_catalog(show)
 
@@ -84,11 +87,11 @@ class ListFlow:
             items, shown, pages = page_of(catalog.other_categories(), page, self.c.list_page_size)
             view = ListView(texts.MORE_TITLE, texts.MORE_PROMPT if items else texts.NOTHING_HERE,
                             tuple(Action(c.name, "category", c.code) for c in items), shown, pages, "more")
-            self._show(view, view.prompt)
+            self.show(view, view.prompt)
 
         self.c.with_catalog(show)
 
-    def _show(self, view: ListView, speech: str) -> None:
+    def show(self, view: ListView, speech: str) -> None:
         # Paging within one list is not a step 返回 should undo page by page, nor one to announce again.
         current = self.c.current[1] if self.c.current else None
         paging = isinstance(current, ListView) and (current.kind, current.key) == (view.kind, view.key)
@@ -103,6 +106,8 @@ class ListFlow:
             self.open_category(key, page)
         elif kind == "common":
             self.open_common(page)
+        elif kind == "notices":
+            self.c.bulletins.open_list(page)
         else:
             self.open_more(page)
 
@@ -250,6 +255,11 @@ class PrintFlow:
             session, client = self.c.session_id, self.c.client
             self._print(lambda catalog: work_order_receipt(catalog, number, masked,
                                                            client.status_link(session, number)))
+            return
+        current = self.c.current
+        if current is not None and current[0] in (BULLETIN, WARNING) and isinstance(current[1], BulletinView):
+            shown, warning = current[1], current[0] == WARNING
+            self._print(lambda catalog: bulletin_receipt(catalog, shown, warning=warning))
             return
         if self.c.screen == "handoff" and self.c.queue_number:
             number, topic = self.c.queue_number, self.c.topic[1] if self.c.topic else None

@@ -7,6 +7,7 @@ import re
 from device_adapters.printer.receipts import AnswerReceipt, QueueReceipt, WorkOrderReceipt
 from kiosk_app import texts
 from kiosk_app.catalog import Catalog
+from kiosk_app.views import BulletinView
 from knowledge_base.profile import UNKNOWN
 
 _SPLIT = re.compile(r"[；;。\n]+")
@@ -50,3 +51,11 @@ def work_order_receipt(catalog: Catalog, number: str, masked_phone: str,
 
 def queue_receipt(catalog: Catalog, number: str, topic_title: str | None) -> QueueReceipt:
     return QueueReceipt(community=catalog.community_name, queue_number=number, service=topic_title)
+
+
+def bulletin_receipt(catalog: Catalog, view: BulletinView, *, warning: bool = False) -> AnswerReceipt:
+    """A notice or a warning as shown: its title and each labelled line (no layout of its own yet: the answer
+    receipt's, with the title saying what it is)."""
+    topic = (texts.WARNING_RECEIPT_TOPIC if warning else texts.NOTICE_RECEIPT_TOPIC).format(title=view.title)
+    points = [f"{label}：{text}" if label else text for label, text in view.lines if text.strip()]
+    return AnswerReceipt(community=catalog.community_name, topic=topic, key_points=points)

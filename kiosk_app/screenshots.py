@@ -23,14 +23,15 @@ from device_adapters.printer import DummyReceiptPrinter
 from device_adapters.printer.status import PaperState
 from kiosk_app import texts
 from kiosk_app.app import KioskApp
-from kiosk_app.audit import Finding, audit_screen
+from kiosk_app.audit import Finding, audit_banner, audit_screen
+from kiosk_app.bulletins import parse_board
 from kiosk_app.client import InProcessAssistantClient
 from kiosk_app.config import KioskConfig
 from kiosk_app.devices import KioskDevices
 from kiosk_app.harness import KioskHarness
 from kiosk_app.microphone import FileMicrophone
 from kiosk_app.runner import InlineRunner
-from kiosk_app.samples import sample_speech_input, sample_voice_wav
+from kiosk_app.samples import sample_bulletins, sample_speech_input, sample_voice_wav
 from kiosk_app.views import (
     CLARIFY,
     CONFIRM,
@@ -61,6 +62,9 @@ class _Recorder:
         path = self.h.screenshot(self.directory / f"{len(self.paths) + 1:02d}-{name}.png")
         self.paths.append(path)
         self.findings += audit_screen(self.h.screen, name)
+        warning = self.h.app.ui.warning
+        if warning is not None:
+            self.findings += audit_banner(warning, self.h.screen, name)
         log.info("screenshot %s", path.name)
 
 
@@ -99,6 +103,7 @@ def visit_every_screen(h: KioskHarness, reader: FakeIdCardReader, printer: Dummy
                        capture: Callable[[str], None]) -> None:
     """A scripted visit that shows every screen with sample content; ``capture(name)`` at each stop."""
     c = h.app.controller
+    h.app.stop_bulletins()  # the sample notices and warnings below, not the throw-away database's
 
     def shot(name: str) -> None:
         h.settle()
@@ -174,3 +179,28 @@ def visit_every_screen(h: KioskHarness, reader: FakeIdCardReader, printer: Dummy
     h.let_go(finger)
     h.wait_until(lambda: c.screen == CONFIRM, what="the confirmation")
     shot("confirm")
+    visit_bulletins(h, shot)
+
+
+def visit_bulletins(h: KioskHarness, shot: Callable[[str], None]) -> None:
+    """社区通知 and warnings: the home banner, a warning banner in each level's colours, the list, a notice and a
+    warning in full."""
+    c = h.app.controller
+    c.end_visit()
+    c.idle.touch()
+    c.bulletins.update(parse_board(sample_bulletins()))
+    shot("home-notice")
+    for level in ("blue", "yellow", "orange", "red"):
+        c.bulletins.update(parse_board(sample_bulletins((level,))))
+        shot(f"warning-{level}")
+    h.tap(texts.NOTICES_TITLE)  # in the bottom bar: the notice row gives way on a short screen
+    shot("notices")
+    first = c.current[1].items[0].label
+    h.tap(first)
+    shot("notice-detail")
+    c.bulletins.update(parse_board(sample_bulletins(("blue", "yellow", "orange", "red"))))
+    h.pump(3)
+    h.tap(h.app.ui.warning)
+    shot("warning-detail")
+    c.bulletins.update(parse_board(sample_bulletins()))
+    c.go_home()

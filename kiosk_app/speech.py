@@ -72,6 +72,17 @@ class KioskSpeech:
         self.say(to_speech_text(display_text, max_chars=MAX_SPEECH_CHARS, truncation_hint="详细内容请看屏幕。"),
                  rate)
 
+    def announce(self, display_text: str, *, interrupt: bool = True) -> None:
+        """Say a warning or a notice's banner: not what 再听一遍 repeats (that stays the screen's own speech).
+        ``interrupt=False`` waits for what is being said (the home screen's greeting) to finish."""
+        text = to_speech_text(display_text, max_chars=MAX_SPEECH_CHARS * 2, truncation_hint="详细内容请看屏幕。")
+        if not text.strip():
+            return
+        try:
+            self.engine.speak(text, SpeechRate.NORMAL, interrupt=interrupt)
+        except TtsError as e:
+            log.warning("speech failed (%d characters): %s", len(text), e)
+
     def replay(self, slow: bool = False) -> bool:
         """再听一遍 / 慢一点; False when there is nothing to repeat."""
         if not self.last_text:

@@ -39,7 +39,9 @@ IDLE = "idle"
 NOTICE = "notice"
 LISTEN = "listen"  # 按住说话: the level meter while the resident speaks
 CONFIRM = "confirm"  # 您说的是：…… with 对 and 重说
-SCREENS = (HOME, LIST, ANSWER, CLARIFY, HANDOFF, KEYPAD, IDCARD, IDLE, NOTICE, LISTEN, CONFIRM)
+BULLETIN = "bulletin"  # one community notice (社区通知) in full; the list of notices is a LIST of kind "notices"
+WARNING = "warning"  # one warning (暴雨橙色预警 …) in full, on its level's colours
+SCREENS = (HOME, LIST, ANSWER, CLARIFY, HANDOFF, KEYPAD, IDCARD, IDLE, NOTICE, LISTEN, CONFIRM, BULLETIN, WARNING)
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,7 @@ class HomeView:
     notice: str = ""  # a device problem in plain words, else empty
     voice: bool = False  # 按住说话 and the 普通话/粤语 switch (a microphone and a recogniser are there)
     language: str = "zh"
+    bulletin: str = ""  # the newest community notice's title (the banner with 查看全部通知), else empty
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,9 @@ class ListView:
     items: tuple[Action, ...]
     page: int = 0
     pages: int = 1
-    kind: str = "category"  # category | common | more
+    kind: str = "category"  # category | common | more | notices
     key: str = ""  # the category code, for paging
+    page_size: int = 0  # choices a page when not the kiosk's usual (0): the grid's rows follow it
 
 
 @dataclass(frozen=True)
@@ -151,3 +155,26 @@ class ConfirmView:
     text: str  # what was heard, personal data masked
     alternatives: tuple[Action, ...] = ()  # other readings, each sends itself
     language: str = "zh"
+
+
+@dataclass(frozen=True)
+class BulletinView:
+    """A notice (``BULLETIN``) or a warning (``WARNING``) in full: a coloured head, then labelled lines."""
+
+    title: str
+    lines: tuple[tuple[str, str], ...] = ()  # (label, text); an empty label: a paragraph of its own
+    background: str = ""  # the head's colours (a warning's level); empty: the theme's surface
+    text_color: str = ""
+    can_print: bool = True
+    item_id: int = 0
+
+
+@dataclass(frozen=True)
+class WarningBannerView:
+    """The strip above every screen while a warning is in force: the most severe one, and how many more."""
+
+    warning_id: int
+    text: str
+    more: str  # 另有2条预警, or empty
+    background: str
+    text_color: str

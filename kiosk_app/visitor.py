@@ -38,6 +38,8 @@ class Visitor:
     greeting: str  # 黄奶奶，您好！
     masked_name: str  # 黄**
     suggestions: tuple[Suggestion, ...] = field(default_factory=tuple)
+    # Orders the community notices for their age group first; computed here, never shown, spoken or sent.
+    age: int | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return f"Visitor(masked_name={self.masked_name!r}, suggestions={len(self.suggestions)})"
@@ -107,4 +109,5 @@ def visitor_from_record(record: IdCardRecord, catalog: Catalog, today: dt.date |
         greeting=greeting_for(record, today),
         masked_name=mask_name(record.name),
         suggestions=suggestions_for(record, catalog, today),
+        age=record.age_on(today),
     )

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from accessibility.audio_input import MAX_AUDIO_BYTES
 from assistant.api.db_faults import has_bad_characters_cause, is_database_outage, log_outage
 from assistant.auth.deps import wants_html
+from assistant.bulletins.cap import MAX_CAP_BYTES
 from assistant.communities import CommunityError
 from assistant.dialogue.schemas import BAD_CHARACTERS_ERROR
 
@@ -27,7 +28,7 @@ STAFF_UPLOAD_BYTES = {"/staff/kb/import": 10 * 1024 * 1024}
 # Public uploads: a recorded question (POST /api/v1/asr; its own cap is checked again while reading).
 # The audio cap plus room for multipart framing and two small form fields.
 ASR_BODY_BYTES = MAX_AUDIO_BYTES + 64 * 1024
-PUBLIC_UPLOAD_BYTES = {"/api/v1/asr": ASR_BODY_BYTES}
+PUBLIC_UPLOAD_BYTES = {"/api/v1/asr": ASR_BODY_BYTES, "/api/v1/warnings/cap": MAX_CAP_BYTES}
 
 
 BAD_CHARACTERS_MESSAGE = ("内容里有无法识别的字符，请删掉后再发", "text contains a NUL or a lone surrogate character")

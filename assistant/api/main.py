@@ -14,11 +14,12 @@ from fastapi.staticfiles import StaticFiles
 from assistant.api.errors import install_error_handlers
 from assistant.api.metrics import HttpMetricsMiddleware, set_kiosks_online_source
 from assistant.api.metrics import router as metrics_router
-from assistant.api.routes import asr, channels, chat, health, rasa_webhook, sessions, web
+from assistant.api.routes import asr, bulletins, channels, chat, health, rasa_webhook, sessions, web
 from assistant.api.routes import events as event_routes
 from assistant.api.routes import handoff as handoff_routes
 from assistant.api.routes import kiosks as kiosk_routes
 from assistant.api.routes import orders as order_routes
+from assistant.api.routes import warnings_push as warning_push_routes
 from assistant.api.security_headers import SecurityHeadersMiddleware
 from assistant.console.wiring import install_console
 from assistant.context import AppContext, create_context
@@ -76,7 +77,9 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     app.include_router(metrics_router)  # GET /metrics (Prometheus), private addresses only
     app.include_router(web.router)
     app.include_router(sessions.router)  # a resident's conversation restored after a reload
+    app.include_router(bulletins.router)  # notices and warnings for residents' screens (issue 17)
     app.include_router(channels.router)  # WeChat / WeCom callbacks: /channels/...
+    app.include_router(warning_push_routes.router)  # POST /api/v1/warnings/cap: signed CAP pushes (issue 17)
     for router in (*handoff_routes.routers, *order_routes.routers):  # live handoff, work orders
         app.include_router(router)
     for router in kiosk_routes.routers:  # the kiosk fleet: /api/v1/kiosk/..., /staff/kiosks

@@ -30,7 +30,7 @@ from accessibility.asr import Transcript
 from accessibility.audio_input import MAX_AUDIO_BYTES
 from accessibility.errors import AsrError, AudioError, AudioTooLongError
 from assistant.auth.secret import server_secret
-from assistant.channels import ChannelNotConfigured, MediaError, protocol, store
+from assistant.channels import ChannelNotConfigured, MediaError, protocol, store, subscribers
 from assistant.channels import formatting as fmt
 from assistant.channels.api_client import CustomerServiceSender
 from assistant.channels.config import AccountConfig, load_accounts
@@ -90,6 +90,7 @@ class ChannelService:
         self.budget = max(0.0, settings.channel_reply_budget_seconds)
         self.replay = ReplayGuard(context.sessions, settings.channel_callback_window_seconds)
         cipher = PersonalDataCipher.from_settings(settings.encryption_key, settings.var_dir)
+        self._cipher = cipher
         self._http = http or httpx.Client()
         self._owns_http = http is None
         self.senders = {kind: CustomerServiceSender(account, context.sessions, cipher, self._http)
@@ -173,6 +174,7 @@ class ChannelService:
             if claim.status == "replied" and claim.reply_text:
                 return protocol.render_reply(account, inbound, claim.reply_text, reply_context)
             return protocol.empty_reply(account)
+        await asyncio.to_thread(self._record_subscriber, account, inbound)  # issue 17: who gets warnings
 
         text = self._text_for_dialogue(inbound)
         media_id = inbound.media_id if text is None and inbound.kind == "voice" else None
@@ -199,6 +201,18 @@ class ChannelService:
                      self.budget)
             return protocol.empty_reply(account)
         return protocol.render_reply(account, inbound, reply, reply_context)
+
+    def _record_subscriber(self, account: AccountConfig, inbound: protocol.Inbound) -> None:
+        """A subscribe, an unsubscribe or a message, for warning pushes (``subscribers``); a failure here is
+        logged and never costs the resident the reply."""
+        event = inbound.event if inbound.kind == "event" else None
+        try:
+            with session_scope(self.context.sessions) as db:
+                subscribers.record_interaction(db, self.context.settings, self._cipher, account.kind,
+                                               account.app_id, inbound.sender,
+                                               channel_community(self.context, account.kind), event)
+        except Exception as e:
+            log.error("%s: could not record the subscriber: %s", account.kind, type(e).__name__)
 
     # --- what to say ---
     @staticmethod

@@ -99,10 +99,7 @@ def erase(number: str, reason: str, yes: bool) -> None:
 @privacy.command()
 def backfill() -> None:
     """Index the contacts of work orders and handoffs stored before the index existed (safe to run again)."""
-    from assistant.security.crypto import PersonalDataCipher
-
     with app_context(load_shipped=False) as context:
-        cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir)
-        report = index.backfill_contacts(context.sessions, cipher)
+        report = index.backfill_contacts(context.sessions, context.cipher)
     click.echo(f"读了工单 {report['work_orders']} 张、人工接待 {report['handoff_requests']} 次，"
                f"新建索引 {report['keys_added']} 条。之前存下的对话已脱敏，无法补建索引。")

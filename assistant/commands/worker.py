@@ -3,7 +3,9 @@
 With several web nodes (``SHEQU_BACKGROUND_WORKER=false`` on each) one ``shequ worker`` does what the server
 otherwise does in a thread: ``OrdersWorker.run_once`` — drain the one outbox (department webhooks and the
 WeChat/WeCom late replies alike: the server has no channel thread of its own), time out unclaimed handoffs,
-escalate unacknowledged emergencies, the daily retention purge. It stops between rounds on SIGTERM (systemd,
+escalate unacknowledged emergencies, the daily retention purge. Warnings (issue 17) have a thread of their own:
+the CAP feed is polled and expired warnings closed every ``SHEQU_WARNING_FEED_POLL_SECONDS`` (a few seconds),
+not at the drain's pace, so that a warning is on every screen within 10 s. It stops between rounds on SIGTERM (systemd,
 docker) or SIGINT; ``--once`` runs one round and exits, for cron. Two workers at once are safe (rows are leased), only wasteful.
 """
 
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 # A round that fails (database away) is retried after this long, not at once: a tight error loop fills logs.
 ERROR_PAUSE_SECONDS = 5.0
+MIN_WARNING_POLL_SECONDS = 0.5  # the same floor as the server's own warnings loop
 
 
 class StopFlag:
@@ -61,6 +64,14 @@ def run_loop(orders: OrdersWorker, interval: float, stop: threading.Event, round
     return done
 
 
+def run_warnings_loop(orders: OrdersWorker, interval: float, stop: threading.Event) -> None:
+    """The feed's own pace: ``OrdersWorker.run_warnings`` (which logs its own failures) until ``stop``."""
+    every = max(MIN_WARNING_POLL_SECONDS, interval)
+    while not stop.is_set():
+        orders.run_warnings()
+        stop.wait(every)
+
+
 @click.command()
 @click.option("--once", is_flag=True, help="run one round and exit (cron)")
 @click.option("--interval", type=click.FloatRange(min=0.2), default=None,
@@ -82,5 +93,10 @@ def worker(once: bool, interval: float | None) -> None:
         stop = StopFlag()
         stop.install()
         log.info("worker: started, a round every %.1f s", every)
+        warnings_thread = threading.Thread(
+            target=run_warnings_loop, args=(orders, context.settings.warning_feed_poll_seconds, stop.event),
+            name="warning-feed", daemon=True)
+        warnings_thread.start()
         run_loop(orders, every, stop.event)
+        warnings_thread.join(timeout=30)
         log.info("worker: stopped")

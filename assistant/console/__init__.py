@@ -33,13 +33,15 @@ def routers() -> list[APIRouter]:
         auth_routes,
         dashboard_routes,
         kb_routes,
+        notice_routes,
         pages,
         privacy_routes,
         profile_routes,
         transfer_routes,
         unanswered_routes,
+        warning_routes,
     )
 
     return [auth_routes.router, pages.router, dashboard_routes.router, kb_routes.router, transfer_routes.router,
             unanswered_routes.router, admin_routes.router, alert_routes.router, privacy_routes.router,
-            profile_routes.router]
+            profile_routes.router, notice_routes.router, warning_routes.router]  # issue 17: bulletins

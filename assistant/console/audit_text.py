@@ -39,6 +39,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], _Rewrite], ...] = tuple((re.compile(p), 
     (r"^callback number shown$", lambda m: "已显示回电号码"),
     (r"^work_orders (\S+)\.\.(\S+)$", lambda m: f"工单 {m[1]} 至 {m[2]}"),
     (r"^alert:(\d+)$", lambda m: f"紧急求助 #{m[1]}"),
+    # issue 17: targets of the notice and warning actions (assistant/bulletins); their details are Chinese
+    (r"^notice:(\d+)$", lambda m: f"社区通知 #{m[1]}"),
+    (r"^warning:(\d+)$", lambda m: f"灾害预警 #{m[1]}"),
     (r"^generated$", lambda m: "系统生成新密码"),
     (r"^set$", lambda m: "设定了新密码"),
 ))

@@ -22,7 +22,6 @@ from assistant.console.templating import render
 from assistant.console.unanswered_routes import parse_period
 from assistant.console.web import Reader, app_context
 from assistant.labels import zh
-from assistant.security.crypto import PersonalDataCipher
 from assistant.storage.db import session_scope
 
 log = logging.getLogger(__name__)
@@ -108,8 +107,7 @@ def export(request: Request, name: str, fmt: str, user: Reader, start: str = "",
             wants = bool(reveal)
             if wants and not may_reveal(user):
                 raise HTTPException(403)
-            cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir) \
-                if wants else None
+            cipher = context.cipher if wants else None
             header, rows = exports.work_order_rows(session, period.since, period.until, user, cipher, wants,
                                                    period.channel, period.community)
         else:

@@ -13,13 +13,14 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.api.metrics import observe_turn
 from assistant.communities.directory import CommunityDirectory
-from assistant.dialogue import payloads, replies
+from assistant.dialogue import notices, payloads, replies
 from assistant.dialogue.forms import ReportIssueForm
 from assistant.dialogue.policy import (
     UNSURE_ACTS,
@@ -86,6 +87,7 @@ class DialogueEngine:
         handoff: HandoffService | None = None,
         events: EventBus | None = None,
         communities: CommunityDirectory | None = None,
+        bulletins: Callable[[str | None], dict[str, Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
@@ -96,6 +98,8 @@ class DialogueEngine:
         self.handoff = handoff or HandoffService(settings, cipher=cipher)
         self.events = events or MemoryBus()  # alerts reach staff pages through it (AppContext.events)
         self.communities = communities  # None: one community, records left to the default
+        # A community's board (BulletinBoard.for_community): notices and warnings asked about; None: not answered.
+        self.bulletins = bulletins
         table = aspect_table()
         self.aspect_leads = table.leads()
         self.aspect_labels = table.labels()
@@ -172,6 +176,9 @@ class DialogueEngine:
             live = self.handoff.intercept(turn.db, turn.chat, turn.text, turn.channel)
             if live is not None:
                 return TurnOutcome(live.action, replies.make_reply(live.text, live.buttons), ticket=live.ticket)
+        bulletin = self._bulletin(turn, ev)  # 「最近有什么通知」「哪天停水」: see dialogue/notices.py
+        if bulletin is not None:
+            return bulletin
         decision = decide(turn.state, ev, self.thresholds)
         intent = IntentInfo(name=decision.intent, confidence=round(decision.confidence, 4)) if decision.intent \
             else None
@@ -216,6 +223,25 @@ class DialogueEngine:
             return TurnOutcome("emergency", replies.make_reply(text, [replies.STAFF_BUTTON]), intent)
         turn.state.pending_choices = []  # Act.deny
         return TurnOutcome("smalltalk", replies.make_reply(replies.DENY_NO_CONTEXT, [replies.HUMAN_BUTTON]), intent)
+
+    # --- notices and warnings (issue 17) ---
+    def _bulletin(self, turn: TurnContext, ev: Evidence) -> TurnOutcome | None:
+        """A question about the community's notices or warnings, answered from its board; None otherwise."""
+        asks_list = ev.payload is not None and ev.payload.command == payloads.Command.notices  # 「全部通知」
+        if self.bulletins is None or (ev.payload is not None and not asks_list) or ev.emergency is not None \
+                or turn.state.form:
+            return None
+        question = notices.read_question(turn.text) or notices.read_question(ev.normalized)
+        if question is None:
+            return None
+        contact = turn.knowledge.profile.render(notices.CONTACT)
+        found = notices.answer(question, self.bulletins(turn.community), contact)
+        if found is None:
+            return None
+        # The conversation left its KB topic: 「要带什么」 next is not about it.
+        turn.state.pending_choices, turn.state.topic_id, turn.state.aspect = [], None, None
+        turn.state.fallbacks_in_a_row = 0
+        return TurnOutcome("answer", notices.reply_of(found), IntentInfo(name="ask_service", confidence=1.0))
 
     # --- answers ---
     def _answer_decision(self, turn: TurnContext, ev: Evidence, d: Decision, intent: IntentInfo | None) -> TurnOutcome:

@@ -14,7 +14,6 @@ from assistant.dialogue.rules import is_emergency
 from assistant.dialogue.understanding import Understanding
 from assistant.handoff.live import HandoffService
 from assistant.kb_runtime import KnowledgeBaseProvider
-from assistant.security.crypto import PersonalDataCipher
 from intents.aspects import AspectRecognizer, LearnedAspectRecognizer
 from intents.base import IntentClassifier, IntentResult
 from intents.emergency import LearnedEmergencyDetector
@@ -129,7 +128,9 @@ def build_understanding(context: AppContext, thresholds: PolicyThresholds) -> Un
 
 def build_engine(context: AppContext) -> DialogueEngine:
     thresholds = PolicyThresholds.from_settings(context.settings)
-    cipher = PersonalDataCipher.from_settings(context.settings.encryption_key, context.settings.var_dir)
+    cipher = context.cipher
     return DialogueEngine(context.settings, context.sessions, context.kb, build_understanding(context, thresholds),
                           cipher, thresholds, events=context.events, communities=context.communities,
+                          # issue 17: notices and warnings asked about in chat (the board is built on first use)
+                          bulletins=lambda code: context.bulletins.for_community(code),
                           handoff=HandoffService(context.settings, cipher=cipher, events=context.events))

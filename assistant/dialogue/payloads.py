@@ -24,6 +24,7 @@ class Command(StrEnum):
     repeat = "repeat"
     slower = "slower"
     call = "call"  # argument: the number to dial; written ``tel:120``, not ``/call 120``
+    notices = "notices"  # 「全部通知」: the community's current notices (the web chat and kiosk open their list)
 
 
 @dataclass(frozen=True)
@@ -97,4 +98,5 @@ HUMAN = str(Payload(Command.human))
 CANCEL = str(Payload(Command.cancel))
 REPEAT = str(Payload(Command.repeat))
 SLOWER = str(Payload(Command.slower))
+NOTICES = str(Payload(Command.notices))
 NONE_OF_THEM = choose(0)

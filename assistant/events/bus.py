@@ -15,6 +15,7 @@ ALERT_ACKNOWLEDGED = "alert.acknowledged"
 ALERT_ESCALATED = "alert.escalated"
 QUEUE_CHANGED = "queue.changed"
 MESSAGE = "message"
+BULLETIN_CHANGED = "bulletin.changed"  # a community's notices or warnings changed (issue 17)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import assistant.events.models  # noqa: F401  # maps Alert.escalated_at and OutboxMessage.alert_id
+from assistant.bulletins import WARNING_ALERT_KIND
 from assistant.clock import CHINA, as_utc, china_seconds, now_utc
 from assistant.communities.scope import COMMUNITY_FIELD, scope, visible
 from assistant.events.after_commit import publish_after_commit
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 ACKNOWLEDGED_MESSAGE = "社区工作人员已收到您的求助，正在处理。"
 ESCALATED_NOTE = "已超时未处理，已通知管理员和部门"
 MAX_TEXT = 1000
+# A broken kiosk and a disaster warning are for staff to see, not a resident waiting: never escalated.
+NEVER_ESCALATED = (KIOSK_ALERT_KIND, WARNING_ALERT_KIND)
 OPEN_LIMIT = 50  # more open alerts than this at once is a disaster the page cannot fix by listing them
 
 
@@ -55,6 +58,8 @@ def view(alert: Alert) -> dict[str, Any]:
         "escalated": escalated is not None, "escalated_note": ESCALATED_NOTE if escalated else "",
         # Who may receive it: that community's staff and city staff (assistant.communities.scope).
         COMMUNITY_FIELD: alert.community_code,
+        # Alerts of one disaster warning (one per community it covers) share a group: pages show them as one.
+        "group": alert.session_id if alert.kind == WARNING_ALERT_KIND else None,
     }
 
 
@@ -113,7 +118,7 @@ def escalate_overdue(db: Session, bus: EventBus, now: dt.datetime, after_seconds
     """Escalates every alert unacknowledged for ``after_seconds``; returns the ids this call escalated."""
     now = as_utc(now) or now_utc()  # SQLite compares stored UTC text: the bound value must be UTC too
     cutoff = now - dt.timedelta(seconds=max(after_seconds, 0))
-    overdue = list(db.scalars(select(Alert.id).where(Alert.acknowledged_by.is_(None), Alert.escalated_at.is_(None), Alert.kind != KIOSK_ALERT_KIND,
+    overdue = list(db.scalars(select(Alert.id).where(Alert.acknowledged_by.is_(None), Alert.escalated_at.is_(None), Alert.kind.not_in(NEVER_ESCALATED),
                                                      Alert.created_at <= cutoff).order_by(Alert.id).limit(100)))
     escalated: list[int] = []
     for alert_id in overdue:

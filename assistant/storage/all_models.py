@@ -19,6 +19,8 @@ FEATURE_MODEL_MODULES: list[str] = [
     "assistant.events.models",
     "assistant.privacy.models",
     "assistant.kiosks.models",
+    "assistant.bulletins.models",
+    "assistant.channels.subscribers",  # WeChat/WeCom subscribers for warning pushes (0019_wechat_subscribers)
 ]
 
 for _module in FEATURE_MODEL_MODULES:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from kiosk_app.screens.answer import AnswerScreen
 from kiosk_app.screens.base import KioskScreen
+from kiosk_app.screens.bulletin import BulletinScreen
 from kiosk_app.screens.clarify import ClarifyScreen
 from kiosk_app.screens.confirm import ConfirmScreen
 from kiosk_app.screens.handoff import HandoffScreen
@@ -19,6 +20,7 @@ from kiosk_app.screens.listing import ListScreen
 from kiosk_app.screens.notice import NoticeScreen
 from kiosk_app.views import (
     ANSWER,
+    BULLETIN,
     CLARIFY,
     CONFIRM,
     HANDOFF,
@@ -29,6 +31,7 @@ from kiosk_app.views import (
     LIST,
     LISTEN,
     NOTICE,
+    WARNING,
 )
 
 SCREEN_CLASSES: dict[str, type[KioskScreen]] = {
@@ -43,6 +46,8 @@ SCREEN_CLASSES: dict[str, type[KioskScreen]] = {
     NOTICE: NoticeScreen,
     LISTEN: ListenScreen,
     CONFIRM: ConfirmScreen,
+    BULLETIN: BulletinScreen,
+    WARNING: BulletinScreen,
 }
 
 

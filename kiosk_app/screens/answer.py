@@ -7,19 +7,17 @@ residents cannot do.
 
 from __future__ import annotations
 
-from kiosk_app.screens.base import KioskScreen, load_kv, show
+from kiosk_app.screens.base import ScrollingScreen, load_kv
 from kiosk_app.views import AnswerView
 
-SCROLL_STEP = 0.5  # of the visible height
 
+class AnswerScreen(ScrollingScreen):
+    scrolled_id = "answer_text"
 
-class AnswerScreen(KioskScreen):
     def on_kv_post(self, base_widget: object) -> None:
         # ids hold weak proxies; the print button must survive being taken out of the row.
         self._print_button = self.ids.print_button.__self__
-        scroller = self.ids.scroller
-        scroller.bind(height=self._scroll_buttons, scroll_y=self._scroll_buttons)
-        self.ids.answer_text.bind(height=self._scroll_buttons)
+        self.bind_scrolling()
         self.refresh()
 
     def refresh(self) -> None:
@@ -29,8 +27,7 @@ class AnswerScreen(KioskScreen):
         self.fill(self.ids.aspects, view.aspects if view else ())
         self._place_print_button(bool(view and view.can_print))
         self.ids.nav.talk = bool(view and view.voice)  # 按住说话 for a follow-up, first in the bottom row
-        self.ids.scroller.scroll_y = 1
-        self._scroll_buttons()
+        self.to_top()
 
     def _place_print_button(self, visible: bool) -> None:
         # Left out entirely without a printer: a button that can only say "no printer" wastes a tap.
@@ -39,24 +36,6 @@ class AnswerScreen(KioskScreen):
             row.add_widget(button, index=1)  # Kivy counts from the end: before 没解决找工作人员
         elif not visible and button.parent is not None:
             row.remove_widget(button)
-
-    def _overflows(self) -> bool:
-        return self.ids.answer_text.height > self.ids.scroller.height + 1
-
-    def _scroll_buttons(self, *_args: object) -> None:
-        overflow = self._overflows()
-        scroll_y = self.ids.scroller.scroll_y
-        show(self.ids.scroll_up, overflow and scroll_y < 0.999)
-        show(self.ids.scroll_down, overflow and scroll_y > 0.001)
-        self.ids.scroll_column.width = self.ids.scroll_up.width if overflow else 0
-
-    def scroll(self, direction: int) -> None:
-        scroller = self.ids.scroller
-        hidden = self.ids.answer_text.height - scroller.height
-        if hidden <= 0:
-            return
-        step = SCROLL_STEP * scroller.height / hidden
-        scroller.scroll_y = min(1.0, max(0.0, scroller.scroll_y + direction * step))
 
 
 load_kv(__file__)

@@ -53,4 +53,38 @@ class KioskScreen(Screen):
             container.add_widget(action_button(action, self.perform, **kwargs))
 
 
+class ScrollingScreen(KioskScreen):
+    """A screen whose long text scrolls with two big buttons (往上看 / 往下看) rather than by swiping, which many
+    older residents cannot do. Its ``.kv`` has ``scroller`` (a ScrollView), ``scroll_up``/``scroll_down`` in
+    ``scroll_column``, and the text widget whose id ``scrolled_id`` names."""
+
+    scrolled_id = "body"
+    scroll_step = 0.5  # of the visible height
+
+    def bind_scrolling(self) -> None:
+        self.ids.scroller.bind(height=self._scroll_buttons, scroll_y=self._scroll_buttons)
+        self.ids[self.scrolled_id].bind(height=self._scroll_buttons)
+
+    def to_top(self) -> None:
+        self.ids.scroller.scroll_y = 1
+        self._scroll_buttons()
+
+    def _hidden_height(self) -> float:
+        return float(self.ids[self.scrolled_id].height - self.ids.scroller.height)
+
+    def _scroll_buttons(self, *_args: object) -> None:
+        overflow = self._hidden_height() > 1
+        scroll_y = self.ids.scroller.scroll_y
+        show(self.ids.scroll_up, overflow and scroll_y < 0.999)
+        show(self.ids.scroll_down, overflow and scroll_y > 0.001)
+        self.ids.scroll_column.width = self.ids.scroll_up.width if overflow else 0
+
+    def scroll(self, direction: int) -> None:
+        scroller, hidden = self.ids.scroller, self._hidden_height()
+        if hidden <= 0:
+            return
+        step = self.scroll_step * scroller.height / hidden
+        scroller.scroll_y = min(1.0, max(0.0, scroller.scroll_y + direction * step))
+
+
 load_kv(__file__)

@@ -14,7 +14,9 @@ class ListScreen(KioskScreen):
         self.ids.title.text = view.title if view else ""
         self.ids.prompt.text = view.prompt if view else ""
         grid = self.ids.choice_grid
-        grid.rows = max(1, -(-self.controller.list_page_size // grid.cols)) if self.controller else 3
+        size = (view.page_size if view and view.page_size else 0) or (
+            self.controller.list_page_size if self.controller else 6)
+        grid.rows = max(1, -(-size // grid.cols))
         self.fill(grid, view.items if view else ())
         paged = view is not None and view.pages > 1
         self.ids.pager.opacity = 1 if paged else 0

@@ -78,3 +78,55 @@ def test_the_banner_appears_on_an_open_page_within_3_s_and_acknowledging_tells_t
         finally:
             browser.close()
             resident.close()
+
+
+def test_a_warning_over_several_communities_is_one_banner_for_city_staff(settings, tmp_path: Path):
+    """A disaster warning raises one alert per community it covers (each community's staff answer theirs); city
+    staff see them as one banner, named by its kind (no 「紧急求助」), and one 「我来处理」 takes them all."""
+    import datetime as dt
+
+    from playwright.sync_api import sync_playwright
+
+    from assistant.bulletins.cap import CapAlert, CapArea
+    from assistant.bulletins.warnings import ingest
+    from assistant.communities.directory import import_community
+    from assistant.storage.db import session_scope
+    from assistant.storage.models import Alert
+
+    codes = ("qx-a", "qx-b", "qx-c")
+
+    def communities(context) -> None:
+        with session_scope(context.sessions) as db:
+            for code in codes:
+                import_community(db, code, {"name": f"{code}社区"}, street="新竹街道", district="青秀区")
+
+    with live_server(settings, clock=Clock(), before_start=communities, outbox_drain_interval_seconds=0,
+                     staff_cookie_secure=False, graceful_shutdown_s=2) as live, sync_playwright() as p:
+        browser = launch(p)
+        try:
+            page = browser.new_page()
+            sign_in(page, live.url, STAFF_USERS["staff"][0], PASSWORD)
+            page.goto(f"{live.url}/staff/kb")
+            page.wait_for_function("() => window.shequLive !== undefined", timeout=10_000)
+            time.sleep(0.5)
+            now = dt.datetime.now(dt.UTC)
+            alert = CapAlert(identifier="bench-qx-1", sender="nnqx@cma.test", sent=now, status="Actual",
+                             msg_type="Alert", event="暴雨", severity="Severe", headline="青秀区暴雨橙色预警",
+                             expires=now + dt.timedelta(hours=3), areas=(CapArea("南宁市青秀区"),))
+            with session_scope(live.context.sessions) as db:
+                result = ingest(db, live.context.events, alert, settings=live.context.settings)
+            assert set(codes) <= set(result.communities)
+            banner = page.locator(".alert-banner")
+            banner.first.wait_for(state="visible", timeout=5_000)
+            time.sleep(1.0)  # the other communities' alerts arrive on the same stream
+            assert banner.count() == 1
+            shown = banner.inner_text()
+            assert "灾害预警" in shown and "紧急求助" not in shown and f"涉及 {len(result.communities)} 个社区" in shown
+            page.screenshot(path=str(tmp_path / "warning-alert-banner.png"), full_page=True)
+            page.click(".alert-banner .alert-take")
+            banner.wait_for(state="detached", timeout=5_000)
+            with session_scope(live.context.sessions) as db:
+                open_alerts = db.query(Alert).filter(Alert.kind == "warning", Alert.acknowledged_by.is_(None)).count()
+            assert open_alerts == 0
+        finally:
+            browser.close()

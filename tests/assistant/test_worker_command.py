@@ -29,6 +29,21 @@ class FakeOrders:
             raise ConnectionError("database away")
         return DrainReport()
 
+    def run_warnings(self) -> None:
+        self.rounds.append(time.monotonic())
+
+
+def test_warnings_have_a_loop_of_their_own_at_the_feeds_pace() -> None:
+    """A warning must be on screens within 10 s: the feed is polled every few seconds, whatever the drain's pace."""
+    orders, stop = FakeOrders(), threading.Event()
+    runner = threading.Thread(target=worker_command.run_warnings_loop, args=(orders, 0.1, stop))
+    runner.start()
+    time.sleep(2.2)
+    stop.set()
+    runner.join(2)
+    assert not runner.is_alive()
+    assert 3 <= len(orders.rounds) <= 6  # the 0.5 s floor: a mistyped 0.1 does not hammer the feed
+
 
 def test_loop_runs_every_interval_until_stopped() -> None:
     orders, stop = FakeOrders(), threading.Event()

@@ -28,6 +28,7 @@
   const SESSION_KEY = "shequ.sessionId";
   const HISTORY_TIMEOUT_MS = 8000;  // restoring must not hold the page long: it starts afresh instead
   const CALL_PAYLOAD = /^tel:(\d{3,12})$/;  // emergency call buttons (tel:120); a link, never a message
+  const NOTICES_PAYLOAD = "/notices";  // 「全部通知」 (assistant/dialogue/notices.py): opens the list
   const EMERGENCY_NUMBERS = /(?<!\d)1(?:20|10|19)(?!\d)/g;
   const OPEN_HANDOFF = ["排队中", "接待中"];
 
@@ -1043,6 +1044,12 @@
   function rememberCommunity(code) {
     community.code = code;
     try { localStorage.setItem(COMMUNITY_KEY, code); } catch (e) { /* private mode */ }
+    announceCommunity();
+  }
+
+  // bulletins.js shows this community's notices and warnings: it follows the chat's choice.
+  function announceCommunity() {
+    document.dispatchEvent(new CustomEvent("shequ:community", { detail: { code: community.code } }));
   }
 
   function askCommunity(list, question) {
@@ -1079,6 +1086,7 @@
       askCommunity(list, "您在哪个社区？请选一个，以后就不用再选了。");
     } else {
       community.code = null;  // one community: nothing to ask, the server uses it
+      announceCommunity();
     }
   }
 
@@ -1117,7 +1125,9 @@
   els.messages.addEventListener("click", (event) => {
     const target = event.target instanceof Element ? event.target.closest("button") : null;
     if (!target) return;
-    if (target.dataset.payload !== undefined) {
+    if (target.dataset.payload === NOTICES_PAYLOAD) {
+      document.dispatchEvent(new CustomEvent("shequ:notices-open"));  // the list of bulletins.js, not a message
+    } else if (target.dataset.payload !== undefined) {
       send(target.dataset.payload, target.dataset.title || target.textContent);
     } else if (target.dataset.rating !== undefined) {
       sendFeedback(target);

@@ -101,13 +101,25 @@
     window.setTimeout(function () { if (note.parentNode) { note.parentNode.removeChild(note); } }, 8000);
   }
 
+  function idsOf(banner) {
+    return Object.keys(banners).filter(function (id) { return banners[id] === banner; });
+  }
+
   function removeBanner(id) {
     var banner = banners[id];
     if (banner) {
-      banner.parentNode.removeChild(banner);
       delete banners[id];
+      // A warning's alerts share one banner (one per community): it goes with the last of them.
+      if (idsOf(banner).length === 0) { banner.parentNode.removeChild(banner); }
+      else { countCommunities(banner); }
     }
     updateSound();
+  }
+
+  function countCommunities(banner) {
+    var count = banner.querySelector(".alert-count");
+    var n = idsOf(banner).length;
+    if (count) { count.textContent = n > 1 ? "（涉及 " + n + " 个社区）" : ""; }
   }
 
   function markEscalated(banner) {
@@ -120,19 +132,29 @@
   function acknowledge(alert, button, status) {
     button.disabled = true;
     status.textContent = "正在确认…";
-    fetch("/staff/api/alerts/" + encodeURIComponent(alert.id) + "/acknowledge", {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRF-Token": csrf(), "Accept": "application/json" }
-    }).then(function (response) {
-      return response.json().catch(function () { return {}; }).then(function (body) {
-        if (response.ok || response.status === 409 || response.status === 404) {
-          removeBanner(alert.id);
-          if (!response.ok && body.message) { notice(body.message); }
-          return;
-        }
-        button.disabled = false;
-        status.textContent = (body.error && body.error.message) || body.message || "没有确认成功，请再点一次。";
+    var banner = banners[alert.id];
+    var ids = banner ? idsOf(banner) : [String(alert.id)];
+    Promise.all(ids.map(function (id) {
+      return fetch("/staff/api/alerts/" + encodeURIComponent(id) + "/acknowledge", {
+        method: "POST", credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf(), "Accept": "application/json" }
+      }).then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (body) {
+          return { id: id, response: response, body: body };
+        });
       });
+    })).then(function (results) {
+      var failed = null;
+      results.forEach(function (r) {
+        if (r.response.ok || r.response.status === 409 || r.response.status === 404) {
+          removeBanner(r.id);
+          if (!r.response.ok && r.body.message) { notice(r.body.message); }
+        } else { failed = r.body; }
+      });
+      if (failed) {
+        button.disabled = false;
+        status.textContent = (failed.error && failed.error.message) || failed.message || "没有确认成功，请再点一次。";
+      }
     }).catch(function () {
       button.disabled = false;
       status.textContent = "网络不通，没有确认成功，请再点一次。";
@@ -145,15 +167,27 @@
       if (alert.escalated) { markEscalated(banners[alert.id]); }
       return;
     }
+    // City staff get a warning's alert once per community it covers: one banner for all of them.
+    var grouped = alert.group && document.querySelector('.alert-banner[data-alert-group="' + alert.group + '"]');
+    if (grouped) {
+      banners[alert.id] = grouped;
+      countCommunities(grouped);
+      return;
+    }
     var banner = document.createElement("div");
     banner.className = "alert-banner";
     banner.setAttribute("role", "alert");
     banner.setAttribute("data-alert-id", String(alert.id));
+    if (alert.group) { banner.setAttribute("data-alert-group", alert.group); }
     var body = document.createElement("div");
     body.className = "alert-body";
-    body.appendChild(span("alert-kind", "紧急求助 · " + (alert.kind_label || "紧急情况")));
+    // A resident's emergency says so first; a device fault or a disaster warning is named by its kind alone.
+    var notResident = alert.kind === "kiosk" || alert.kind === "warning";
+    body.appendChild(span("alert-kind", notResident ? (alert.kind_label || "") :
+      "紧急求助 · " + (alert.kind_label || "紧急情况")));
     body.appendChild(span("alert-meta", (alert.at_text || "") + " · " + (alert.channel_label || "")));
     body.appendChild(span("alert-text", alert.text || ""));
+    body.appendChild(span("alert-count", ""));
     banner.appendChild(body);
     var button = document.createElement("button");
     button.type = "button";
