@@ -294,6 +294,11 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     needed = th.new_topic if other_fits_better else th.new_topic_certain
     if aspect and not other_fits_better:
         needed = max(needed, th.new_topic_with_aspect)
+    if (not other_fits_better and alone_top is not None and alone_top.entry_id in ev.referrals
+            and current not in ev.referrals):
+        # A referral says who else handles a matter, never a detail of the service being discussed: in words
+        # the current topic uses as well (发票 while on 手工报销), it is no reason to leave that topic.
+        needed = float("inf")
     # 「附近哪里有」 is made of aspect words only (附近, 哪里): it names no topic, whatever it matches alone.
     elliptical = ev.topic_words is not None and not ev.topic_words and aspect is not None
     names_other = (not elliptical and alone_top is not None and alone_top.entry_id != current

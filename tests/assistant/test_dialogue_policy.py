@@ -127,6 +127,19 @@ def test_a_topic_the_message_alone_finds_loses_when_the_current_topic_reads_bett
     assert (decision.topic_id, decision.aspect) == ("manual-reimbursement", "materials")
 
 
+def test_a_referral_in_the_current_topic_words_never_pulls_a_follow_up_away() -> None:
+    # The same with a near-certain match: a referral (who else handles 发票) is no detail of 手工报销.
+    state = DialogueState(topic_id="manual-reimbursement")
+    decision = decide(state, ev(aspect=aspect("materials", 0.8), alone=search(("referral-invoice", 0.99)),
+                                topic_known=True, referrals=frozenset({"referral-invoice"})), TH)
+    assert (decision.topic_id, decision.aspect) == ("manual-reimbursement", "materials")
+    # … but a message in words the current topic never uses names the referral's matter.
+    decision = decide(state, ev(aspect=aspect("materials", 0.8), alone=search(("referral-invoice", 0.99)),
+                                topic_known=True, referrals=frozenset({"referral-invoice"}),
+                                uncovered_current=("股票",), uncovered_other=()), TH)
+    assert decision.topic_id == "referral-invoice"
+
+
 def test_a_short_how_question_after_an_answer_asks_for_the_process() -> None:
     ranking = AspectPrediction(None, 0.6, [("general", 0.6), ("process", 0.3), ("time", 0.1)])
     decision = decide(IN_TOPIC, ev(normalized="点样搞", aspect=ranking, alone=search(("x", 0.1)), topic_known=True), TH)

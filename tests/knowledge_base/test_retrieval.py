@@ -16,7 +16,14 @@ from hypothesis import strategies as st
 from knowledge_base.engine import load_calibration
 from knowledge_base.errors import UnknownComponentError
 from knowledge_base.retrieval import lexical
-from knowledge_base.retrieval.dense import VectorIndex, make_encoder
+from knowledge_base.retrieval.dense import (
+    VectorIndex,
+    _build_word_tokenizer,
+    _project,
+    make_encoder,
+    mean_pool,
+    train_static_encoder,
+)
 from knowledge_base.retrieval.fusion import (
     FEATURES,
     SIGNALS,
@@ -282,6 +289,27 @@ def test_static_query_encoding_matches_the_model(tiny_kb) -> None:
     batch = encoder.encode(texts)  # the model path
     one_by_one = np.vstack([encoder.encode([t]) for t in texts])  # the numpy path
     np.testing.assert_allclose(one_by_one, batch, atol=1e-5)
+
+
+def test_the_static_encoder_is_an_ensemble_of_seeds_projected_to_one_members_size() -> None:
+    groups = [["社保卡丢了", "社保卡不见了", "补办社保卡"], ["高龄津贴", "长寿金怎么领", "老人补贴"],
+              ["低保申请", "吃低保", "最低生活保障"]]
+    one = train_static_encoder(groups, lambda t: " ".join(t), dim=4, epochs=2, members=1)
+    two = train_static_encoder(groups, lambda t: " ".join(t), dim=4, epochs=2, members=2)
+    v1, v2 = one.encode(["社保卡丢了"]), two.encode(["社保卡丢了"])
+    assert v1.shape == v2.shape == (1, 4)  # the search costs what one member's does
+    np.testing.assert_allclose(np.linalg.norm(v2), 1.0, atol=1e-5)
+    assert not np.allclose(v1, v2)
+
+
+def test_projecting_the_ensemble_keeps_the_cosines_of_its_sentences() -> None:
+    texts = ["社 保 卡", "高 龄 津 贴", "低 保", "社 保 卡 丢", "老 人 补 贴", "吃 低 保"]
+    tokenizer = _build_word_tokenizer(texts)
+    weights = np.random.default_rng(0).normal(size=(tokenizer.get_vocab_size(), 16)).astype(np.float32)
+    projected = _project(weights, tokenizer, texts, 6)  # six sentences span at most six directions
+    assert projected.shape == (weights.shape[0], 6)
+    before, after = mean_pool(tokenizer, weights, texts), mean_pool(tokenizer, projected, texts)
+    np.testing.assert_allclose(after @ after.T, before @ before.T, atol=1e-4)
 
 
 def test_unknown_components_are_clear_errors() -> None:
