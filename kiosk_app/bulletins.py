@@ -16,13 +16,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from accessibility.contrast import AAA_TEXT, contrast_ratio
 from accessibility.errors import ColorFormatError
+from kiosk_app.background import BackgroundLoop
 
 log = logging.getLogger(__name__)
 
@@ -231,20 +231,20 @@ class BulletinFetch:
     not_modified: bool = False
 
 
-class BulletinPoller:
+class BulletinPoller(BackgroundLoop):
     """``start()`` polls at once and then every ``interval`` seconds on a daemon thread; ``on_board`` gets each
     board whose revision changed (on the poller's thread: the app passes it to Kivy's clock)."""
 
+    thread_name = "kiosk-bulletins"
+
     def __init__(self, fetch: Callable[[str | None], BulletinFetch], on_board: Callable[[Board], None], *,
                  interval: float = DEFAULT_POLL_SECONDS) -> None:
+        super().__init__()
         self._fetch = fetch
         self._on_board = on_board
         self.interval = min(max(interval, MIN_POLL_SECONDS), MAX_POLL_SECONDS)
         self.etag: str | None = None
         self.revision: str | None = None
-        self.failures = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def poll_once(self) -> Board | None:
         """One request; the board when it changed, else None (unchanged, 304, or failed and logged)."""
@@ -276,19 +276,5 @@ class BulletinPoller:
             return self.interval
         return min(MAX_BACKOFF_SECONDS, self.interval * 2 ** self.failures)
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="kiosk-bulletins", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.poll_once()
-            if self._stop.wait(self.next_delay()):
-                break
-
-    def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+    def run_once(self) -> Board | None:
+        return self.poll_once()

@@ -127,7 +127,7 @@ class KioskController:
             "more": lambda _: self.open_more(),
             "page": lambda argument: self.lists.turn(argument),
             "ask": self.ask_topic,
-            "payload": self.send,
+            "payload": self.send_payload,
             "aspect": lambda name: self.send(payloads.aspect(name)),
             "human": lambda _: self.call_staff(),
             "home": lambda _: self.go_home(),
@@ -257,6 +257,13 @@ class KioskController:
             self.send(payloads.topic(entry_id), retry_text=question.title if question else None)
 
         self.with_catalog(ask)
+
+    def send_payload(self, payload: str) -> None:
+        """A reply's button: 「全部通知」 opens the kiosk's own 社区通知 list; anything else goes back to the assistant."""
+        if payloads.is_command(payload, Command.notices):
+            self.bulletins.open_list()
+        else:
+            self.send(payload)
 
     def send(self, text: str, *, retry_text: str | None = None) -> None:
         session = self.session_id

@@ -15,7 +15,6 @@ the microphone: ``printer`` ok | low_paper | no_paper | offline | none, ``reader
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any
 
 from device_adapters.health import check_health
 from device_adapters.printer.status import PrinterState
+from kiosk_app.background import BackgroundLoop
 from kiosk_app.devices import KioskDevices
 from kiosk_app.microphone import Microphone, NoMicrophone
 
@@ -96,8 +96,10 @@ class ServerConfig:
                    float(seconds) if isinstance(seconds, int | float) and seconds > 0 else None)
 
 
-class KioskHeartbeat:
+class KioskHeartbeat(BackgroundLoop):
     """``start()`` beats at once and then every ``interval`` seconds on a daemon thread; ``stop()`` ends it."""
+
+    thread_name = "kiosk-heartbeat"
 
     def __init__(self, base_url: str, token: str, *, interval: float, health: Callable[[], dict[str, str]],
                  on_config: Callable[[ServerConfig], None], version: str | None = None,
@@ -105,6 +107,7 @@ class KioskHeartbeat:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         import httpx
 
+        super().__init__()
         self.interval = _bounded(interval)
         self._health = health
         self._on_config = on_config
@@ -113,9 +116,6 @@ class KioskHeartbeat:
         self._started_at = monotonic()
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
                                   headers={"User-Agent": "shequ-kiosk", "Authorization": f"Bearer {token}"})
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.failures = 0  # beats failed in a row
         self.config: ServerConfig | None = None
 
     def beat_once(self) -> ServerConfig | None:
@@ -161,27 +161,11 @@ class KioskHeartbeat:
             return self.interval
         return min(self.interval, RETRY_SECONDS * 2 ** (self.failures - 1))
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="kiosk-heartbeat", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.beat_once()
-            except Exception:  # never let the thread die: the next beat may work
-                log.exception("heartbeat error")
-                self.failures += 1
-            if self._stop.wait(self.next_delay()):
-                break
+    def run_once(self) -> ServerConfig | None:
+        return self.beat_once()
 
     def stop(self, timeout: float = 2.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().stop(timeout)
         self._http.close()
 
 

@@ -373,3 +373,14 @@ def test_the_in_process_board_of_the_assistant_reads_on_the_kiosk(in_process_cli
     parsed = parse_board(fetched.body)
     assert fetched.etag == parsed.revision and parsed.poll_seconds > 0
     assert in_process_client.bulletins(fetched.etag).not_modified
+
+
+def test_the_assistant_s_all_notices_button_opens_the_kiosk_s_own_list() -> None:
+    """「全部通知」 under a spoken answer about notices opens the 社区通知 page instead of asking the server again."""
+    from assistant.dialogue import payloads
+
+    controller, _tts, _ = make()
+    controller.bulletins.update(board())
+    controller.perform(Action("全部通知", "payload", payloads.NOTICES))
+    screen, view = controller.ui.last
+    assert screen == LIST and view.kind == "notices"
