@@ -34,7 +34,13 @@ from knowledge_base.retrieval.index import (
     SearchScope,
     content_fingerprint,
 )
-from knowledge_base.retrieval.text_analysis import TextAnalyzer, make_tokenizer
+from knowledge_base.retrieval.text_analysis import (
+    HomophoneCorrector,
+    JiebaTokenizer,
+    TextAnalyzer,
+    make_tokenizer,
+    user_dict_words,
+)
 from knowledge_base.synonyms import SynonymDictionary
 
 log = logging.getLogger(__name__)
@@ -160,12 +166,15 @@ class KnowledgeBase:
 
     def is_scrap(self, word: str, also_known: frozenset[str] = frozenset()) -> bool:
         """A segmentation scrap, not a word: unknown to every entry, and a known word (or nothing) once the
-        function characters at its ends are taken off — 最多能 (最多 + 能), 要排, 做要. 股票 and 猫咪 are words.
+        function characters at its ends are taken off — 最多能 (最多 + 能), 要排, 做要 — or a known word and one more
+        character (最多贷). 股票 and 猫咪 are words.
         ``also_known``: more words that count as known (the aspect table's)."""
         known = self.known_words()
         if word in known or word in also_known:
             return False
         core = word.strip(SCRAP_FUNCTION_CHARS)
+        if len(core) >= 3 and any(part in known or part in also_known for part in (core[:-1], core[1:])):
+            return True  # a known word glued to one more character: 最多贷 (最多 + 贷), 要交够 (要交 + 够)
         return len(core) <= 1 or core in known or core in also_known
 
     def uncovered_words(self, query: str, entry_id: str) -> list[str]:
@@ -263,7 +272,13 @@ class KnowledgeBase:
 def make_analyzer(synonyms: SynonymDictionary, tokenizer: str = "jieba",
                   dialect: DialectLexicon | None = None) -> TextAnalyzer:
     extra = synonyms.canonical_terms() | set(synonyms.mapping)
-    return TextAnalyzer(make_tokenizer(tokenizer, USER_DICT, extra), synonyms, dialect)
+    made = make_tokenizer(tokenizer, USER_DICT, extra)
+    homophones = None
+    if isinstance(made, JiebaTokenizer):
+        # The terms typos are corrected to: the KB's own terms first, then the user dictionary's words.
+        terms = [*sorted(synonyms.canonical_terms()), *user_dict_words(USER_DICT)]
+        homophones = HomophoneCorrector(terms, made.is_word, made.tokenize)
+    return TextAnalyzer(made, synonyms, dialect, homophones)
 
 
 def load_calibration(path: Path = CALIBRATION_FILE) -> Calibration:

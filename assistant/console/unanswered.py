@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 CLOSE_STATUSES = {"out_of_scope": "不属于服务范围", "spam": "无意义/骚扰"}
 MAX_IDS = 5000
+# An aspect-only phrase (「几点上班」) that the KB matches this well is a question of its own, not a follow-up (the
+# dialogue policy answers such a match whatever other words the message has: ``confident_topic``).
+ANSWERED_ON_ITS_OWN = 0.7
 
 
 def parse_ids(raw: str) -> list[int]:
@@ -80,7 +83,11 @@ def elliptical(kb: KnowledgeBase, text: str) -> bool:
     neutral = _topic_neutral_words(kb)
     if [w for w in kb.index.analyzer.analyze_query(normalized).words if w not in neutral]:
         return False
-    return kb.search(normalized[:200]).decision != RetrievalDecision.answer
+    found = kb.search(normalized[:200])
+    # Only a confident match makes such a phrase a question of its own: on a small KB, 「要带什么」 reaches the
+    # answer level for the one entry that has 「补社保卡要带什么」, and it is still a follow-up.
+    return not (found.decision == RetrievalDecision.answer and found.top is not None
+                and found.top.score >= ANSWERED_ON_ITS_OWN)
 
 
 def phrase_warnings(kb: KnowledgeBase, entry_id: str, phrases: list[str]) -> dict[str, str]:

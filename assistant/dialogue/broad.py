@@ -19,6 +19,7 @@ from knowledge_base.engine import KnowledgeBase
 from knowledge_base.loader import parse_yaml_file
 from knowledge_base.retrieval.fusion import Decision
 from knowledge_base.retrieval.index import SearchResult
+from knowledge_base.retrieval.text_analysis import homophone_in
 
 BROAD_TERMS_FILE = Path(__file__).resolve().parents[2] / "knowledge_base" / "data" / "broad_terms.yaml"
 # A word in at least this many titles is broad by itself.
@@ -36,10 +37,12 @@ GENERIC_WORDS = frozenset({
 # (怎么申请, 丢了) makes the message say what it wants.
 _GENERIC_SURFACE = re.compile(
     r"我想问下|我想问问|我想问|想问下|想问问|想问|想咨询下?|咨询下|问一下|问下|讲下|说说|了解下|了解一下|"
-    r"有什么|有哪些|有没有|有冇|有乜嘢|有咩|有么子|有哪样|都有啥|都有什么|有啥|什么|啥|哪些|乜嘢|咩|么子|哪样|"
+    r"有什么|有哪些|有没有|有冇|有乜嘢|有咩|有么子|有哪样|都有啥|都有什么|有啥|什么|啥子|啥|哪些|乜嘢|咩|么子|哪样|啲乜|乜|"
     r"方面的?|那块的?|那些|之类|的事情?|的问题|的东西|嘅嘢|问题|事情|政策|福利|好处|国家|政府|能享受|享受|"
     r"怎么弄|怎么搞|怎么整|怎么办理?|怎样办理?|如何办理?|咋整|咋办|咋弄|咋搞|点样搞|点样弄|点样办|点搞|哪门搞|哪门办|关于|"
     r"得不得|可以|能|领|发|的|了|吗|呢|啊|呀|嘛|吧|我|给|对|都|要|想|请问|你好|您好|找|办|开|个|弄|搞|申请|注意|"
+    # fillers of 「能申请点什么」「还有什么可以享受」「仲可以申请啲乜」
+    r"点|些|啲|还|仲|再|"
     r"[\s,.?!，。？！、]")
 CATEGORY_KEY = "分类:"
 # The resident asks what there is (「老人补贴有哪些」, 「能申请点什么」), not for one service: a list of choices
@@ -103,9 +106,11 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
     known = knowledge.derived("canonical-terms", lambda: frozenset(knowledge.synonyms.canonical_terms()))
     longer = [w for w in analyzed.words if w in known]
     for term in sorted(explicit, key=len, reverse=True):
-        if term in rest and not any(term in w and len(w) > len(term) for w in longer):
+        # …or as a homophone typo (补帖, 社宝): a bare 「补帖」 is as broad as 「补贴」.
+        found = term if term in rest else homophone_in(rest, term)
+        if found and not any(found in w and len(w) > len(found) for w in longer):
             terms.append(term)
-            rest = rest.replace(term, " ")
+            rest = rest.replace(found, " ")
     asks_for_list = bool(_ASKS_FOR_LIST.search(normalized))
     if not terms and asks_for_list and not _GENERIC_SURFACE.sub("", canonical):
         # 「有什么可以申请的」: nothing named at all — the services residents ask most, one per category first

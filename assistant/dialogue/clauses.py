@@ -16,7 +16,9 @@ LONG_MESSAGE_CHARS = 28
 MIN_CLAUSE_CHARS = 3
 MAX_REQUEST_CLAUSES = 3
 
-_SPLIT = re.compile(r"[，,。.！!？?；;、\n…~～]+|(?:然后|但是|可是|不过|所以|而且|还有就是|另外|另外还有|顺便问下|顺便问一下|还想问)")
+# Residents on phones and voice input often separate clauses with spaces instead of punctuation
+# (「路灯坏了快一个月了 晚上黑麻麻的 到底找哪个」): a space between two Chinese characters is a break too.
+_SPLIT = re.compile(r"[，,。.！!？?；;、\n…~～]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])|(?:然后|但是|可是|不过|所以|而且|还有就是|另外|另外还有|顺便问下|顺便问一下|还想问)")
 _QUESTION_CUE = re.compile(
     r"怎么|怎样|如何|咋|哪里|哪儿|哪个|哪些|哪家|在哪|去哪|什么|啥|多少|多久|几时|几天|能不能|能否|可不可以|可以吗|"
     r"行不行|得不得|有没有|有冇|是不是|要不要|需不需要|够不够|算不算|吗|呢|么|[?？]"

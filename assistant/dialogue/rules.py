@@ -57,7 +57,9 @@ _EMERGENCY_SOUNDS = re.compile(
 
 # Asking who handles a problem, rather than reporting it: 路灯坏了归谁管, 怎么反映, 找哪个部门.
 _ASKS_WHOM = re.compile(r"归谁管|谁管|找谁|找哪个部门|哪个部门|怎么反映|怎样反映|向哪里反映|去哪里反映|打什么电话|打哪个电话|"
-                        r"怎么报修|去哪报|跟谁说|向谁反映|该找")
+                        r"怎么报修|去哪报|跟谁说|向谁反映|该找|"
+                        # 哪个 for 谁 (桂柳话 and colloquial Mandarin): 到底哪个管, 找哪个才有人来修, 跟哪个讲
+                        r"哪个管|归哪个|找哪个|跟哪个[讲说]|同哪个[讲说]|哪个负责|谁负责")
 
 
 def asks_whom(text: str) -> bool:
@@ -82,7 +84,8 @@ def _pinyin(text: str) -> str:
 
 def asks_for_service(text: str) -> bool:
     """A service request, a question whom to tell, a hypothetical or a past event: the model must be surer."""
-    return bool(_SERVICE_REQUEST.search(text) or _ASKING.search(text) or _NOT_NOW.search(text))
+    return bool(_SERVICE_REQUEST.search(text) or _ASKING.search(text) or _NOT_NOW.search(text)
+                or _ASKS_WHOM.search(text))  # 山坡开了条缝 要跟哪个讲: whom to tell, as 报告给谁 is
 
 
 def switch_topic(text: str) -> str | None:

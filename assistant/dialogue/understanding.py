@@ -96,9 +96,18 @@ class Understanding:
         for the newborn's 医保, so of X's entries the one whose title shares the current topic's subject wins."""
         switch = knowledge.search(target, k=RELEVANCE_CANDIDATES)
         target_broad = find_broad_request(knowledge, target, {}, self.thresholds.broad_max_options)
-        if switch.decision == RetrievalDecision.answer and (target_broad is None or not target_broad.bare):
-            return switch
         subject = self._title_words(knowledge, current)
+        if switch.decision == RetrievalDecision.answer and (target_broad is None or not target_broad.bare):
+            # 「身份证丢了」…「那社保卡呢」: the same question about X, so of X's good candidates the one that shares
+            # the current topic's subject beyond X itself (丢了, 补办) is meant — 社保卡挂失补办, not 社保卡申领.
+            own = self._stretches(knowledge, target)
+            kin = next((c for c in switch.candidates if c.entry_id != current
+                        and c.score >= self.thresholds.clarify
+                        and (subject - own) & self._title_words(knowledge, c.entry_id)), None)
+            if kin is None or kin is switch.top:
+                return switch
+            rest = [c for c in switch.candidates if c is not kin and c.entry_id != current]
+            return SearchResult(target, switch.canonical, [kin, *rest], RetrievalDecision.answer)
         kin = next((c for c in switch.candidates if c.entry_id != current and c.score >= self.thresholds.switch_kin
                     and subject & self._title_words(knowledge, c.entry_id)), None)
         if kin is not None:
@@ -114,10 +123,25 @@ class Understanding:
     def _title_words(self, knowledge: KnowledgeBase, entry_id: str) -> frozenset[str]:
         """What an entry's title is about (新生儿, 医保; not 怎么, 办理), as two-character stretches of its
         words, so that 残疾证 and 残疾人 share 残疾."""
+        return self._stretches(knowledge, knowledge.entries[entry_id].title)
+
+    def _stretches(self, knowledge: KnowledgeBase, text: str) -> frozenset[str]:
         neutral = self._aspect_words(knowledge)
-        title = knowledge.entries[entry_id].title
-        words = [w for w in knowledge.index.analyzer.analyze_query(title).words if len(w) >= 2 and w not in neutral]
+        words = [w for w in knowledge.index.analyzer.analyze_query(text).words if len(w) >= 2 and w not in neutral]
         return frozenset(w[i:i + 2] for w in words for i in range(len(w) - 1)) - neutral
+
+    def _request_reading_holds(self, request: SearchResult, whole: SearchResult) -> bool:
+        """Whether the request clauses read alone replace the whole message's reading. A request clause alone finds
+        junk too (「……台风暴雨预警他们都不知道 有什么办法让他们能收到」: the request alone finds 法律援助): its topic
+        must also be among the whole message's candidates, unless it is confident by itself."""
+        top = request.top
+        if top is None:
+            return False
+        th = self.thresholds
+        supported = any(c.entry_id == top.entry_id for c in whole.candidates[: th.support_candidates])
+        if request.decision == RetrievalDecision.answer:
+            return supported or top.score >= th.confident_topic
+        return supported and (whole.top is None or top.score > whole.top.score)
 
     def _topic_clause(self, knowledge: KnowledgeBase, normalized: str,
                       requests: Sequence[str]) -> SearchResult | None:
@@ -186,8 +210,7 @@ class Understanding:
             # The whole story did not settle it: read the request clauses alone (「……想问下高龄津贴怎么领」),
             # even when there is only one (「……我们这种情况可以申请低保吗」).
             request = knowledge.search(request_text)
-            if request.decision == RetrievalDecision.answer or (
-                    request.top is not None and (alone.top is None or request.top.score > alone.top.score)):
+            if self._request_reading_holds(request, alone):
                 alone, whole = request, alone
             if alone.decision != RetrievalDecision.answer:
                 # 「……听楼下阿婆说八十岁以上的老人每个月有点钱领……我这个要去哪里办啊」: the request names no topic;

@@ -14,7 +14,7 @@ import multiprocessing as mp
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -48,6 +48,9 @@ def _analyze_in_worker(text: str) -> AnalyzedText:
 
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
+HOMOPHONE_MIN_CHARS = 2  # shorter stretches sound like too many things
+HOMOPHONE_MAX_CHARS = 5
 _KEEP_CHARS = re.compile(r"[\u4e00-\u9fffa-z0-9%]")
 _jieba_lock = threading.Lock()
 
@@ -72,6 +75,17 @@ class JiebaTokenizer:
         with _jieba_lock:  # jieba's lazy structures are not thread-safe
             return [t for t in self._tokenizer.lcut(text, HMM=True) if t.strip()]
 
+    def is_word(self, text: str) -> bool:
+        """Whether the dictionary (jieba's own and the project's) knows ``text`` as a word."""
+        return self._tokenizer.FREQ.get(text, 0) > 0
+
+
+def user_dict_words(path: Path) -> list[str]:
+    """The words of a jieba user dictionary (``word [freq] [tag]`` per line), in its order."""
+    if not path.exists():
+        return []
+    return [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
 
 class CharTokenizer:
     """Characters only; a fallback with no dictionary (and the fake used in fast tests)."""
@@ -94,6 +108,103 @@ def _char_pinyin(char: str) -> str:
     return syllables[0] if syllables else ""
 
 
+def homophone_in(text: str, term: str) -> str | None:
+    """The stretch of ``text`` that sounds like ``term`` (same toneless pinyin, character by character) and
+    shares at least one character with it: 补帖 for 补贴, 社宝 for 社保 — the typos of pinyin input and speech
+    recognition. Sharing a character keeps unrelated words of the same sound out (一包 is not 医保)."""
+    size = len(term)
+    sound = tuple(map(_char_pinyin, term))
+    if size < 2 or not all(sound):
+        return None
+    for start in range(len(text) - size + 1):
+        piece = text[start : start + size]
+        if piece != term and any(a == b for a, b in zip(piece, term, strict=True)) \
+                and tuple(map(_char_pinyin, piece)) == sound:
+            return piece
+    return None
+
+
+# Sounds that speakers in Guangxi (and pinyin typists) do not tell apart: n/l, zh/z, ch/c, sh/s, in/ing, en/eng.
+_MERGED_SOUNDS = ((re.compile(r"^zh"), "z"), (re.compile(r"^ch"), "c"), (re.compile(r"^sh"), "s"),
+                  (re.compile(r"^n(?=[aeiou])"), "l"), (re.compile(r"ing$"), "in"), (re.compile(r"eng$"), "en"))
+
+
+@lru_cache(maxsize=32768)
+def _char_sound(char: str) -> str:
+    sound = _char_pinyin(char)
+    for pattern, replacement in _MERGED_SOUNDS:
+        sound = pattern.sub(replacement, sound)
+    return sound
+
+
+# Characters that are words of their own in a sentence (医保吗 is 医保 + 吗, not a typo of 医保码; 地在摇 is not 地灾).
+_FUNCTION_CHARS = frozenset("的地得了着过吗呢吧啊呀嘛么哦哈在是有不没就也都还又要会能可和跟与或我你他她它这那哪个点些"
+                            "一二两三四五六七八九十几多少")
+
+
+def _plausible_typo(piece: str, term: str) -> bool:
+    """A content character kept, and every changed character a content character (see ``_FUNCTION_CHARS``):
+    盖个章 keeps only 个 of 个账, and 交点钱 changes 点 — neither is a typo."""
+    pairs = list(zip(piece, term, strict=True))
+    return any(a == b and a not in _FUNCTION_CHARS for a, b in pairs) \
+        and not any(a != b and a in _FUNCTION_CHARS for a, b in pairs)
+
+
+class HomophoneCorrector:
+    """Typos of pinyin input and speech recognition rewritten to the dictionary's terms: 据住证 → 居住证,
+    养老经 → 养老金, 低宝 → 低保, 公基金 → 公积金 — the ones nobody listed among the synonyms.
+
+    A stretch of the text is rewritten to a term when it sounds the same (toneless pinyin, character by
+    character, with the sounds of ``_MERGED_SOUNDS`` taken as one), shares at least one character with it (一包
+    is no typo of 医保), is no word of its own, and cuts no word of the segmenter's in two: 「找工作」 holds 找工,
+    which sounds like 招工, and 「报护理」 holds 报护, which sounds like 报户 — both are left alone."""
+
+    def __init__(self, terms: Iterable[str], is_word: Callable[[str], bool],
+                 segment: Callable[[str], list[str]]) -> None:
+        self.by_sound: dict[tuple[str, ...], list[str]] = {}
+        for term in dict.fromkeys(terms):  # in the caller's order: the first of a sound wins
+            if HOMOPHONE_MIN_CHARS <= len(term) <= HOMOPHONE_MAX_CHARS and _CJK_ONLY.fullmatch(term):
+                self.by_sound.setdefault(tuple(map(_char_sound, term)), []).append(term)
+        self.terms = frozenset(t for group in self.by_sound.values() for t in group)
+        self.is_word = is_word
+        self.segment = segment
+
+    def correct(self, text: str) -> str:
+        if not self.by_sound or not _CJK.search(text):
+            return text
+        # Where the segmenter's dictionary words lie: a correction may cover them whole, never cut one.
+        spans: list[tuple[int, int]] = []
+        position = 0
+        for token in self.segment(text):
+            start = text.find(token, position)
+            if start < 0:
+                continue
+            position = start + len(token)
+            if len(token) >= HOMOPHONE_MIN_CHARS and self.is_word(token):
+                spans.append((start, position))
+        out: list[str] = []
+        start, end = 0, len(text)
+        while start < end:
+            step, replacement = 1, None
+            for size in range(min(HOMOPHONE_MAX_CHARS, end - start), HOMOPHONE_MIN_CHARS - 1, -1):
+                piece = text[start : start + size]
+                if piece in self.terms:
+                    step = size  # the right word already: it and what it covers stay as they are
+                    break
+                stop = start + size
+                if not _CJK_ONLY.fullmatch(piece) or self.is_word(piece) \
+                        or any(a < stop and start < b and not (start <= a and b <= stop) for a, b in spans):
+                    continue
+                term = next((t for t in self.by_sound.get(tuple(map(_char_sound, piece)), ())
+                             if _plausible_typo(piece, t)), None)
+                if term is not None:
+                    step, replacement = size, term
+                    break
+            out.append(text[start : start + step] if replacement is None else replacement)
+            start += step
+        return "".join(out)
+
+
 def _pinyin_of(chars: str) -> tuple[str, ...]:
     # Character by character (cached): 50× faster than phrase-aware conversion, and a polyphone maps
     # the same way in questions and queries, which is all homophone matching needs.
@@ -110,10 +221,11 @@ class AnalyzedText:
 
 class TextAnalyzer:
     def __init__(self, tokenizer: Tokenizer, synonyms: SynonymDictionary | None = None,
-                 dialect: DialectLexicon | None = None) -> None:
+                 dialect: DialectLexicon | None = None, homophones: HomophoneCorrector | None = None) -> None:
         self.tokenizer = tokenizer
         self.synonyms = synonyms or SynonymDictionary()
         self.dialect = dialect or DialectLexicon()
+        self.homophones = homophones
         # Index builds and calibration folds analyse the same questions many times over.
         self._cache: dict[str, AnalyzedText] = {}
         self._recent: dict[str, AnalyzedText] = {}
@@ -131,8 +243,13 @@ class TextAnalyzer:
         return analyzed
 
     def canonical(self, text: str) -> str:
-        # Dialect first (几耐 → 多久), then fillers, then the KB's own terms (退休金 → 养老金).
-        return self.synonyms.apply(strip_fillers(self.dialect.apply(normalize(text))))
+        # Dialect first (几耐 → 多久), then fillers, then the KB's own terms (退休金 → 养老金), then the typos
+        # nobody listed (据住证 → 居住证), whose correction may be a listed variant in turn.
+        canonical = self.synonyms.apply(strip_fillers(self.dialect.apply(normalize(text))))
+        if self.homophones is None:
+            return canonical
+        corrected = self.homophones.correct(canonical)
+        return canonical if corrected == canonical else self.synonyms.apply(corrected)
 
     def _analyze(self, text: str) -> AnalyzedText:
         canonical = self.canonical(text)

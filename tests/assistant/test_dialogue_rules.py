@@ -22,10 +22,14 @@ def test_past_events_hypotheticals_and_applications_are_not(text: str) -> None:
 def test_questions_about_safety_and_services_make_the_model_be_surer() -> None:
     assert asks_for_service("燃气热水器装在浴室里安全吗") and asks_for_service("山坡裂缝要报告给谁")
     assert not asks_for_service("屋里全是烟")
+    assert asks_for_service("屋后山坡开了好几条缝 要跟哪个讲")  # whom to tell, in 桂柳话's 哪个
 
 
 def test_who_handles_it() -> None:
     assert asks_whom("路灯坏了归谁管") and asks_whom("这个怎么反映") and not asks_whom("楼道灯坏了")
+    # 哪个 for 谁, as residents in Guangxi say it
+    assert asks_whom("晚上楼下广场舞吵到十点 到底哪个管") and asks_whom("路灯坏了一个月 找哪个才有人来修")
+    assert asks_whom("井盖松了跟哪个讲") and not asks_whom("哪个窗口交钱") and not asks_whom("井盖松了")
 
 
 def test_a_switch_names_the_new_topic() -> None:

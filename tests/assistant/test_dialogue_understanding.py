@@ -15,6 +15,8 @@ from intents.aspects import FakeAspectRecognizer
 from intents.emergency import FakeEmergencyDetector
 from intents.fake import FakeIntentClassifier
 from knowledge_base.dialect import DialectLexicon
+from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
+from knowledge_base.retrieval.index import Candidate, SearchResult
 
 
 @pytest.fixture
@@ -103,6 +105,30 @@ def test_a_bare_broad_word_gets_options_from_its_category(understanding, tiny_kb
     assert not understanding.read(tiny_kb, DialogueState(), "社保卡丢了怎么补办").broad_bare
 
 
+def test_a_broad_word_typed_as_a_homophone_is_still_broad(understanding, tiny_kb) -> None:
+    # 社宝 (pinyin input) is 社保: the same choices, not 「不会回答」
+    evidence = understanding.read(tiny_kb, DialogueState(), "社宝")
+    assert evidence.broad_bare
+    assert set(evidence.broad_options) == {"social-security-card-apply", "social-security-card-loss",
+                                           "resident-pension-claim"}
+
+
+def _result(*scored: tuple[str, float], answered: bool) -> SearchResult:
+    candidates = [Candidate(entry_id, entry_id, score, {}) for entry_id, score in scored]
+    return SearchResult("q", "q", candidates, RetrievalDecision.answer if answered else RetrievalDecision.clarify)
+
+
+def test_a_request_clause_read_alone_must_be_backed_by_the_whole_message(understanding) -> None:
+    whole = _result(("disaster-warning-sources", 0.35), ("typhoon-flood-warning", 0.3), answered=False)
+    # 「……有什么办法让他们能收到」 alone finds 法律援助, which the whole message never pointed at
+    assert not understanding._request_reading_holds(_result(("legal-aid", 0.45), answered=True), whole)
+    assert understanding._request_reading_holds(_result(("typhoon-flood-warning", 0.45), answered=True), whole)
+    # sure by itself, it stands; weaker than the whole message's best, it never does
+    assert understanding._request_reading_holds(_result(("legal-aid", 0.8), answered=True), whole)
+    assert not understanding._request_reading_holds(_result(("typhoon-flood-warning", 0.25), answered=False), whole)
+    assert understanding._request_reading_holds(_result(("typhoon-flood-warning", 0.38), answered=False), whole)
+
+
 # --- long messages (pure functions) -------------------------------------------------------------------------
 
 STORY = "我妈今年八十三了，一个人住在乡下，腿脚也不好，我在南宁打工照顾不到，想问下她能不能领高龄津贴"
@@ -112,6 +138,14 @@ def test_a_long_message_is_read_by_its_request_clauses() -> None:
     assert split_clauses(STORY)[0] == "我妈今年八十三了"
     assert request_clauses(STORY) == ["想问下她能不能领高龄津贴"]
     assert request_clauses("高龄津贴怎么领") == ["高龄津贴怎么领"]  # short: the message is its own request
+
+
+def test_spaces_between_chinese_words_end_a_clause_as_punctuation_does() -> None:
+    # Typed on a phone or spoken into one: no punctuation at all, only spaces.
+    spaced = STORY.replace("，", " ")
+    assert split_clauses(spaced) == split_clauses(STORY)
+    assert request_clauses(spaced) == ["想问下她能不能领高龄津贴"]
+    assert split_clauses("广西人社app 上面怎么认证") == ["广西人社app 上面怎么认证"]  # a space after a Latin word stays
 
 
 def test_the_last_clause_counts_even_without_a_question_word() -> None:
@@ -140,20 +174,26 @@ def test_words_no_entry_uses_and_topic_words_are_collected(understanding, tiny_k
     assert not any("高龄" in w for w in evidence.unknown_words)
 
 
-def test_a_broad_switch_target_prefers_the_entry_that_shares_the_current_subject(classifier, tiny_kb_data,
-                                                                                  write_kb, tmp_path) -> None:
-    # 「那医保呢」 after 新生儿上户口: of the 医保 entries, the newborn's is meant, even if the plain one scores higher
+def _kb_with(tiny_kb_data: dict, write_kb, directory, files: dict):
+    """The tiny KB with more entry files, built as the server builds it."""
     from knowledge_base.engine import KnowledgeBase
     from knowledge_base.loader import load_entries
     from knowledge_base.profile import load_profile
     from knowledge_base.synonyms import load_synonyms
 
+    written = write_kb(directory, {**tiny_kb_data, "entries": {**tiny_kb_data["entries"], **files}})
+    return KnowledgeBase.build(load_entries(written), load_synonyms(written / "synonyms.yaml"),
+                               load_profile(written / "community_profile.example.yaml"))
+
+
+def test_a_broad_switch_target_prefers_the_entry_that_shares_the_current_subject(classifier, tiny_kb_data,
+                                                                                  write_kb, tmp_path) -> None:
+    # 「那医保呢」 after 新生儿上户口: of the 医保 entries, the newborn's is meant, even if the plain one scores higher
     def entry(entry_id: str, title: str, questions: list[str]) -> dict:
         return {"id": entry_id, "title": title, "department": "医保", "status": "published", "questions": questions,
                 "answer": f"{title}：到社区服务中心问。", "aspects": {"materials": "身份证。"}}
 
-    data = dict(tiny_kb_data)
-    data["entries"] = {**tiny_kb_data["entries"], "yibao.yaml": {"category": "yibao", "entries": [
+    kb = _kb_with(tiny_kb_data, write_kb, tmp_path / "kb", {"yibao.yaml": {"category": "yibao", "entries": [
         entry("resident-medical-insurance-enroll", "城乡居民医保每年什么时候缴费",
               ["医保怎么交", "医保每年交多少", "居民医保什么时候交", "医保", "交医保", "医保缴费", "医保交费时间",
                "今年医保多少钱", "医保在哪交"]),
@@ -164,21 +204,37 @@ def test_a_broad_switch_target_prefers_the_entry_that_shares_the_current_subject
     ]}, "huji.yaml": {"category": "huji", "entries": [
         entry("newborn-household-registration", "新生儿怎么上户口",
               [f"{who}{how}" for who in ("孩子出生了", "宝宝", "新生儿") for how in ("怎么上户口", "落户", "报户口")]),
-    ]}}
-    directory = write_kb(tmp_path / "kb", data)
-    kb = KnowledgeBase.build(load_entries(directory), load_synonyms(directory / "synonyms.yaml"),
-                             load_profile(directory / "community_profile.example.yaml"))
+    ]}})
     # a knowledge base this small scores everything but the best match near zero: no floor for the kin here
     understanding = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector(),
                                   PolicyThresholds(switch_kin=0.0))
-    plain = kb.search("医保", k=10)
-    assert plain.top is not None and plain.top.entry_id == "resident-medical-insurance-enroll", plain.candidates
-    evidence = understanding.read(kb, DialogueState(topic_id="newborn-household-registration"), "那医保呢")
-    assert evidence.switch is not None and evidence.switch.top is not None
-    assert evidence.switch.top.entry_id == "newborn-medical-insurance", evidence.switch.candidates
-    evidence = understanding.read(kb, DialogueState(topic_id="senior-age-allowance"), "那医保呢")
-    assert evidence.switch is not None and evidence.switch.top is not None
-    assert evidence.switch.top.entry_id != "newborn-medical-insurance"
+    assert _top_of(kb.search("医保", k=10)) == "resident-medical-insurance-enroll"
+    assert _switched_to(understanding, kb, "newborn-household-registration", "那医保呢") == "newborn-medical-insurance"
+    assert _switched_to(understanding, kb, "senior-age-allowance", "那医保呢") != "newborn-medical-insurance"
+
+
+def _top_of(result: SearchResult | None) -> str | None:
+    return result.top.entry_id if result is not None and result.top is not None else None
+
+
+def _switched_to(understanding: Understanding, kb, current: str, text: str) -> str | None:
+    return _top_of(understanding.read(kb, DialogueState(topic_id=current), text).switch)
+
+
+def test_a_switch_keeps_the_question_and_changes_only_the_thing(classifier, tiny_kb_data, write_kb, tmp_path) -> None:
+    # 「身份证丢了」…「那社保卡呢」: 社保卡 alone is best answered by 社保卡申领, but the resident lost that card too
+    kb = _kb_with(tiny_kb_data, write_kb, tmp_path / "kb", {"huji.yaml": {"category": "huji", "entries": [
+        {"id": "id-card-apply-replace", "title": "身份证丢了怎么补办", "department": "公安", "status": "published",
+         "answer": "带户口本到派出所补办。", "aspects": {"materials": "户口本。"},
+         "questions": ["身份证丢了", "身份证不见了怎么办", "补办身份证", "身份证掉了去哪补", "身份证丢了要带什么",
+                       "身份证被偷了", "身份证补办要多久", "补身份证要钱吗"]},
+    ]}})
+    understanding = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector(),
+                                  PolicyThresholds(clarify=0.0))  # a KB this small scores the runner-up near zero
+    assert _top_of(kb.search("社保卡", k=10)) == "social-security-card-apply"
+    assert _switched_to(understanding, kb, "id-card-apply-replace", "那社保卡呢") == "social-security-card-loss"
+    # with no shared subject (高龄津贴 has nothing of 丢了/补办), 社保卡 keeps its own best entry
+    assert _switched_to(understanding, kb, "senior-age-allowance", "那社保卡呢") == "social-security-card-apply"
 
 
 def test_asking_what_there_is_is_marked_on_the_broad_request(tiny_kb) -> None:
@@ -189,6 +245,9 @@ def test_asking_what_there_is_is_marked_on_the_broad_request(tiny_kb) -> None:
     assert listing is not None and listing.asks_for_list
     asking = find_broad_request(tiny_kb, "老人家的补贴怎么申请", {}, 6)
     assert asking is None or not asking.asks_for_list
+    # 「我能申请点什么」 names nothing at all: the services residents ask most
+    anything = find_broad_request(tiny_kb, "我能申请点什么", {}, 6)
+    assert anything is not None and anything.bare and len(anything.options) >= 3
 
 
 def test_how_do_i_go_about_it_adds_nothing_to_a_broad_word(understanding, tiny_kb) -> None:

@@ -35,7 +35,13 @@ from knowledge_base.retrieval.fusion import (
 )
 from knowledge_base.retrieval.index import DENSE_CANDIDATES
 from knowledge_base.retrieval.lexical import K1, MAX_DOC_FREQUENCY, B, Bm25Signal
-from knowledge_base.retrieval.text_analysis import CharTokenizer, TextAnalyzer, make_tokenizer
+from knowledge_base.retrieval.text_analysis import (
+    CharTokenizer,
+    HomophoneCorrector,
+    TextAnalyzer,
+    homophone_in,
+    make_tokenizer,
+)
 from knowledge_base.synonyms import SynonymDictionary
 
 # ---------------------------------------------------------------- BM25 against an oracle
@@ -492,3 +498,60 @@ def test_matters_of_other_departments_find_their_referral(shipped_kb, query: str
     result = shipped_kb.search(query)
     assert result.top is not None and result.top.entry_id == entry_id, result.candidates[:2]
     assert shipped_kb.entries[entry_id].is_referral
+
+
+def test_a_homophone_typo_of_a_term_is_found_in_the_text() -> None:
+    assert homophone_in("补帖", "补贴") == "补帖" and homophone_in("我问下社宝那块", "社保") == "社宝"
+    assert homophone_in("医宝社宝这些", "医保") == "医宝"
+    assert homophone_in("补贴", "补贴") is None  # the term itself is no typo
+    assert homophone_in("买一包烟", "医保") is None  # same sound, no shared character: another word
+    assert homophone_in("补", "补贴") is None and homophone_in("社保", "x") is None
+
+
+def test_a_known_word_glued_to_one_more_character_is_a_scrap(tiny_kb) -> None:
+    # jieba cuts 「最多贷几多」 as 最多贷: 最多 (an aspect word) + 贷, not a word no entry knows
+    assert tiny_kb.is_scrap("最多贷", frozenset({"最多"}))
+    assert not tiny_kb.is_scrap("最多贷")  # 最多 unknown here: nothing to tell it from a word
+    assert not tiny_kb.is_scrap("股票") and not tiny_kb.is_scrap("猫咪")
+    assert not tiny_kb.is_scrap("比特币交易", frozenset({"比特"}))  # more than one character beyond it
+
+
+def _corrector(words: set[str], terms: list[str]) -> HomophoneCorrector:
+    def segment(text: str) -> list[str]:  # forward maximum matching over ``words``: a stand-in for jieba
+        tokens, start = [], 0
+        while start < len(text):
+            size = next((n for n in range(min(4, len(text) - start), 1, -1) if text[start:start + n] in words), 1)
+            tokens.append(text[start:start + size])
+            start += size
+        return tokens
+
+    return HomophoneCorrector(terms, lambda w: w in words, segment)
+
+
+def test_typos_are_corrected_to_the_terms_they_sound_like() -> None:
+    corrector = _corrector({"怎么", "怎么办", "申请", "几号"}, ["居住证", "低保", "养老金", "公积金"])
+    assert corrector.correct("据住证怎么办") == "居住证怎么办"
+    assert corrector.correct("低宝怎么申请") == "低保怎么申请"
+    # Guangxi accents: in/ing, n/l, s/sh … are one sound (养老经 → 养老金)
+    assert corrector.correct("养老经几号发") == "养老金几号发"
+    assert corrector.correct("公基金") == "公积金"
+
+
+def test_no_correction_where_it_would_change_the_meaning() -> None:
+    corrector = _corrector({"一包", "找工作", "护理", "医保"}, ["医保", "医保码", "招工", "报户", "个账"])
+    assert corrector.correct("买一包烟") == "买一包烟"  # a word of its own, and no character shared
+    assert corrector.correct("找工作") == "找工作"  # 找工 sounds like 招工, but cutting 找工作 in two is no fix
+    assert corrector.correct("可以报护理的钱") == "可以报护理的钱"  # 报护 would cut 护理
+    assert corrector.correct("医保吗") == "医保吗"  # 吗 is a word of its own, not a typo of 码
+    assert corrector.correct("盖个章") == "盖个章"  # only 个 kept of 个账
+    assert corrector.correct("医保") == "医保"
+
+
+def test_the_shipped_analyzer_reads_a_typo_as_its_term() -> None:
+    from knowledge_base.engine import DATA_DIR, make_analyzer
+    from knowledge_base.synonyms import load_synonyms
+
+    analyzer = make_analyzer(load_synonyms(DATA_DIR / "synonyms.yaml"))
+    assert "居住证" in analyzer.canonical("据住证怎么办")
+    assert analyzer.canonical("找工作") == "找工作" and "一包" in analyzer.canonical("买一包烟")
+
