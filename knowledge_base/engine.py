@@ -14,7 +14,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,7 +102,7 @@ class KnowledgeBase:
         city = [e for e in entries if e.status == EntryStatus.published]
         local = [e for overlay in overlays for e in overlay.entries if e.status == EntryStatus.published]
         published = city + local  # no overlays: exactly the city's index (same fingerprint, same results)
-        analyzer = make_analyzer(synonyms, tokenizer, dialect)
+        analyzer = make_analyzer(synonyms, tokenizer, dialect, titles=[e.title for e in published])
         if calibration is None:
             calibration = load_calibration()
         started = time.perf_counter()
@@ -270,13 +270,16 @@ class KnowledgeBase:
 
 
 def make_analyzer(synonyms: SynonymDictionary, tokenizer: str = "jieba",
-                  dialect: DialectLexicon | None = None) -> TextAnalyzer:
+                  dialect: DialectLexicon | None = None, titles: Iterable[str] = ()) -> TextAnalyzer:
+    """``titles``: the entries' titles, whose words typos are corrected to as well (驾使证 → 驾驶证)."""
     extra = synonyms.canonical_terms() | set(synonyms.mapping)
     made = make_tokenizer(tokenizer, USER_DICT, extra)
     homophones = None
     if isinstance(made, JiebaTokenizer):
-        # The terms typos are corrected to: the KB's own terms first, then the user dictionary's words.
-        terms = [*sorted(synonyms.canonical_terms()), *user_dict_words(USER_DICT)]
+        # The terms typos are corrected to: the KB's own terms first, then the user dictionary's words, then the
+        # words of the titles (a typo of 驾驶证 must not become the nearest listed term that sounds like part of it).
+        terms = [*sorted(synonyms.canonical_terms()), *user_dict_words(USER_DICT),
+                 *(word for title in sorted(titles) for word in made.tokenize(title))]
         homophones = HomophoneCorrector(terms, made.is_word, made.tokenize)
     return TextAnalyzer(made, synonyms, dialect, homophones)
 

@@ -115,8 +115,9 @@ def reindex(calibrate: bool) -> None:
                 synonyms = SynonymDictionary.from_groups(kb_repository.get_document(session, "synonyms") or {})
                 dialect = DialectLexicon.from_rows(kb_repository.get_document(session, DIALECT_DOC) or [])
             negatives, _ = parse_yaml_file(context.settings.kb_data_dir / "calibration_negatives.yaml")
-            calibration, stats = fit_calibration(entries, make_analyzer(synonyms, dialect=dialect),
-                                                 negative_questions(negatives), config=retrieval_config(context.settings))
+            analyzer = make_analyzer(synonyms, dialect=dialect, titles=[e.title for e in entries])
+            calibration, stats = fit_calibration(entries, analyzer, negative_questions(negatives),
+                                                 config=retrieval_config(context.settings))
             calibration.save(CALIBRATION_FILE)
             click.echo(f"calibration: weights {[round(w, 3) for w in calibration.weights]} "
                        f"bias {calibration.bias:.3f} ({stats})")

@@ -549,9 +549,14 @@ def test_no_correction_where_it_would_change_the_meaning() -> None:
 
 def test_the_shipped_analyzer_reads_a_typo_as_its_term() -> None:
     from knowledge_base.engine import DATA_DIR, make_analyzer
+    from knowledge_base.loader import load_entries
     from knowledge_base.synonyms import load_synonyms
 
-    analyzer = make_analyzer(load_synonyms(DATA_DIR / "synonyms.yaml"))
+    synonyms = load_synonyms(DATA_DIR / "synonyms.yaml")
+    analyzer = make_analyzer(synonyms, titles=[entry.title for entry in load_entries(DATA_DIR)])
     assert "居住证" in analyzer.canonical("据住证怎么办")
     assert analyzer.canonical("找工作") == "找工作" and "一包" in analyzer.canonical("买一包烟")
+    # a word of a title (驾驶证到期换证…) is a term too: its typo is not read as 死亡证明 (死证 sounds like 使证)
+    assert analyzer.canonical("驾使证到期怎么换").startswith("驾驶证")
+    assert not make_analyzer(synonyms).canonical("驾使证到期怎么换").startswith("驾驶证")
 
