@@ -65,10 +65,11 @@ def cluster_phrasings(session: Session, ids: list[int], who: object = None) -> l
 
 
 def _topic_neutral_words(kb: KnowledgeBase) -> frozenset[str]:
-    # The same words, under the same cache key, as the dialogue's Understanding: the aspect table's phrasings
-    # (材料, 多久, 在哪办 …) say nothing about which topic a message is about.
+    # The words of the aspect table's phrasings (材料, 多久, 在哪办 …) say nothing about which topic a message is
+    # about. Under a key of its own: the dialogue keeps another set (with stretches, from the phrasings it was
+    # given) under "aspect-words", and whichever was computed first used to stand for both.
     analyzer = kb.index.analyzer
-    return kb.derived("aspect-words", lambda: frozenset(
+    return kb.derived("console-aspect-words", lambda: frozenset(
         w for phrasings in aspect_table().training_examples().values() for p in phrasings
         for w in analyzer.analyze_query(p).words))
 

@@ -19,7 +19,6 @@ from knowledge_base.engine import KnowledgeBase
 from knowledge_base.loader import parse_yaml_file
 from knowledge_base.retrieval.fusion import Decision
 from knowledge_base.retrieval.index import SearchResult
-from knowledge_base.retrieval.text_analysis import homophone_in
 
 BROAD_TERMS_FILE = Path(__file__).resolve().parents[2] / "knowledge_base" / "data" / "broad_terms.yaml"
 # A word in at least this many titles is broad by itself.
@@ -106,11 +105,9 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
     known = knowledge.derived("canonical-terms", lambda: frozenset(knowledge.synonyms.canonical_terms()))
     longer = [w for w in analyzed.words if w in known]
     for term in sorted(explicit, key=len, reverse=True):
-        # …or as a homophone typo (补帖, 社宝): a bare 「补帖」 is as broad as 「补贴」.
-        found = term if term in rest else homophone_in(rest, term)
-        if found and not any(found in w and len(w) > len(found) for w in longer):
+        if term in rest and not any(term in w and len(w) > len(term) for w in longer):
             terms.append(term)
-            rest = rest.replace(found, " ")
+            rest = rest.replace(term, " ")
     asks_for_list = bool(_ASKS_FOR_LIST.search(normalized))
     if not terms and asks_for_list and not _GENERIC_SURFACE.sub("", canonical):
         # 「有什么可以申请的」: nothing named at all — the services residents ask most, one per category first

@@ -44,7 +44,8 @@ _SERVICE_REQUEST = re.compile(r"申请|补助|补贴|救助金|救急的钱|报�
 
 
 # Asking whom to tell or what can be applied for (屋后山坡裂了要报告给谁): the emergency model must be surer.
-_ASKING = re.compile(r"报告给谁|报给谁|找谁|哪个部门|归谁管|能申请|可以申请|怎么申请|报销|补贴|补助|要注意什么|注意啥|怎么预防|怎么防|"
+# (找谁, 归谁管, 哪个部门 and the like: ``_ASKS_WHOM``, which ``asks_for_service`` reads as well.)
+_ASKING = re.compile(r"报告给谁|报给谁|能申请|可以申请|怎么申请|报销|补贴|补助|要注意什么|注意啥|怎么预防|怎么防|"
                      r"安全吗|安不安全|危险吗|危不危险|合不合格|要不要装|该不该")
 # The same signs written with the wrong characters by pinyin input or speech recognition (胸口通 for 胸口痛,
 # 嘴外了 for 嘴歪了): matched on toneless pinyin.

@@ -100,25 +100,29 @@ class Understanding:
         if switch.decision == RetrievalDecision.answer and (target_broad is None or not target_broad.bare):
             # 「身份证丢了」…「那社保卡呢」: the same question about X, so of X's good candidates the one that shares
             # the current topic's subject beyond X itself (丢了, 补办) is meant — 社保卡挂失补办, not 社保卡申领.
-            own = self._stretches(knowledge, target)
-            kin = next((c for c in switch.candidates if c.entry_id != current
-                        and c.score >= self.thresholds.clarify
-                        and (subject - own) & self._title_words(knowledge, c.entry_id)), None)
-            if kin is None or kin is switch.top:
-                return switch
-            rest = [c for c in switch.candidates if c is not kin and c.entry_id != current]
-            return SearchResult(target, switch.canonical, [kin, *rest], RetrievalDecision.answer)
-        kin = next((c for c in switch.candidates if c.entry_id != current and c.score >= self.thresholds.switch_kin
-                    and subject & self._title_words(knowledge, c.entry_id)), None)
+            kin = self._kin(knowledge, switch, current, subject - self._stretches(knowledge, target),
+                            self.thresholds.clarify)
+            return switch if kin is None else kin
+        kin = self._kin(knowledge, switch, current, subject, self.thresholds.switch_kin)
         if kin is not None:
-            rest = [c for c in switch.candidates if c is not kin and c.entry_id != current]
-            return SearchResult(target, switch.canonical, [kin, *rest], RetrievalDecision.answer)
+            return kin
         title = knowledge.entries[current].title.split("（")[0]
         together = knowledge.search(f"{title}{target}", k=6)
         others = [c for c in together.candidates if c.entry_id != current]
         if others and others[0].score >= self.thresholds.answer:
             return SearchResult(target, together.canonical, others, RetrievalDecision.answer)
         return switch
+
+    def _kin(self, knowledge: KnowledgeBase, switch: SearchResult, current: str, subject: frozenset[str],
+             floor: float) -> SearchResult | None:
+        """``switch`` led by its first candidate from ``floor`` whose title shares ``subject``; None when there is
+        none, or when that is its top already."""
+        kin = next((c for c in switch.candidates if c.entry_id != current and c.score >= floor
+                    and subject & self._title_words(knowledge, c.entry_id)), None)
+        if kin is None or kin is switch.top:
+            return None
+        rest = [c for c in switch.candidates if c is not kin and c.entry_id != current]
+        return SearchResult(switch.query, switch.canonical, [kin, *rest], RetrievalDecision.answer)
 
     def _title_words(self, knowledge: KnowledgeBase, entry_id: str) -> frozenset[str]:
         """What an entry's title is about (新生儿, 医保; not 怎么, 办理), as two-character stretches of its

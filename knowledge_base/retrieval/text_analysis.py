@@ -108,22 +108,6 @@ def _char_pinyin(char: str) -> str:
     return syllables[0] if syllables else ""
 
 
-def homophone_in(text: str, term: str) -> str | None:
-    """The stretch of ``text`` that sounds like ``term`` (same toneless pinyin, character by character) and
-    shares at least one character with it: 补帖 for 补贴, 社宝 for 社保 — the typos of pinyin input and speech
-    recognition. Sharing a character keeps unrelated words of the same sound out (一包 is not 医保)."""
-    size = len(term)
-    sound = tuple(map(_char_pinyin, term))
-    if size < 2 or not all(sound):
-        return None
-    for start in range(len(text) - size + 1):
-        piece = text[start : start + size]
-        if piece != term and any(a == b for a, b in zip(piece, term, strict=True)) \
-                and tuple(map(_char_pinyin, piece)) == sound:
-            return piece
-    return None
-
-
 # Sounds that speakers in Guangxi (and pinyin typists) do not tell apart: n/l, zh/z, ch/c, sh/s, in/ing, en/eng.
 _MERGED_SOUNDS = ((re.compile(r"^zh"), "z"), (re.compile(r"^ch"), "c"), (re.compile(r"^sh"), "s"),
                   (re.compile(r"^n(?=[aeiou])"), "l"), (re.compile(r"ing$"), "in"), (re.compile(r"eng$"), "en"))
@@ -172,16 +156,7 @@ class HomophoneCorrector:
     def correct(self, text: str) -> str:
         if not self.by_sound or not _CJK.search(text):
             return text
-        # Where the segmenter's dictionary words lie: a correction may cover them whole, never cut one.
-        spans: list[tuple[int, int]] = []
-        position = 0
-        for token in self.segment(text):
-            start = text.find(token, position)
-            if start < 0:
-                continue
-            position = start + len(token)
-            if len(token) >= HOMOPHONE_MIN_CHARS and self.is_word(token):
-                spans.append((start, position))
+        spans: list[tuple[int, int]] | None = None  # segmented only once a stretch sounds like a term: most never do
         out: list[str] = []
         start, end = 0, len(text)
         while start < end:
@@ -191,18 +166,33 @@ class HomophoneCorrector:
                 if piece in self.terms:
                     step = size  # the right word already: it and what it covers stay as they are
                     break
-                stop = start + size
-                if not _CJK_ONLY.fullmatch(piece) or self.is_word(piece) \
-                        or any(a < stop and start < b and not (start <= a and b <= stop) for a, b in spans):
+                if not _CJK_ONLY.fullmatch(piece) or self.is_word(piece):
                     continue
                 term = next((t for t in self.by_sound.get(tuple(map(_char_sound, piece)), ())
                              if _plausible_typo(piece, t)), None)
-                if term is not None:
+                if term is None:
+                    continue
+                spans = self._word_spans(text) if spans is None else spans
+                stop = start + size
+                if not any(a < stop and start < b and not (start <= a and b <= stop) for a, b in spans):
                     step, replacement = size, term
                     break
             out.append(text[start : start + step] if replacement is None else replacement)
             start += step
         return "".join(out)
+
+    def _word_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where the segmenter's dictionary words lie: a correction may cover them whole, never cut one."""
+        spans: list[tuple[int, int]] = []
+        position = 0
+        for token in self.segment(text):
+            start = text.find(token, position)
+            if start < 0:
+                continue
+            position = start + len(token)
+            if len(token) >= HOMOPHONE_MIN_CHARS and self.is_word(token):
+                spans.append((start, position))
+        return spans
 
 
 def _pinyin_of(chars: str) -> tuple[str, ...]:

@@ -39,7 +39,6 @@ from knowledge_base.retrieval.text_analysis import (
     CharTokenizer,
     HomophoneCorrector,
     TextAnalyzer,
-    homophone_in,
     make_tokenizer,
 )
 from knowledge_base.synonyms import SynonymDictionary
@@ -500,14 +499,6 @@ def test_matters_of_other_departments_find_their_referral(shipped_kb, query: str
     assert shipped_kb.entries[entry_id].is_referral
 
 
-def test_a_homophone_typo_of_a_term_is_found_in_the_text() -> None:
-    assert homophone_in("补帖", "补贴") == "补帖" and homophone_in("我问下社宝那块", "社保") == "社宝"
-    assert homophone_in("医宝社宝这些", "医保") == "医宝"
-    assert homophone_in("补贴", "补贴") is None  # the term itself is no typo
-    assert homophone_in("买一包烟", "医保") is None  # same sound, no shared character: another word
-    assert homophone_in("补", "补贴") is None and homophone_in("社保", "x") is None
-
-
 def test_a_known_word_glued_to_one_more_character_is_a_scrap(tiny_kb) -> None:
     # jieba cuts 「最多贷几多」 as 最多贷: 最多 (an aspect word) + 贷, not a word no entry knows
     assert tiny_kb.is_scrap("最多贷", frozenset({"最多"}))
@@ -535,6 +526,10 @@ def test_typos_are_corrected_to_the_terms_they_sound_like() -> None:
     # Guangxi accents: in/ing, n/l, s/sh … are one sound (养老经 → 养老金)
     assert corrector.correct("养老经几号发") == "养老金几号发"
     assert corrector.correct("公基金") == "公积金"
+    # a broad word typed as a homophone is the word (补帖 → 补贴, 社宝 → 社保), wherever it stands
+    broad = _corrector({"我问下", "那块"}, ["补贴", "社保", "医保"])
+    assert broad.correct("补帖") == "补贴" and broad.correct("我问下社宝那块") == "我问下社保那块"
+    assert broad.correct("医宝社宝这些") == "医保社保这些"
 
 
 def test_no_correction_where_it_would_change_the_meaning() -> None:
