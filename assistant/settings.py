@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     policy_emergency_kind: float = 0.2
     policy_emergency_agreeing: float = 0.2
     policy_aspect_followup: float = 0.45
+    policy_aspect_certain: float = 0.95
     policy_aspect_new_topic: float = 0.7
     policy_new_topic: float = 0.5
     policy_new_topic_with_aspect: float = 0.7

@@ -127,6 +127,9 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
     others = [w for w in analyzer.analyze_query(rest).words if w not in GENERIC_WORDS and len(w) >= 2]
     if len(others) > MAX_OTHER_WORDS:
         return None
+    if others and search is not None and search.decision == Decision.answer and search.top is not None \
+            and search.top.score >= NARROWED_MATCH:
+        return None  # 「老年证有啥好处」: the good things of one thing the message names, and retrieval is sure of it
     matched: dict[str, int] = {}
     for term in terms:
         for entry_id in _matching(knowledge, titles, explicit.get(term) or (term,)):

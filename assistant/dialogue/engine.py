@@ -61,6 +61,9 @@ log = logging.getLogger(__name__)
 SMALLTALK = {"greet": replies.GREET, "goodbye": replies.GOODBYE, "thanks": replies.THANKS,
              "bot_capabilities": replies.CAPABILITIES, "affirm": replies.AFFIRM}
 REPORT_MATCH_MIN_SCORE = 0.3  # a report is routed to the department of a KB entry this close to it
+# After an alert, 「先做什么」「打几号」 are about getting help: this entry (when the knowledge base has it) is the
+# conversation's topic, so they are answered from it instead of 「不会回答」.
+EMERGENCY_TOPIC = "emergency-help"
 
 
 @dataclass
@@ -360,6 +363,8 @@ class DialogueEngine:
         kind = d.emergency_kind if d.emergency_kind in replies.EMERGENCY_BY_KIND else "emergency"
         # Stored (and announced to staff once this turn commits) before the reply says it was sent.
         alerts.raise_alert(turn.db, self.events, turn.session_id, turn.channel, kind, mask_text(turn.text))
+        if EMERGENCY_TOPIC in turn.knowledge.entries:
+            turn.state.topic_id, turn.state.aspect, turn.state.pending_choices = EMERGENCY_TOPIC, None, []
         advice = replies.EMERGENCY_BY_KIND.get(kind, replies.EMERGENCY_ADVICE)
         text = replies.EMERGENCY_NUMBERS + advice + replies.EMERGENCY_SENT
         first = replies.EMERGENCY_FIRST_CALL.get(kind, replies.EMERGENCY_CALLS[0])

@@ -46,6 +46,7 @@ class PolicyThresholds:
     emergency_kind: float = 0.2  # when the rules raise the alert, the model's kind is used from this danger on
     emergency_agreeing: float = 0.2  # the detector's danger and the classifier's emergency probability both this high
     aspect_followup: float = 0.45  # aspect recogniser's confidence for a follow-up in the current topic
+    aspect_certain: float = 0.95  # … so sure, in a short follow-up, that a not-sure out-of-scope reading loses
     aspect_new_topic: float = 0.7  # … for answering only that aspect of a newly named topic
     new_topic: float = 0.5  # the message alone names another topic this strongly: it is a new topic
     new_topic_with_aspect: float = 0.7  # … when the message also reads as an aspect follow-up
@@ -193,11 +194,16 @@ def decide(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decision
         chosen = _pending_choice(ev, name, confidence)
         if chosen is not None:
             return chosen
-    if ev.broad_bare and len(ev.broad_options) >= th.broad_min_options and name not in SMALLTALK_INTENTS:
+    if ev.broad_bare and len(ev.broad_options) >= th.broad_min_options and name not in SMALLTALK_INTENTS \
+            and not (state.topic_id and ev.topic_known and _elliptical_aspect(ev, th)):
+        # 「要给钱吗」 after an answer asks what that service costs: 钱 is broad only when it is all there is
         return _broad(ev, name, confidence, th)
-    if (state.topic_id and ev.topic_known and name in _COMMAND_INTENTS and confidence < th.weak_command_intent
-            and _followup_aspect(ev, th) is not None):
-        name = "ask_service"  # 「步骤是什么」 is no request to repeat: an aspect follow-up
+    nothing_to_choose = name == "choose_option" and not state.pending_choices
+    if (state.topic_id and ev.topic_known and name in _COMMAND_INTENTS
+            and (confidence < th.weak_command_intent or nothing_to_choose) and _followup_aspect(ev, th) is not None):
+        # 「步骤是什么」 is no request to repeat, and 「点进去第一步选什么」 with no choices offered chooses nothing:
+        # an aspect follow-up
+        name = "ask_service"
     by_intent = _non_service_intent(ev, name, confidence, th)
     if by_intent is not None:
         return by_intent
@@ -309,7 +315,7 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     # A follow-up is answered from the topic being discussed; its score is that topic's in the message alone,
     # or certainty when the message is elliptical (like an aspect button).
     context_score = _score_of(ev.alone, current) or 1.0
-    if name == "out_of_scope" and ev.uncovered_current:
+    if name == "out_of_scope" and ev.uncovered_current and not _surely_aspect(ev, confidence, th):
         return None  # 「今天股票大盘怎么走」: words the topic never uses, and no service at all
     if aspect is not None:
         return Decision(Act.answer, topic_id=current, aspect=aspect, score=context_score, intent="ask_service",
@@ -334,6 +340,18 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
         return Decision(Act.topic_menu, topic_id=current, intent=name or "ask_service", confidence=confidence,
                         reason="unclear follow-up")
     return None
+
+
+def _elliptical_aspect(ev: Evidence, th: PolicyThresholds) -> bool:
+    """Nothing in the message but words of the aspect table (要给钱吗, 附近哪里有), and it reads as an aspect."""
+    return ev.topic_words is not None and not ev.topic_words and _followup_aspect(ev, th) is not None
+
+
+def _surely_aspect(ev: Evidence, confidence: float, th: PolicyThresholds) -> bool:
+    """「每户出多少钱」 after 老楼加装电梯: short, certainly about money, and the classifier's out-of-scope reading
+    (每户 is no word of the topic) is not sure — a follow-up, not a question from nowhere."""
+    return (len(ev.normalized) <= th.short_followup_chars and ev.aspect.name is not None
+            and ev.aspect.confidence >= th.aspect_certain and confidence < th.out_of_scope_override)
 
 
 def _followup_aspect(ev: Evidence, th: PolicyThresholds) -> str | None:

@@ -27,6 +27,8 @@ _NOT_NOW = re.compile(r"万一|如果|假如|要是|要系|怎么防|如何防|�
                       r"听人说|就问问|随便问问|问问而已|有时候|"
                       # after the event: 火灾后户口本烧没了, 失火以后燃气被停了
                       r"(?:火灾|失火|着火|起火|水灾|发大水|洪水|地震|台风|触电|中毒)(?:以后|之后|过后|后)|"
+                      # the water has gone down: 大水退了屋里全是泥巴, 水退咗之后
+                      r"(?:水|大水|洪水)(?:退了|退咗|退去|退后|退完|消退)|退水|"
                       r"去年|前年|以前|上个月|上次|之前|那时候|后遗症|过去了|"
                       # learning what to do in general: 遇到有人晕倒要怎么做心肺复苏, 急救知识, 演练
                       r"(?:遇到|碰到|遇上).{0,12}(?:怎么|如何|该|要)|急救知识|急救常识|学一下|学习|培训|演练")
@@ -40,7 +42,9 @@ _REPORT_OPENER = re.compile(
 )
 
 # Someone asking how to get help *after* an event (火灾后申请救助) is not in danger now.
-_SERVICE_REQUEST = re.compile(r"申请|补助|补贴|救助金|救急的钱|报销|能领|领钱|怎么办理|手续|政策|赔偿|保险|补办|开通")
+# 补办 and its spoken forms (出生证明唔见咗点补: a lost certificate, not a lost child)
+_SERVICE_REQUEST = re.compile(r"申请|补助|补贴|救助金|救急的钱|报销|能领|领钱|怎么办理|手续|政策|赔偿|保险|补办|开通|"
+                              r"(?:怎么|怎样|点样?|咋个?|如何|哪里|边度)(?:补|重新办)|补领|挂失|补证|补返|补回")
 
 
 # Asking whom to tell or what can be applied for (屋后山坡裂了要报告给谁): the emergency model must be surer.

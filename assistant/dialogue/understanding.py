@@ -242,9 +242,12 @@ class Understanding:
         uncovered_current = uncovered(state.topic_id) if topic_known else ()
         uncovered_other = uncovered(alone_id) if topic_known and alone_id != state.topic_id else ()
         uncovered_alone = uncovered(alone_id)
-        if broad is not None and not broad.bare and not broad.asks_for_list \
-                and alone.decision == RetrievalDecision.answer:
-            broad = None  # 「社保卡丢了」: a word of several titles, but the message says which
+        if broad is not None and not broad.bare and not broad.asks_for_list and (
+                alone.decision == RetrievalDecision.answer
+                or (alone.top is not None and alone.top.score >= self.thresholds.answer)):
+            # 「社保卡丢了」: a word of several titles, but the message says which — or narrows it to a few
+            # strong candidates (「农村养老保险几多岁先可以攞」: 领取 and 参保 both fit): those are the choice
+            broad = None
         return replace(ev, aspect=aspect, alone=alone, whole=whole, switch=switch,
                        clauses=per_clause, uncovered_current=uncovered_current, uncovered_other=uncovered_other,
                        uncovered_alone=uncovered_alone, topic_words=tuple(words),

@@ -3,6 +3,7 @@ what the resident is told; the tel: payloads of the call buttons."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import pytest
@@ -60,6 +61,26 @@ def test_an_emergency_stores_the_alert_announces_it_and_tells_only_what_is_true(
         assert "13912345678" not in str(raised[0])  # events carry the masked text only
         assert raised[0]["at_text"] == as_utc(alert.created_at).astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
         assert [a.target for a in _audit(context, "alert.raise")] == [f"alert:{alert.id}"]
+
+
+def test_after_an_alert_what_to_do_first_is_answered_from_the_emergency_entry(settings, tiny_kb_data, write_kb,
+                                                                                tmp_path):
+    # 「那现在要怎么弄」「要打几号」 right after the alert: no 「不会回答」, the emergency-help entry answers them
+    data = copy.deepcopy(tiny_kb_data)  # the fixture is shared by the whole run
+    data["entries"]["anquan.yaml"] = {"category": "anquan", "entries": [{
+        "id": "emergency-help", "title": "遇到急病、火灾、受伤等紧急情况怎么求助", "department": "应急",
+        "status": "published", "answer": "急病、受伤打120，着火打119，遇到坏人打110。",
+        "questions": ["有人受伤了打什么电话", "着火了怎么报警", "急救电话是多少", "家里老人突然病倒怎么求助",
+                      "遇到紧急情况怎么求助", "叫救护车打几号", "火警电话是多少", "路上看到有人晕倒怎么办"],
+        "aspects": {"process": "打电话时说清楚在哪里、什么情况；病人不要随便搬动。", "contact": "120急救；119火警；110报警"}}]}
+    kb_dir = write_kb(tmp_path / "kb-with-emergency-help", data)
+    with handoff_client(settings, kb_data_dir=kb_dir) as (client, _context):
+        alert = say(client, FALL)
+        assert alert["action"] == "emergency"
+        first = say(client, "那现在要怎么弄", alert["session_id"])
+        assert (first["action"], first["topic"]["id"]) == ("answer", "emergency-help")
+        numbers = say(client, "要打几号", alert["session_id"])
+        assert numbers["topic"]["id"] == "emergency-help" and "120" in numbers["reply"]["text"]
 
 
 def test_a_rolled_back_turn_announces_nothing(settings):

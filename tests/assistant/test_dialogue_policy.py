@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from assistant.dialogue import payloads
@@ -190,6 +192,41 @@ def test_out_of_scope_in_a_topic_gets_the_scope_message_not_the_topic() -> None:
     decision = decide(IN_TOPIC, ev(intent=intent("out_of_scope"), aspect=aspect("process", 0.8),
                                    alone=search(("x", 0.1)), topic_known=True, uncovered_current=("股票", "大盘")), TH)
     assert decision.act == Act.fallback and decision.out_of_scope
+
+
+def test_choosing_with_nothing_offered_is_an_aspect_follow_up_however_sure_the_classifier_is() -> None:
+    # 「点进去第一步选什么」 after 手机交养老保险: 选 makes it a choice to the classifier, but nothing was offered
+    first_step = ev(intent=intent("choose_option", 0.95), aspect=aspect("process", 0.8), topic_known=True)
+    decision = decide(IN_TOPIC, first_step, TH)
+    assert (decision.act, decision.aspect) == (Act.answer, "process")
+    offered = DialogueState(topic_id="senior-age-allowance", pending_choices=["a", "b"])
+    assert decide(offered, first_step, TH).act != Act.answer
+
+
+def test_a_money_word_alone_after_an_answer_asks_what_that_service_costs() -> None:
+    # 「要给钱吗」 after an answer: 钱 is a broad word, but the message has no word but aspect words
+    money = ev(normalized="要给钱吗", aspect=aspect("fees", 0.87), topic_words=(), broad_options=("a", "b", "c"),
+               broad_bare=True, alone=search(("x", 0.1)), topic_known=True)
+    decision = decide(IN_TOPIC, money, TH)
+    assert (decision.act, decision.topic_id, decision.aspect) == (Act.answer, "senior-age-allowance", "fees")
+    # with no topic, or with a word of its own (「补贴」), it stays a broad request
+    assert decide(DialogueState(), money, TH).broad
+    subsidy = ev(normalized="补贴", aspect=aspect(None), topic_words=("补贴",), broad_options=("a", "b", "c"),
+                 broad_bare=True, topic_known=True)
+    assert decide(IN_TOPIC, subsidy, TH).broad
+
+
+def test_a_short_follow_up_surely_about_an_aspect_beats_an_unsure_out_of_scope_reading() -> None:
+    # 「每户出多少钱」 after 老楼加装电梯: 每户 is no word of the topic, and the classifier leans out of scope
+    unsure_out = IntentResult("out_of_scope", 0.63, [("out_of_scope", 0.63), ("ask_service", 0.36)])
+    followup = ev(normalized="每户出多少钱", intent=unsure_out, aspect=aspect("fees", 0.99),
+                  alone=search(("x", 0.07)), topic_known=True, topic_words=("每户",), uncovered_current=("每户",))
+    decision = decide(IN_TOPIC, followup, TH)
+    assert (decision.act, decision.aspect) == (Act.answer, "fees")
+    # not when the recogniser is merely likely, nor when the message is long
+    assert decide(IN_TOPIC, replace(followup, aspect=aspect("fees", 0.8)), TH).out_of_scope
+    long = replace(followup, normalized="今天股票大盘每一股多少钱")
+    assert decide(IN_TOPIC, long, TH).out_of_scope
 
 
 # --- a message read afresh ---------------------------------------------------------------------------------

@@ -23,6 +23,11 @@ def test_questions_about_safety_and_services_make_the_model_be_surer() -> None:
     assert asks_for_service("燃气热水器装在浴室里安全吗") and asks_for_service("山坡裂缝要报告给谁")
     assert not asks_for_service("屋里全是烟")
     assert asks_for_service("屋后山坡开了好几条缝 要跟哪个讲")  # whom to tell, in 桂柳话's 哪个
+    # how to get a lost paper again: 唔见咗 is about a certificate, not a child
+    assert asks_for_service("个仔嘅出生证明唔见咗点补") and asks_for_service("户口本找不到了咋个补")
+    assert not asks_for_service("个仔唔见咗") and not asks_for_service("补丁打在哪里都看得见")
+    assert asks_for_service("大水退了屋里全是泥巴要咋消毒")  # after the flood, not in it
+    assert not asks_for_service("水越涨越高已经进屋了")
 
 
 def test_who_handles_it() -> None:

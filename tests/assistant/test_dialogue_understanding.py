@@ -261,3 +261,15 @@ def test_what_can_i_apply_for_offers_services_from_several_categories(understand
     assert evidence.broad_bare and len(evidence.broad_options) >= 3
     categories = {tiny_kb.entries[e].category for e in evidence.broad_options[:2]}
     assert len(categories) == 2  # one category after another, not all of one kind first
+
+
+def test_a_broad_word_among_strong_close_candidates_leaves_the_choice_to_them(understanding, tiny_kb,
+                                                                               monkeypatch) -> None:
+    # 「社保几岁可以领」: 社保 is in several titles, but the message narrows it to two strong candidates (retrieval
+    # only could not tell them apart): those are the choice, not every 社保 entry
+    close = _result(("resident-pension-claim", 0.44), ("social-security-card-apply", 0.42), answered=False)
+    monkeypatch.setattr(type(tiny_kb), "search", lambda self, text, k=10: close)
+    assert understanding.read(tiny_kb, DialogueState(), "社保几岁可以领").broad_options == ()
+    weak = _result(("resident-pension-claim", 0.3), ("social-security-card-apply", 0.25), answered=False)
+    monkeypatch.setattr(type(tiny_kb), "search", lambda self, text, k=10: weak)
+    assert understanding.read(tiny_kb, DialogueState(), "社保几岁可以领").broad_options

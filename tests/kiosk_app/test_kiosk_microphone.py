@@ -60,7 +60,9 @@ class Run:
 
 
 def test_tap_to_talk_ends_when_the_resident_stops() -> None:
-    run = Run(question_wav(1.8), speed=0)
+    # Paced (4× real time), not as fast as it can be read: the end is decided on the UI loop, and unpaced quiet
+    # frames piled up while a busy machine got to it (5.5 s recorded once on a loaded CI run).
+    run = Run(question_wav(1.8), speed=4)
     run.listener.start()
     run.listener.end_on_silence()
     recording = run.finish()
