@@ -121,15 +121,14 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
             rest = rest.replace(word, " ")
     if not terms:
         return None
-    if len(terms) > 1 and search is not None and search.decision == Decision.answer and search.top is not None \
-            and search.top.score >= NARROWED_MATCH:
-        return None
     others = [w for w in analyzer.analyze_query(rest).words if w not in GENERIC_WORDS and len(w) >= 2]
     if len(others) > MAX_OTHER_WORDS:
         return None
-    if others and search is not None and search.decision == Decision.answer and search.top is not None \
-            and search.top.score >= NARROWED_MATCH:
-        return None  # 「老年证有啥好处」: the good things of one thing the message names, and retrieval is sure of it
+    # Several broad words, or one and another word, that retrieval is sure name one entry (「退伍军人的优待证怎么办」,
+    # 「老年证有啥好处」: the good things of the one thing named) are no broad request.
+    if (len(terms) > 1 or others) and search is not None and search.decision == Decision.answer \
+            and search.top is not None and search.top.score >= NARROWED_MATCH:
+        return None
     matched: dict[str, int] = {}
     for term in terms:
         for entry_id in _matching(knowledge, titles, explicit.get(term) or (term,)):

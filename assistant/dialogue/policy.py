@@ -306,7 +306,7 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
         # the current topic uses as well (发票 while on 手工报销), it is no reason to leave that topic.
         needed = float("inf")
     # 「附近哪里有」 is made of aspect words only (附近, 哪里): it names no topic, whatever it matches alone.
-    elliptical = ev.topic_words is not None and not ev.topic_words and aspect is not None
+    elliptical = _elliptical_aspect(ev, th)
     names_other = (not elliptical and alone_top is not None and alone_top.entry_id != current
                    and ev.alone is not None and ev.alone.decision == RetrievalDecision.answer
                    and alone_score >= needed)
@@ -321,8 +321,7 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
         return Decision(Act.answer, topic_id=current, aspect=aspect, score=context_score, intent="ask_service",
                         confidence=max(confidence, ev.aspect.confidence), reason="aspect follow-up")
     # 「点样搞」 after an answer: nothing in it but question words, so an out-of-scope reading says nothing.
-    contentless = ev.topic_words is not None and not ev.topic_words
-    if (name == "out_of_scope" and not contentless) or ev.broad_options:
+    if (name == "out_of_scope" and not _names_nothing(ev)) or ev.broad_options:
         return None
     in_topic_words = not ev.uncovered_current and bool(ev.normalized)
     weak_alone = ev.alone is None or ev.alone.decision != RetrievalDecision.answer or alone_top is None \
@@ -342,9 +341,14 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     return None
 
 
+def _names_nothing(ev: Evidence) -> bool:
+    """Nothing in the message but words of the aspect table and question words (点样搞, 附近哪里有, 要给钱吗)."""
+    return ev.topic_words is not None and not ev.topic_words
+
+
 def _elliptical_aspect(ev: Evidence, th: PolicyThresholds) -> bool:
-    """Nothing in the message but words of the aspect table (要给钱吗, 附近哪里有), and it reads as an aspect."""
-    return ev.topic_words is not None and not ev.topic_words and _followup_aspect(ev, th) is not None
+    """A message that names nothing and reads as an aspect: a follow-up on the current topic, whatever it matches."""
+    return _names_nothing(ev) and _followup_aspect(ev, th) is not None
 
 
 def _surely_aspect(ev: Evidence, confidence: float, th: PolicyThresholds) -> bool:
