@@ -24,7 +24,8 @@ ROWS: list[tuple[str, tuple[str, ...], bool]] = [
     ("bm25s + jieba (baseline)", ("word",), False),
     ("+ synonyms", ("word",), True),
     ("+ characters / pinyin", ("word", "char", "pinyin"), True),
-    ("+ dense (full retrieval)", ("word", "char", "pinyin", "dense"), True),
+    ("+ dense", ("word", "char", "pinyin", "dense"), True),
+    ("+ whole-entry bag (full retrieval)", ("word", "char", "pinyin", "dense", "bag"), True),
 ]
 
 

@@ -58,7 +58,7 @@ def _training_strings() -> set[str]:
     return texts
 
 
-@pytest.mark.parametrize("folder", ["challenge", "heldout", "heldout_b", "heldout_c"])
+@pytest.mark.parametrize("folder", ["challenge", "heldout", "heldout_b", "heldout_c", "heldout_d"])
 def test_no_case_string_is_training_data(folder: str) -> None:
     training = _training_strings()
     leaked = [q for q, _ in _case_strings(EVAL / folder)
@@ -66,7 +66,7 @@ def test_no_case_string_is_training_data(folder: str) -> None:
     assert leaked == []
 
 
-@pytest.mark.parametrize("folder", ["challenge", "heldout", "heldout_b", "heldout_c"])
+@pytest.mark.parametrize("folder", ["challenge", "heldout", "heldout_b", "heldout_c", "heldout_d"])
 def test_case_files_are_well_formed(folder: str) -> None:
     catalog_like = {e.name for e in (KB_DATA / "entries").glob("*.yaml")}
     assert catalog_like

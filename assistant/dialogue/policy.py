@@ -363,8 +363,10 @@ def _followup_aspect(ev: Evidence, th: PolicyThresholds) -> str | None:
         return ev.aspect.name if ev.aspect.confidence >= th.aspect_followup else None
     # 「点样搞」 after an answer: the whole answer was just given, so a short question that is second most
     # likely a particular aspect asks for that aspect.
+    # So does one made only of aspect words (「身份证同户口簿就得？」: documents, and "is that enough").
     runner_up = next(((name, p) for name, p in ev.aspect.ranking if name != GENERAL), None)
-    if runner_up and len(ev.normalized) <= th.short_followup_chars and runner_up[1] >= th.aspect_second_choice:
+    short_or_nameless = len(ev.normalized) <= th.short_followup_chars or _names_nothing(ev)
+    if runner_up and short_or_nameless and runner_up[1] >= th.aspect_second_choice:
         return runner_up[0]
     return None
 

@@ -32,7 +32,8 @@ _NOT_NOW = re.compile(r"万一|如果|假如|要是|要系|怎么防|如何防|�
                       r"去年|前年|以前|上个月|上次|之前|那时候|后遗症|过去了|"
                       # learning what to do in general: 遇到有人晕倒要怎么做心肺复苏, 急救知识, 演练
                       r"(?:遇到|碰到|遇上).{0,12}(?:怎么|如何|该|要)|急救知识|急救常识|学一下|学习|培训|演练")
-_SWITCH = re.compile(r"^(?:那|那么|还有|再问一下|另外)\s*(?P<topic>.{2,20}?)\s*(?:呢|怎么样|咋样|又怎么办)\s*[?？。!！]*$")
+# 这么: Cantonese 咁 ("then", 咁社保卡呢) reads as 这么 after the dialect lexicon, which cannot tell it from 咁 "so".
+_SWITCH = re.compile(r"^(?:那|那么|这么|还有|再问一下|另外)\s*(?P<topic>.{2,20}?)\s*(?:呢|怎么样|咋样|又怎么办)\s*[?？。!！]*$")
 HUMAN_WORDS = re.compile(r"转人工|人工服务|人工客服|真人|找工作人员|叫工作人员|呼叫工作人员|跟工作人员说|和工作人员说|找个人|找人工")
 _CANCEL = re.compile(r"^(?:算了|不用了|不要了|取消|不报了|不说了|退出)")
 # "我要反映问题" alone says that the resident wants to report something, not what: start the form and ask.

@@ -1,7 +1,7 @@
 """Fusion of the retrieval signals into one calibrated score in [0, 1], and the answer decision.
 
 The score is a logistic model over the per-entry signals (word BM25 share, character BM25 share, pinyin
-BM25 share, dense cosine), fitted by ``calibrate`` on held-out knowledge-base questions (positives) and
+BM25 share, dense cosine, word BM25 share over the entry's documents as one bag), fitted by ``calibrate`` on held-out knowledge-base questions (positives) and
 unrelated or near-miss questions (negatives). Its output reads as "probability this entry answers the
 question", so the thresholds mean the same for any knowledge base size.
 """
@@ -15,7 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-SIGNALS = ("word", "char", "pinyin", "dense")
+# "bag": word BM25 against each entry's documents taken together as one bag of words. The other lexical signals
+# score an entry by its best single document; 「怎么用微信给我妈交农村医保」 has 微信 in one question of 手机交医保
+# and 农村医保 in another, so only the bag sees that the entry covers the whole question.
+SIGNALS = ("word", "char", "pinyin", "dense", "bag")
 QUERY_FEATURES = ("unknown_words",)
 # Dense similarity on a question half made of words the KB never uses (房贷利率) means less: the
 # interaction lets the calibration discount it instead of penalising every candidate alike.
@@ -49,7 +52,8 @@ def fusion_features(matrix: np.ndarray, query_features: np.ndarray) -> np.ndarra
 @dataclass
 class Calibration:
     # Used only until `shequ kb reindex --calibrate` has fitted real weights.
-    weights: list[float] = field(default_factory=lambda: [2.0, 1.0, 1.0, 8.0, 4.0, 2.0, 2.0, 10.0, -4.0, -4.0])
+    weights: list[float] = field(default_factory=lambda: [2.0, 1.0, 1.0, 8.0, 1.0, 4.0, 2.0, 2.0, 10.0, 1.0, -4.0,
+                                                          -4.0])
     bias: float = -7.0
     signals: list[str] = field(default_factory=lambda: list(FEATURES))
 

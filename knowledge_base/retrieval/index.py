@@ -1,7 +1,7 @@
 """The hybrid index: build from entries, persist, load, search.
 
 Documents are an entry's title and each similar question; an entry's signal is the best of its
-documents. The index directory is keyed by a fingerprint of the published content, the synonyms and
+documents, except the "bag" signal, which reads all of an entry's documents as one. The index directory is keyed by a fingerprint of the published content, the synonyms and
 the retrieval settings, so a changed knowledge base is rebuilt and an unchanged one is loaded.
 """
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 # Bump whenever what save() pickles changes shape (Bm25Signal's attributes, the encoder's files …): an index
 # written by older code is then rebuilt instead of failing at the first search.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 DENSE_CANDIDATES = 64
 ALL_WORDS_UNKNOWN = 0.999
 UNKNOWN_QUESTION_DAMPING = 0.5
@@ -156,6 +156,10 @@ class HybridIndex:
             "char": Bm25Signal([a.chars for a in analyzed]),
             "pinyin": Bm25Signal([a.pinyin for a in analyzed]),
         }
+        bags: list[list[str]] = [[] for _ in entries]  # each entry's documents as one bag of words (fusion.SIGNALS)
+        for position, words in zip(doc_entry, (a.words for a in analyzed), strict=True):
+            bags[position].extend(words)
+        lexical["bag"] = Bm25Signal(bags)
         vectors = None
         if "dense" in config.signals:
             if encoder is None:
@@ -207,6 +211,10 @@ class HybridIndex:
                         sims, ids = _scoped_similarities(query_vector, scope)
                     valid = ids >= 0
                     np.maximum.at(matrix[:, column], self.doc_entry[ids[valid]], np.clip(sims[valid], 0, 1))
+                continue
+            if name == "bag":  # one document per entry: its scores are the entries' own
+                if analyzed.words:
+                    matrix[:, column] = self.lexical["bag"].scores(analyzed.words)
                 continue
             if streams[name]:
                 doc_scores = self.lexical[name].scores(streams[name])

@@ -148,6 +148,19 @@ def test_a_short_how_question_after_an_answer_asks_for_the_process() -> None:
     assert (decision.act, decision.aspect) == (Act.answer, "process")
 
 
+def test_documents_asked_about_after_an_answer_are_its_materials_not_a_new_topic() -> None:
+    # 「身份证同户口簿就得？」 after 高龄津贴: longer than a short follow-up, but made only of aspect words (证件
+    # names), so its second reading (materials) is meant, however well 身份证办理 matches alone
+    ranking = AspectPrediction(None, 0.7, [("general", 0.7), ("materials", 0.25), ("time", 0.05)])
+    nameless = ev(normalized="身份证和户口本就行?", aspect=ranking, alone=search(("id-card-apply-replace", 0.86)),
+                  topic_known=True, topic_words=())
+    decision = decide(IN_TOPIC, nameless, TH)
+    assert (decision.act, decision.topic_id, decision.aspect) == (Act.answer, "senior-age-allowance", "materials")
+    # a message as long that names something of its own is read afresh
+    named = replace(nameless, topic_words=("身份证",), uncovered_current=("身份证",))
+    assert decide(IN_TOPIC, named, TH).topic_id == "id-card-apply-replace"
+
+
 def test_a_weak_repeat_reading_loses_to_an_aspect_follow_up() -> None:
     decision = decide(IN_TOPIC, ev(normalized="步骤是什么", intent=intent("repeat", 0.5),
                                    aspect=aspect("process", 0.8), alone=search(("x", 0.1)), topic_known=True), TH)

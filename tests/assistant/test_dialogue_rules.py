@@ -39,6 +39,8 @@ def test_who_handles_it() -> None:
 
 def test_a_switch_names_the_new_topic() -> None:
     assert switch_topic("那公租房呢") == "公租房" and switch_topic("公租房怎么申请") is None
+    # Cantonese 咁 ("then") reads as 这么 after the dialect lexicon: 咁社保卡呢
+    assert switch_topic("这么社保卡呢") == "社保卡"
 
 
 def test_a_stove_that_will_not_light_is_no_fire() -> None:

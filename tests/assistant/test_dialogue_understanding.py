@@ -246,6 +246,10 @@ def test_asking_what_there_is_is_marked_on_the_broad_request(tiny_kb) -> None:
     assert listing is not None and listing.asks_for_list
     asking = find_broad_request(tiny_kb, "老人家的补贴怎么申请", {}, 6)
     assert asking is None or not asking.asks_for_list
+    # the things to do after a life event: 「生了孩子要办哪些事」, 「生小孩之后要弄什么」
+    for message in ("生了孩子要办哪些事", "生小孩之后要弄什么", "刚刚生了娃,手续有哪些"):
+        event = find_broad_request(tiny_kb, message, {}, 6)
+        assert event is not None and event.asks_for_list, message
     # 「我能申请点什么」 names nothing at all: the services residents ask most
     anything = find_broad_request(tiny_kb, "我能申请点什么", {}, 6)
     assert anything is not None and anything.bare and len(anything.options) >= 3

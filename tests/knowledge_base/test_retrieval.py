@@ -190,7 +190,7 @@ def test_fusion_feature_order_matches_the_calibration() -> None:
 
 def test_calibrated_scores_are_probabilities_and_reward_distinct_matches() -> None:
     calibration = load_calibration()
-    matrix = np.array([[0.9, 0.9, 0.9, 0.95], [0.1, 0.2, 0.1, 0.3], [0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
+    matrix = np.array([[0.9, 0.9, 0.9, 0.95, 0.9], [0.1, 0.2, 0.1, 0.3, 0.1], [0.0, 0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
     scores = calibration.score(matrix, np.array([0.0], dtype=np.float32))
     assert np.all((scores > 0) & (scores < 1))
     assert scores[0] > 0.9 > scores[1] >= scores[2]
@@ -428,6 +428,35 @@ def test_entry_signal_is_the_best_of_its_documents(tiny_kb) -> None:
     expected_dense = [max([float(np.clip(sims[d], 0, 1)) for d in docs if d in considered], default=0.0)
                       for docs in docs_of]
     np.testing.assert_allclose(matrix[:, SIGNALS.index("dense")], expected_dense, atol=1e-4)
+
+
+def test_bag_signal_reads_all_of_an_entrys_documents_as_one(tiny_kb) -> None:
+    index = tiny_kb.index
+    query = "社保卡丢了要带什么材料去补办"
+    words = index.analyzer.analyze(query).words
+    _, matrix, _ = index.signal_matrix(query)
+    bags = [[w for t in tiny_kb.entries[e].searchable_texts() for w in index.analyzer.analyze(t).words]
+            for e in index.entry_ids]
+    np.testing.assert_allclose(matrix[:, SIGNALS.index("bag")], Bm25Signal(bags).scores(words), atol=1e-6)
+
+
+def test_bag_signal_sees_an_entry_cover_a_question_no_one_document_does(tiny_kb) -> None:
+    from knowledge_base.engine import make_analyzer
+    from knowledge_base.retrieval.index import HybridIndex, RetrievalConfig
+    from knowledge_base.synonyms import SynonymDictionary
+
+    base = next(iter(tiny_kb.entries.values()))
+
+    def entry(entry_id: str, title: str, questions: list[str]):
+        return base.model_copy(update={"id": entry_id, "title": title, "questions": questions})
+
+    entries = [entry("pay-by-phone", "手机缴费", ["微信可以缴费吗", "农村医保怎么办理"]),
+               entry("enroll", "医保参保登记", ["农村医保怎么参加", "农村医保在哪登记"])]
+    index = HybridIndex.build(entries, make_analyzer(SynonymDictionary()), load_calibration(),
+                              RetrievalConfig(signals=("word", "bag")))
+    _, matrix, _ = index.signal_matrix("农村医保能用微信缴费吗")
+    bag = matrix[:, SIGNALS.index("bag")]
+    assert bag[0] > bag[1]  # only 手机缴费 has 微信, 缴费 and 农村医保, in two different questions
 
 
 @pytest.mark.parametrize(
