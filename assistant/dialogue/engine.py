@@ -311,6 +311,7 @@ class DialogueEngine:
         knowledge = turn.knowledge
         options = [o for o in d.options if o in knowledge.entries]
         turn.state.pending_choices = options
+        turn.state.pending_aspect = d.aspect
         lines = [f"{i}. {knowledge.entries[o].title}" for i, o in enumerate(options, start=1)]
         buttons = [Button(title=f"{i}. {knowledge.entries[o].title}", payload=payloads.choose(i))
                    for i, o in enumerate(options, start=1)]
@@ -334,6 +335,9 @@ class DialogueEngine:
         position = resolve_choice(index, len(options))
         if position is None or options[position] not in turn.knowledge.entries:
             return TurnOutcome("smalltalk", replies.make_reply(replies.CHOICE_INVALID), intent)
+        aspect, turn.state.pending_aspect = turn.state.pending_aspect, None
+        if aspect and aspect in self.aspect_leads:
+            return self._aspect_answer(turn, options[position], aspect, intent, 1.0)
         return self._answer(turn, options[position], intent, 1.0)
 
     def _fallback(self, turn: TurnContext, intent: IntentInfo | None, search: SearchResult | None,

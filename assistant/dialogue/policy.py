@@ -27,7 +27,8 @@ from knowledge_base.retrieval.index import SearchResult
 SMALLTALK_INTENTS = frozenset({"greet", "goodbye", "thanks", "bot_capabilities", "affirm"})
 # Intents that lose to a confident aspect reading in a topic when they are not sure themselves (步骤是什么 is no
 # "repeat", 修要多久 is no new report).
-_COMMAND_INTENTS = frozenset({"repeat", "slower", "choose_option", "report_issue", "check_ticket_status"})
+# Intents that, in a topic and not sure, lose to an aspect reading; deny too: 「手机交得唔得」 (行不行) holds 不行.
+_COMMAND_INTENTS = frozenset({"repeat", "slower", "choose_option", "report_issue", "check_ticket_status", "deny"})
 GENERAL = "general"  # the aspect recogniser's label for "about the topic as a whole"
 
 
@@ -194,6 +195,11 @@ def decide(state: DialogueState, ev: Evidence, th: PolicyThresholds) -> Decision
         chosen = _pending_choice(ev, name, confidence)
         if chosen is not None:
             return chosen
+        if _elliptical_aspect(ev, th):
+            # 「找谁申请」 while two services are offered: the resident asks about one of them, not about whatever
+            # the words alone match (个税退税). The same choice again, and the answer of the one picked is that aspect.
+            return Decision(Act.clarify, options=tuple(state.pending_choices), aspect=_followup_aspect(ev, th),
+                            intent="ask_service", confidence=confidence, reason="aspect of a pending choice")
     if ev.broad_bare and len(ev.broad_options) >= th.broad_min_options and name not in SMALLTALK_INTENTS \
             and not (state.topic_id and ev.topic_known and _elliptical_aspect(ev, th)):
         # 「要给钱吗」 after an answer asks what that service costs: 钱 is broad only when it is all there is

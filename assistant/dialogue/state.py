@@ -11,6 +11,7 @@ class DialogueState:
     topic_id: str | None = None  # the topic of the conversation, for aspect follow-ups
     aspect: str | None = None  # the aspect of it last answered: 那…呢 switches ask the same of another topic
     pending_choices: list[str] = field(default_factory=list)  # entry ids offered in a clarification
+    pending_aspect: str | None = None  # … asked about whichever of them is picked (「找谁申请」 before choosing)
     fallbacks_in_a_row: int = 0
     last_reply: dict[str, Any] | None = None  # the last ChatResponse, for repeat / slower
     form: dict[str, Any] | None = None  # report_issue slot filling: what, where, contact, turns

@@ -10,6 +10,7 @@ and which words of the message the current topic and the best match never use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
@@ -38,6 +39,7 @@ from knowledge_base.retrieval.index import SearchResult
 
 ASPECT_STRETCH_CHARS = 4  # longest stretch of an aspect phrasing that counts as an aspect word
 # Intents whose messages need no retrieval at all.
+_AMOUNT = re.compile(r"[0-9零一二三四五六七八九十百千万几两多]+(?:块钱|块|元|蚊|毛|角|分钱)?")
 _NO_RETRIEVAL_INTENTS = frozenset({"check_ticket_status", "repeat", "slower", "choose_option", "deny"})
 
 
@@ -231,9 +233,10 @@ class Understanding:
             switch = self._switch_target(knowledge, state.topic_id, target)
         # Which topic's own words the message uses: 「发票要原件吗」 is in 手工报销's words, 「社保卡丢了」 is not
         # in 辅助器具's. Words of the aspect table (材料, 多久 …) say nothing about the topic and are left out.
+        # Nor do amounts and numbers (几百块, 300元, 60): 「一个月能补几百块」 asks how much, of whatever is discussed.
         neutral = self._aspect_words(knowledge)
         words = [w for w in knowledge.index.analyzer.analyze_query(normalized).words
-                 if w not in neutral and not knowledge.is_scrap(w, neutral)]
+                 if w not in neutral and not knowledge.is_scrap(w, neutral) and not _AMOUNT.fullmatch(w)]
 
         def uncovered(entry_id: str | None) -> tuple[str, ...]:
             return tuple(knowledge.uncovered(words, entry_id)) if entry_id is not None else ()

@@ -652,6 +652,20 @@ def test_a_broad_word_offers_three_to_six_choices_and_none_of_them_offers_a_pers
     assert vocabulary.HUMAN in payloads(none)
 
 
+def test_an_aspect_asked_instead_of_a_choice_is_answered_for_the_one_then_picked(api: Api) -> None:
+    # 「要带什么」 while choices are offered: about one of them, not whatever the words alone match
+    offered = api.chat("补贴")
+    again = api.chat("要带什么", offered["session_id"])
+    assert again["action"] == "clarify"
+    assert [p for p in payloads(again) if p.startswith("/choose ")] == \
+        [p for p in payloads(offered) if p.startswith("/choose ")]
+    picked = api.chat("/choose 1", offered["session_id"])
+    assert picked["action"] == "answer" and picked["aspect"] == "materials"
+    # … and the next choice, with no aspect asked, gets the whole answer again
+    api.chat("补贴", offered["session_id"])
+    assert api.chat("/choose 1", offered["session_id"])["aspect"] is None
+
+
 def test_cantonese_phrasing_finds_the_topic(api: Api) -> None:
     assert api.chat("我阿妈八十几岁，有冇高龄补贴攞")["topic"]["id"] == "senior-age-allowance"
 

@@ -161,6 +161,27 @@ def test_documents_asked_about_after_an_answer_are_its_materials_not_a_new_topic
     assert decide(IN_TOPIC, named, TH).topic_id == "id-card-apply-replace"
 
 
+def test_an_aspect_asked_while_choices_are_offered_offers_them_again() -> None:
+    offered = DialogueState(pending_choices=["children-in-difficulty", "referral-school-financial-aid"])
+    decision = decide(offered, ev(normalized="找谁申请", aspect=aspect("contact", 1.0), topic_words=(),
+                                  alone=search(("referral-individual-tax-refund", 0.6))), TH)
+    assert (decision.act, decision.options, decision.aspect) == \
+        (Act.clarify, ("children-in-difficulty", "referral-school-financial-aid"), "contact")
+    # a message that names a topic of its own is a new question
+    named = decide(offered, ev(normalized="个税怎么退", aspect=aspect("process", 0.9), topic_words=("个税",),
+                               alone=search(("referral-individual-tax-refund", 0.9))), TH)
+    assert named.topic_id == "referral-individual-tax-refund"
+
+
+def test_an_unsure_denial_in_a_topic_loses_to_an_aspect_reading() -> None:
+    # 「手机交得唔得」 reads 手机交行不行, and 不行 leans the classifier to deny
+    unsure = decide(IN_TOPIC, ev(normalized="手机交行不行", intent=intent("deny", 0.48), aspect=aspect("online", 1.0),
+                                 topic_known=True), TH)
+    assert (unsure.act, unsure.aspect) == (Act.answer, "online")
+    assert decide(IN_TOPIC, ev(normalized="不用了", intent=intent("deny", 0.95), aspect=aspect(None, 0.9),
+                               topic_known=True), TH).act == Act.deny
+
+
 def test_a_weak_repeat_reading_loses_to_an_aspect_follow_up() -> None:
     decision = decide(IN_TOPIC, ev(normalized="步骤是什么", intent=intent("repeat", 0.5),
                                    aspect=aspect("process", 0.8), alone=search(("x", 0.1)), topic_known=True), TH)

@@ -175,6 +175,14 @@ def test_words_no_entry_uses_and_topic_words_are_collected(understanding, tiny_k
     assert not any("高龄" in w for w in evidence.unknown_words)
 
 
+@pytest.mark.parametrize("message", ["一个月能补几百块", "能给300元吗", "补1000块"])
+def test_amounts_name_no_topic(understanding, tiny_kb, message: str) -> None:
+    # 「一个月能补几百块」 asks how much of whatever is discussed: 几百块 is no topic of its own
+    evidence = understanding.read(tiny_kb, DialogueState(topic_id="senior-age-allowance"), message)
+    assert evidence.topic_words is not None
+    assert not any(ch.isdigit() or "百" in w or "块" in w for w in evidence.topic_words for ch in w)
+
+
 def _kb_with(tiny_kb_data: dict, write_kb, directory, files: dict):
     """The tiny KB with more entry files, built as the server builds it."""
     from knowledge_base.engine import KnowledgeBase
