@@ -30,6 +30,7 @@ SMALLTALK_INTENTS = frozenset({"greet", "goodbye", "thanks", "bot_capabilities",
 # Intents that, in a topic and not sure, lose to an aspect reading; deny too: 「手机交得唔得」 (行不行) holds 不行.
 _COMMAND_INTENTS = frozenset({"repeat", "slower", "choose_option", "report_issue", "check_ticket_status", "deny"})
 GENERAL = "general"  # the aspect recogniser's label for "about the topic as a whole"
+PROCESS = "process"
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class Evidence:
     topic_words: tuple[str, ...] | None = None  # words of the message outside the aspect vocabulary (None: unread)
     unknown_words: frozenset[str] = frozenset()  # … that no entry uses at all (scraps like 要排, or 股票)
     top_aspects: frozenset[str] = frozenset()  # the aspects the message-alone top entry describes
+    current_aspects: frozenset[str] = frozenset()  # … and those the topic being discussed describes
     switch: SearchResult | None = None  # 那X呢: retrieval of X
     clauses: tuple[SearchResult, ...] = ()  # each request clause of a long message on its own
     broad_options: tuple[str, ...] = ()  # a broad request's options (entry ids)
@@ -295,6 +297,11 @@ def _in_context(state: DialogueState, ev: Evidence, name: str | None, confidence
     if switched is not None:
         return switched
     aspect = _followup_aspect(ev, th)
+    if (aspect is None and state.aspect is None and ev.aspect.name is None and _names_nothing(ev)
+            and ev.aspect.confidence >= th.aspect_followup and PROCESS in ev.current_aspects):
+        # 「咋个弄嘛」 right after the whole answer: "how do I go about it" in general was just answered, so the
+        # steps are what is asked, not the same answer again
+        aspect = PROCESS
     alone_top = ev.alone.top if ev.alone else None
     alone_score = alone_top.score if alone_top else 0.0
     # Another topic is named when the message alone points at it and uses words of that topic that the current

@@ -256,5 +256,7 @@ class Understanding:
                        uncovered_alone=uncovered_alone, topic_words=tuple(words),
                        unknown_words=frozenset(words) - knowledge.known_words(),
                        top_aspects=frozenset(knowledge.entries[alone_id].aspects.present()) if alone_id else frozenset(),
+                       current_aspects=frozenset(knowledge.entries[state.topic_id].aspects.present()) if topic_known
+                       and state.topic_id else frozenset(),
                        broad_options=broad.options if broad is not None else (),
                        broad_bare=broad is not None and broad.bare)

@@ -182,6 +182,18 @@ def test_an_unsure_denial_in_a_topic_loses_to_an_aspect_reading() -> None:
                                topic_known=True), TH).act == Act.deny
 
 
+def test_how_do_i_go_about_it_after_the_whole_answer_asks_the_steps() -> None:
+    general = AspectPrediction(None, 0.99, [("general", 0.99), ("process", 0.01)])
+    how = ev(normalized="怎么弄嘛", aspect=general, topic_words=(), topic_known=True,
+             current_aspects=frozenset({"process", "materials"}))
+    decision = decide(IN_TOPIC, how, TH)
+    assert (decision.act, decision.topic_id, decision.aspect) == (Act.answer, "senior-age-allowance", "process")
+    # after an aspect was answered, or for a topic without steps, it is the whole answer
+    after_materials = DialogueState(topic_id="senior-age-allowance", aspect="materials")
+    assert decide(after_materials, how, TH).aspect is None
+    assert decide(IN_TOPIC, replace(how, current_aspects=frozenset({"materials"})), TH).aspect is None
+
+
 def test_a_weak_repeat_reading_loses_to_an_aspect_follow_up() -> None:
     decision = decide(IN_TOPIC, ev(normalized="步骤是什么", intent=intent("repeat", 0.5),
                                    aspect=aspect("process", 0.8), alone=search(("x", 0.1)), topic_known=True), TH)
