@@ -14,7 +14,11 @@ def test_a_danger_now_is_an_emergency_also_when_misspelt(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["去年家里着火了能申请救助吗", "万一老人走丢了怎么办", "怎么预防煤气中毒",
-                                  "我爸前年中风了半边身子不能动能办残疾证吗", "开发商不退认筹金", "高龄津贴怎么申请"])
+                                  "我爸前年中风了半边身子不能动能办残疾证吗", "开发商不退认筹金", "高龄津贴怎么申请",
+                                  # which number, for later; the signs ahead; whether charging can start a fire
+                                  "碰到着火或者有人受伤，到底是打119还是120，我老是搞不清楚",
+                                  "森林着火的报警电话是多少号，我想存起来备用", "怎么看得出要发山洪了",
+                                  "电瓶车充一晚上会不会起火"])
 def test_past_events_hypotheticals_and_applications_are_not(text: str) -> None:
     assert not is_emergency(text)
 
