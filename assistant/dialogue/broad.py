@@ -126,7 +126,9 @@ def find_broad_request(knowledge: KnowledgeBase, normalized: str, popularity: Ma
             rest = rest.replace(word, " ")
     if not terms:
         return None
-    others = [w for w in analyzer.analyze_query(rest).words if w not in GENERIC_WORDS and len(w) >= 2]
+    # The generic surface goes first: segmentation glues it to nothing words (我要, 开个, 整个 in 「我要开个证明」)
+    others = [w for w in analyzer.analyze_query(_GENERIC_SURFACE.sub(" ", rest)).words
+              if w not in GENERIC_WORDS and len(w) >= 2]
     if len(others) > MAX_OTHER_WORDS:
         return None
     # Several broad words, or one and another word, that retrieval is sure name one entry (「退伍军人的优待证怎么办」,

@@ -258,6 +258,9 @@ def test_asking_what_there_is_is_marked_on_the_broad_request(tiny_kb) -> None:
     for message in ("生了孩子要办哪些事", "生小孩之后要弄什么", "刚刚生了娃,手续有哪些"):
         event = find_broad_request(tiny_kb, message, {}, 6)
         assert event is not None and event.asks_for_list, message
+    # words the segmenter glues to the generic surface (我要, 整个) are no other words: 「我要整个补贴」 names 补贴 only
+    glued = find_broad_request(tiny_kb, "我要整个补贴", {}, 6)
+    assert glued is not None and glued.others == ()
     # 「我能申请点什么」 names nothing at all: the services residents ask most
     anything = find_broad_request(tiny_kb, "我能申请点什么", {}, 6)
     assert anything is not None and anything.bare and len(anything.options) >= 3
