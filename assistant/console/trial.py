@@ -49,6 +49,11 @@ class TrialResult:
     def decision_label(self) -> str:
         return DECISION_LABELS.get(self.decision, self.decision)
 
+    @property
+    def signal_labels(self) -> dict[str, str]:
+        """The table's signal columns, in the order of ``fusion.SIGNALS``, with their Chinese names."""
+        return {s: SIGNAL_LABELS.get(s, s) for s in SIGNALS}
+
     def rank_of(self, entry_id: str) -> int | None:
         for rank, candidate in enumerate(self.candidates, start=1):
             if candidate.entry_id == entry_id:

@@ -26,8 +26,7 @@ from knowledge_base.retrieval.index import SearchResult
 
 SMALLTALK_INTENTS = frozenset({"greet", "goodbye", "thanks", "bot_capabilities", "affirm"})
 # Intents that lose to a confident aspect reading in a topic when they are not sure themselves (步骤是什么 is no
-# "repeat", 修要多久 is no new report).
-# Intents that, in a topic and not sure, lose to an aspect reading; deny too: 「手机交得唔得」 (行不行) holds 不行.
+# "repeat", 修要多久 is no new report, 「手机交得唔得」 is no denial although 行不行 holds 不行).
 _COMMAND_INTENTS = frozenset({"repeat", "slower", "choose_option", "report_issue", "check_ticket_status", "deny"})
 GENERAL = "general"  # the aspect recogniser's label for "about the topic as a whole"
 PROCESS = "process"

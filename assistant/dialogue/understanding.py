@@ -38,8 +38,9 @@ from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
 from knowledge_base.retrieval.index import SearchResult
 
 ASPECT_STRETCH_CHARS = 4  # longest stretch of an aspect phrasing that counts as an aspect word
-# Intents whose messages need no retrieval at all.
+# Amounts and numbers (几百块, 300元, 60) name no topic.
 _AMOUNT = re.compile(r"[0-9零一二三四五六七八九十百千万几两多]+(?:块钱|块|元|蚊|毛|角|分钱)?")
+# Intents whose messages need no retrieval at all.
 _NO_RETRIEVAL_INTENTS = frozenset({"check_ticket_status", "repeat", "slower", "choose_option", "deny"})
 
 

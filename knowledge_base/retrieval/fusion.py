@@ -1,8 +1,8 @@
 """Fusion of the retrieval signals into one calibrated score in [0, 1], and the answer decision.
 
 The score is a logistic model over the per-entry signals (word BM25 share, character BM25 share, pinyin
-BM25 share, dense cosine, word BM25 share over the entry's documents as one bag), fitted by ``calibrate`` on held-out knowledge-base questions (positives) and
-unrelated or near-miss questions (negatives). Its output reads as "probability this entry answers the
+BM25 share, dense cosine, word BM25 share over the entry's documents as one bag), fitted by ``calibrate`` on
+held-out knowledge-base questions (positives) and unrelated or near-miss questions (negatives). Its output reads as "probability this entry answers the
 question", so the thresholds mean the same for any knowledge base size.
 """
 

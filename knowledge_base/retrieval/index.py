@@ -1,8 +1,9 @@
 """The hybrid index: build from entries, persist, load, search.
 
 Documents are an entry's title and each similar question; an entry's signal is the best of its
-documents, except the "bag" signal, which reads all of an entry's documents as one. The index directory is keyed by a fingerprint of the published content, the synonyms and
-the retrieval settings, so a changed knowledge base is rebuilt and an unchanged one is loaded.
+documents, except the "bag" signal, which reads all of an entry's documents as one. The index directory is
+keyed by a fingerprint of the published content, the synonyms and the retrieval settings, so a changed
+knowledge base is rebuilt and an unchanged one is loaded.
 """
 
 from __future__ import annotations
