@@ -73,7 +73,10 @@ def retrieval_config(settings: Settings) -> RetrievalConfig:
     return RetrievalConfig(
         encoder=settings.encoder,
         encoder_model_path=settings.encoder_model_path,
-        thresholds=Thresholds(settings.answer_threshold, settings.clarify_threshold, settings.clarify_margin),
+        thresholds=Thresholds(settings.answer_threshold, settings.clarify_threshold, settings.clarify_margin,
+                              pretrained_below=settings.pretrained_below),
+        pretrained=settings.pretrained_encoder,
+        pretrained_cache=str(settings.pretrained_cache_file()),
     )
 
 

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     answer_threshold: float = 0.4
     clarify_threshold: float = 0.2
     clarify_margin: float = 0.05
+    # A pretrained encoder asked when the fast signals are unsure (knowledge_base/retrieval/pretrained.py);
+    # "" switches it off (large benchmark indexes, a machine without the package).
+    pretrained_encoder: str = "e5-small"
+    pretrained_below: float = 0.7
+    pretrained_cache: Path | None = None  # its document vectors, kept by text across builds; default beside the index
 
     # --- dialogue policy (assistant/dialogue/policy.py PolicyThresholds; answer/clarify are above) ---
     policy_low_confidence_margin: float = 0.1
@@ -242,6 +247,11 @@ class Settings(BaseSettings):
 
     def resolved_index_dir(self) -> Path:
         return self.index_dir or (self.var_dir / "index")
+
+    def pretrained_cache_file(self) -> Path:
+        """Document vectors of the pretrained encoder, kept by text across index builds (beside the indexes)."""
+        index_dir = self.resolved_index_dir()
+        return self.pretrained_cache or index_dir.with_name(index_dir.name + "-pretrained.npz")
 
 
 @lru_cache(maxsize=1)

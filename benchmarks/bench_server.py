@@ -54,6 +54,8 @@ def running_server(workers: int, prefix: str, extra_env: dict[str, str] | None =
     var_dir = Path(tempfile.mkdtemp(prefix=prefix))
     if (ROOT / "var" / "index").exists():
         shutil.copytree(ROOT / "var" / "index", var_dir / "index")
+    if (ROOT / "var" / "index-pretrained.npz").exists():  # the pretrained encoder's vectors of the questions
+        shutil.copy2(ROOT / "var" / "index-pretrained.npz", var_dir / "index-pretrained.npz")
     env = {**os.environ, "SHEQU_VAR_DIR": str(var_dir), "SHEQU_LOG_LEVEL": "WARNING",
            "SHEQU_DATABASE_URL": os.environ.get("SHEQU_BENCH_DATABASE_URL", ""), **(extra_env or {})}
     server: subprocess.Popen[bytes] | None = None

@@ -18,9 +18,13 @@ import os
 from pathlib import Path
 from typing import Any
 
+from knowledge_base.retrieval.pretrained import share_cores_between_workers
+
 bind = os.environ.get("SHEQU_BIND", "127.0.0.1:8000")  # nginx reaches the node here; 0.0.0.0:8000 across hosts
 # Chat turns run in threads and mostly wait on the database: two workers per core is a sound start.
 workers = int(os.environ.get("SHEQU_GUNICORN_WORKERS", str(max(2, min(8, 2 * multiprocessing.cpu_count())))))
+# The pretrained encoder's OpenMP threads: each worker its share of the cores, or they oversubscribe them.
+share_cores_between_workers(workers)
 worker_class = "uvicorn_worker.UvicornWorker"
 wsgi_app = "assistant.api.main:app_factory()"
 preload_app = False

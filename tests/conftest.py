@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import copy
 import os
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,6 +55,12 @@ from assistant.settings import PROJECT_ROOT, Settings
 
 SHIPPED_DATA_DIR = PROJECT_ROOT / "knowledge_base" / "data"
 TEST_DATABASE_ENV = "SHEQU_TEST_DATABASE_URL"
+# The pretrained encoder's document vectors depend on the text alone: one file for every test and every server
+# a test starts (they inherit the environment), so the shipped questions are embedded once per machine, not once
+# per test's fresh var directory.
+PRETRAINED_CACHE_ENV = "SHEQU_PRETRAINED_CACHE"
+PRETRAINED_TEST_CACHE = Path(os.environ.setdefault(PRETRAINED_CACHE_ENV,
+                                                  str(Path(tempfile.gettempdir()) / "shequ-tests-pretrained.npz")))
 
 
 # ---------------------------------------------------------------- the tiny knowledge base
@@ -183,7 +190,8 @@ def shipped_kb():
     from knowledge_base.profile import load_profile
     from knowledge_base.synonyms import load_synonyms
 
-    config = retrieval_config(Settings.model_construct())  # defaults, no environment
+    # defaults, no environment but the shared vector cache
+    config = retrieval_config(Settings.model_construct(pretrained_cache=PRETRAINED_TEST_CACHE))
     return KnowledgeBase.build(load_entries(SHIPPED_DATA_DIR), load_synonyms(SHIPPED_DATA_DIR / "synonyms.yaml"),
                                load_profile(SHIPPED_DATA_DIR / "community_profile.example.yaml"), config=config,
                                dialect=load_dialect(SHIPPED_DATA_DIR / "dialect.yaml"))
@@ -194,10 +202,11 @@ def shipped_kb():
 @pytest.fixture
 def settings(tmp_path: Path, tiny_kb_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     for name in list(os.environ):
-        if name.startswith("SHEQU_") and name != TEST_DATABASE_ENV:
+        if name.startswith("SHEQU_") and name not in (TEST_DATABASE_ENV, PRETRAINED_CACHE_ENV):
             monkeypatch.delenv(name)
     return Settings(_env_file=None, var_dir=tmp_path, database_url=f"sqlite:///{(tmp_path / 'shequ.db').as_posix()}",
-                    kb_data_dir=tiny_kb_dir, index_dir=tmp_path / "index")
+                    kb_data_dir=tiny_kb_dir, index_dir=tmp_path / "index",
+                    pretrained_cache=PRETRAINED_TEST_CACHE)
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ import click
 from assistant.auth.ratelimit import parse_trusted_proxies
 from assistant.commands.common import UserError, app_context
 from assistant.settings import get_settings
+from knowledge_base.retrieval.pretrained import share_cores_between_workers
 
 
 @click.command()
@@ -24,6 +25,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         click.echo(f"knowledge base: {len(knowledge.entries)} entries (revision {knowledge.revision})")
     host = host or settings.host
     port = port or settings.port
+    share_cores_between_workers(workers or settings.workers)
     click.echo(f"社区小助手 on http://{host}:{port}/  (API docs: /docs)")
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default (so anyone on the machine could pick their
     # address); here only the configured reverse proxies are believed, the same list client_address() uses.

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
 DECISION_LABELS = {"answer": "直接回答", "clarify": "请居民在几个候选中选择", "no_answer": "答不上来（转人工或记录为未答）"}
-SIGNAL_LABELS = {"word": "词", "char": "字", "pinyin": "拼音", "dense": "语义", "bag": "整条"}
+SIGNAL_LABELS = {"word": "词", "char": "字", "pinyin": "拼音", "dense": "语义", "bag": "整条", "pretrained": "通用语义"}
 _CACHE_SIZE = 4
 
 
@@ -32,7 +32,7 @@ class TrialCandidate:
     entry_id: str
     title: str
     score: float
-    signals: dict[str, float]
+    signals: dict[str, float | None]  # None: a signal this search did not need (pretrained)
 
 
 @dataclass
@@ -75,7 +75,7 @@ def run_trial(kb: KnowledgeBase, query: str, k: int = 5) -> TrialResult:
     normalized = normalize(query)
     mandarin = kb.to_mandarin(normalized)
     result = kb.search(mandarin, k)
-    candidates = [TrialCandidate(c.entry_id, c.title, c.score, {s: c.signals.get(s, 0.0) for s in SIGNALS})
+    candidates = [TrialCandidate(c.entry_id, c.title, c.score, {s: c.signals.get(s) for s in SIGNALS})
                   for c in result.candidates]
     answer = ""
     if str(result.decision) == "answer" and candidates and candidates[0].entry_id in kb.entries:

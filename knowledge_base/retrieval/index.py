@@ -4,6 +4,9 @@ Documents are an entry's title and each similar question; an entry's signal is t
 documents, except the "bag" signal, which reads all of an entry's documents as one. The index directory is
 keyed by a fingerprint of the published content, the synonyms and the retrieval settings, so a changed
 knowledge base is rebuilt and an unchanged one is loaded.
+
+A search scores the fast signals first; only when they leave the best entry unsure does it ask the pretrained
+encoder too and score again with the model fitted with it (``fusion.Calibration.pretrained``).
 """
 
 from __future__ import annotations
@@ -29,15 +32,26 @@ from knowledge_base.retrieval.dense import (
     VectorIndex,
     make_encoder,
 )
-from knowledge_base.retrieval.fusion import SIGNALS, Calibration, Decision, Thresholds, decide
+from knowledge_base.retrieval.fusion import (
+    FAST_SIGNALS,
+    PRETRAINED,
+    PRETRAINED_COLUMN,
+    SIGNALS,
+    Calibration,
+    Decision,
+    Thresholds,
+    decide,
+)
 from knowledge_base.retrieval.lexical import Bm25Signal
+from knowledge_base.retrieval.pretrained import E5_SMALL, PretrainedEncoder, pretrained_encoder
 from knowledge_base.retrieval.text_analysis import TextAnalyzer
 
 log = logging.getLogger(__name__)
 
 # Bump whenever what save() pickles changes shape (Bm25Signal's attributes, the encoder's files …): an index
 # written by older code is then rebuilt instead of failing at the first search.
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
+PRETRAINED_VECTORS = "pretrained.npy"
 DENSE_CANDIDATES = 64
 ALL_WORDS_UNKNOWN = 0.999
 UNKNOWN_QUESTION_DAMPING = 0.5
@@ -84,9 +98,12 @@ class RetrievalConfig:
     encoder_model_path: str = ""
     signals: tuple[str, ...] = SIGNALS  # the ablation switches some off
     thresholds: Thresholds = field(default_factory=Thresholds)
+    pretrained: str = E5_SMALL  # the pretrained encoder ("" = none: the fast signals alone)
+    pretrained_cache: str = ""  # a file keeping its document vectors across builds ("" = memory only)
 
     def fingerprint(self) -> str:
-        return f"{self.encoder}|{self.encoder_model_path}|{FORMAT_VERSION}"
+        pretrained = self.pretrained if PRETRAINED in self.signals else ""
+        return f"{self.encoder}|{self.encoder_model_path}|{FORMAT_VERSION}|{pretrained}"
 
 
 def content_fingerprint(entries: Sequence[KbEntry], synonyms: dict[str, str], config: RetrievalConfig,
@@ -116,6 +133,7 @@ class HybridIndex:
         calibration: Calibration,
         config: RetrievalConfig,
         fingerprint: str = "",
+        pretrained_vectors: np.ndarray | None = None,
     ) -> None:
         self.analyzer = analyzer
         self.entry_ids = entry_ids
@@ -128,6 +146,13 @@ class HybridIndex:
         self.calibration = calibration
         self.config = config
         self.fingerprint = fingerprint
+        # One row per document, as ``vectors``; None when the signal is off or its encoder is missing here.
+        self.pretrained_vectors = pretrained_vectors
+        self.pretrained: PretrainedEncoder | None = None
+        if pretrained_vectors is not None:
+            self.pretrained = pretrained_encoder(config.pretrained, _cache_file(config))
+            if self.pretrained is None or self.pretrained.dim != pretrained_vectors.shape[1]:
+                self.pretrained, self.pretrained_vectors = None, None
 
     # --- building ---
     @classmethod
@@ -173,10 +198,15 @@ class HybridIndex:
                     model_path=config.encoder_model_path,
                 )
             vectors = VectorIndex(encoder.encode(docs))
+        pretrained_vectors = None
+        if PRETRAINED in config.signals:
+            pretrained = pretrained_encoder(config.pretrained, _cache_file(config))
+            if pretrained is not None:
+                pretrained_vectors = pretrained.encode_documents(docs)
         log.info("built index of %d entries / %d documents in %.2fs", len(entries), len(docs),
                  time.perf_counter() - started)
         return cls(analyzer, entry_ids, titles, np.asarray(offsets, dtype=np.int64), lexical, encoder, vectors,
-                   np.asarray(doc_entry, dtype=np.int64), calibration, config)
+                   np.asarray(doc_entry, dtype=np.int64), calibration, config, pretrained_vectors=pretrained_vectors)
 
     # --- scopes (community views) ---
     def vector_part(self, positions: np.ndarray) -> tuple[VectorIndex, np.ndarray] | None:
@@ -191,8 +221,15 @@ class HybridIndex:
         return SearchScope(np.unique(np.asarray(positions, dtype=np.int64)), tuple(p for p in parts if p is not None))
 
     # --- searching ---
-    def signal_matrix(self, query: str, scope: SearchScope | None = None) -> tuple[str, np.ndarray, np.ndarray]:
-        """(canonical query, entries × signals matrix of per-entry best document scores, query features)."""
+    @property
+    def has_pretrained(self) -> bool:
+        """The pretrained signal can be computed and scored here."""
+        return self.pretrained_vectors is not None and self.calibration.pretrained is not None
+
+    def signal_matrix(self, query: str, scope: SearchScope | None = None, *,
+                      pretrained: bool = True) -> tuple[str, np.ndarray, np.ndarray]:
+        """(canonical query, entries × signals matrix of per-entry best document scores, query features).
+        The pretrained column is left at 0 unless ``pretrained`` and the index has its vectors."""
         analyzed = self.analyzer.analyze_query(query)
         n = len(self.entry_ids)
         matrix = np.zeros((n, len(SIGNALS)), dtype=np.float32)
@@ -213,6 +250,10 @@ class HybridIndex:
                     valid = ids >= 0
                     np.maximum.at(matrix[:, column], self.doc_entry[ids[valid]], np.clip(sims[valid], 0, 1))
                 continue
+            if name == PRETRAINED:
+                if pretrained and analyzed.canonical:
+                    self.fill_pretrained(analyzed.canonical, matrix)
+                continue
             if name == "bag":  # one document per entry: its scores are the entries' own
                 if analyzed.words:
                     matrix[:, column] = self.lexical["bag"].scores(analyzed.words)
@@ -226,22 +267,39 @@ class HybridIndex:
                                   dtype=np.float32)
         return analyzed.canonical, matrix, query_features
 
+    def fill_pretrained(self, canonical: str, matrix: np.ndarray) -> bool:
+        """Write the pretrained cosine into ``matrix``'s column (all entries' rows): False when it cannot."""
+        if self.pretrained is None or self.pretrained_vectors is None or PRETRAINED not in self.config.signals:
+            return False
+        similarities = self.pretrained_vectors @ self.pretrained.encode_queries([canonical])[0]
+        column = np.zeros(len(self.entry_ids), dtype=np.float32)
+        np.maximum.at(column, self.doc_entry, np.clip(similarities, 0, 1))
+        matrix[:, PRETRAINED_COLUMN] = column
+        return True
+
     def search(self, query: str, k: int = 5, scope: SearchScope | None = None) -> SearchResult:
         """The top ``k`` entries for ``query``, among those of ``scope`` when given (see ``SearchScope``)."""
-        canonical, matrix, query_features = self.signal_matrix(query, scope)
+        canonical, full_matrix, query_features = self.signal_matrix(query, scope, pretrained=False)
         if not canonical:
             return SearchResult(query, canonical, [], Decision.no_answer)
-        positions = None
+        positions, matrix = None, full_matrix
         if scope is not None:
-            positions, matrix = scope.visible, matrix[scope.visible]
+            positions, matrix = scope.visible, full_matrix[scope.visible]
             if not len(positions):
                 return SearchResult(query, canonical, [], Decision.no_answer)
         scores = self.calibration.score(matrix, query_features)
+        matched = matrix.any()  # before the pretrained cosine, which is above 0 for every entry
+        signals = FAST_SIGNALS
+        if matched and self.has_pretrained and scores.max() < self.config.thresholds.pretrained_below:
+            signals = SIGNALS
+            self.fill_pretrained(canonical, full_matrix)
+            matrix = full_matrix if positions is None else full_matrix[positions]
+            scores = self.calibration.pretrained.score(matrix, query_features)  # type: ignore[union-attr]
         if query_features[0] >= ALL_WORDS_UNKNOWN:
             # Not one word of the question occurs in the knowledge base (房贷利率): whatever matches is
             # made of characters and vectors alone, which is grounds to offer, never to answer.
             scores = scores * UNKNOWN_QUESTION_DAMPING
-        if not matrix.any():
+        if not matched:
             scores = np.zeros_like(scores)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
@@ -251,7 +309,7 @@ class HybridIndex:
                 self.entry_ids[i if positions is None else positions[i]],
                 self.titles[i if positions is None else positions[i]],
                 float(scores[i]),
-                {name: float(matrix[i, c]) for c, name in enumerate(SIGNALS)},
+                {name: float(matrix[i, c]) for c, name in enumerate(signals)},  # the pretrained one if asked
             )
             for i in top
         ]
@@ -284,6 +342,8 @@ class HybridIndex:
         if self.vectors is not None and self.encoder is not None:
             self.vectors.save(tmp / "vectors.faiss")
             self.encoder.save(tmp / "encoder")
+        if self.pretrained_vectors is not None:
+            np.save(tmp / PRETRAINED_VECTORS, self.pretrained_vectors, allow_pickle=False)
         # Replace atomically so a concurrent reader never sees half an index.
         old = directory.with_name(directory.name + ".old")
         shutil.rmtree(old, ignore_errors=True)
@@ -314,9 +374,15 @@ class HybridIndex:
                 prepare = analyzer.dense_tokens if state["config"].encoder == "static-trained" else analyzer.canonical
                 encoder = StaticQueryEncoder.load(directory / "encoder", prepare) or \
                     SentenceTransformerEncoder.load(directory / "encoder", prepare)
+            pretrained_vectors = None
+            if (directory / PRETRAINED_VECTORS).exists():
+                pretrained_vectors = np.load(directory / PRETRAINED_VECTORS, allow_pickle=False)
+                if pretrained_vectors.shape[0] != len(state["doc_entry"]):
+                    raise IndexBuildError(f"index at {directory}: pretrained vectors do not match its documents")
             return cls(analyzer, state["entry_ids"], state["titles"], state["doc_offsets"], state["lexical"], encoder,
-                       vectors, state["doc_entry"], state["calibration"], state["config"], state["fingerprint"])
-        except (RuntimeError, KeyError, AttributeError) as exc:  # faiss raises RuntimeError on a damaged file
+                       vectors, state["doc_entry"], state["calibration"], state["config"], state["fingerprint"],
+                       pretrained_vectors=pretrained_vectors)
+        except (RuntimeError, KeyError, AttributeError, ValueError, OSError, EOFError) as exc:  # faiss raises RuntimeError on a damaged file
             raise IndexBuildError(f"cannot load index from {directory}: {exc!r}") from exc
 
 
@@ -343,3 +409,7 @@ def _bm25_attributes() -> frozenset[str]:
 
 def _shares_nothing(candidate: Candidate) -> bool:
     return candidate.signals.get("word", 1.0) == 0.0 and candidate.signals.get("pinyin", 1.0) < NO_SHARED_SOUND
+
+
+def _cache_file(config: RetrievalConfig) -> Path | None:
+    return Path(config.pretrained_cache) if config.pretrained_cache else None

@@ -117,8 +117,10 @@ def test_try_box_shows_signals_before_and_after_an_edit(settings):
         signed_in(client, "staff")
         page = client.get("/staff/kb", params={"trial": "长寿金怎么领"})
         assert page.status_code == 200 and "居民会听到" in page.text
-        for label in ("词", "字", "拼音", "语义", "整条", "综合分"):
+        for label in ("词", "字", "拼音", "语义", "整条", "通用语义", "综合分"):
             assert f"<th>{label}</th>" in page.text
+        # a sure question does not ask the pretrained encoder: its cell says so instead of showing 0
+        assert 'title="前几项已有把握，没有用到">—</span>' in page.text
         draft_url = _start_edit(client, "community-elderly-canteen")
         phrase = "社区饭堂搭伙怎么报名呢"
         values = _form(context, "community-elderly-canteen")

@@ -15,8 +15,12 @@ from intents.aspects import FakeAspectRecognizer
 from intents.emergency import FakeEmergencyDetector
 from intents.fake import FakeIntentClassifier
 from knowledge_base.dialect import DialectLexicon
+from knowledge_base.engine import KnowledgeBase
+from knowledge_base.loader import load_entries
+from knowledge_base.profile import load_profile
 from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
-from knowledge_base.retrieval.index import Candidate, SearchResult
+from knowledge_base.retrieval.index import Candidate, RetrievalConfig, SearchResult
+from knowledge_base.synonyms import load_synonyms
 
 
 @pytest.fixture
@@ -159,13 +163,26 @@ def test_request_cues_and_a_second_question() -> None:
     assert asks_two_things("还有她的医保卡丢了怎么补") and not asks_two_things(STORY)
 
 
-def test_a_story_with_one_request_clause_is_read_by_that_clause(understanding, tiny_kb) -> None:
-    # The story dilutes the whole message; its one request clause names the topic.
-    story = "我跟你讲啊，我一个人住在三楼，儿子在广东打工，一年才回来一次，腿脚也不太灵便，想问下她能不能领高龄津贴"
-    evidence = understanding.read(tiny_kb, DialogueState(), story)
+LIVING_ALONE = "我跟你讲啊，我一个人住在三楼，儿子在广东打工，一年才回来一次，腿脚也不太灵便，想问下她能不能领高龄津贴"
+
+
+def test_a_story_with_one_request_clause_is_read_by_that_clause(understanding, tiny_kb_dir) -> None:
+    # The story dilutes the whole message; its one request clause names the topic. Without the pretrained signal
+    # the fast ones leave the whole story unsure (0.11), so the clause is read.
+    fast_only = KnowledgeBase.build(load_entries(tiny_kb_dir), load_synonyms(tiny_kb_dir / "synonyms.yaml"),
+                                    load_profile(tiny_kb_dir / "community_profile.example.yaml"),
+                                    config=RetrievalConfig(pretrained=""))
+    evidence = understanding.read(fast_only, DialogueState(), LIVING_ALONE)
     assert evidence.alone is not None and evidence.alone.top is not None
     assert evidence.alone.top.entry_id == "senior-age-allowance"
     assert evidence.whole is not None  # the whole story was read first
+
+
+def test_the_pretrained_signal_reads_a_whole_story(understanding, tiny_kb) -> None:
+    evidence = understanding.read(tiny_kb, DialogueState(), LIVING_ALONE)
+    assert evidence.alone is not None and evidence.alone.decision == RetrievalDecision.answer
+    assert evidence.alone.top.entry_id == "senior-age-allowance"
+    assert evidence.whole is None  # settled by the whole message: no clause needed
 
 
 def test_words_no_entry_uses_and_topic_words_are_collected(understanding, tiny_kb) -> None:

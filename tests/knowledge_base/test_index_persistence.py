@@ -14,7 +14,12 @@ from knowledge_base.engine import KEEP_OLD_INDEXES, KnowledgeBase
 from knowledge_base.errors import IndexBuildError
 from knowledge_base.loader import load_entries
 from knowledge_base.profile import load_profile
-from knowledge_base.retrieval.index import HybridIndex, RetrievalConfig, content_fingerprint
+from knowledge_base.retrieval.index import (
+    PRETRAINED_VECTORS,
+    HybridIndex,
+    RetrievalConfig,
+    content_fingerprint,
+)
 from knowledge_base.synonyms import SynonymDictionary, load_synonyms
 
 QUERIES = ["社保卡丢了怎么办", "长寿金怎么领", "社宝", "老人饭堂在哪里", "护照", "", "退休金"]
@@ -52,6 +57,8 @@ def test_save_then_load_searches_identically(tiny_kb, tmp_path: Path) -> None:
     assert (directory / "index.pkl").exists() and (directory / "vectors.faiss").exists()
     loaded = HybridIndex.load(directory, tiny_kb.index.analyzer)
     assert loaded.entry_ids == tiny_kb.index.entry_ids
+    assert loaded.pretrained is not None
+    np.testing.assert_array_equal(loaded.pretrained_vectors, tiny_kb.index.pretrained_vectors)
     same_results(tiny_kb.index, loaded)
 
 
@@ -103,6 +110,9 @@ def test_fingerprint_follows_content_synonyms_and_config(tiny_kb_dir: Path) -> N
     assert content_fingerprint(entries[1:], synonyms, RetrievalConfig()) != base
     assert content_fingerprint(entries, {"养老金": "养老钱"}, RetrievalConfig()) != base
     assert content_fingerprint(entries, synonyms, RetrievalConfig(encoder="sentence-transformers")) != base
+    assert content_fingerprint(entries, synonyms, RetrievalConfig(pretrained="")) != base  # no pretrained vectors
+    # where its vectors are kept does not change the index
+    assert content_fingerprint(entries, synonyms, RetrievalConfig(pretrained_cache="/elsewhere.npz")) == base
 
 
 def test_changed_synonyms_are_rebuilt(tiny_kb_dir: Path, tmp_path: Path) -> None:
@@ -157,6 +167,9 @@ def saved_root(tmp_path_factory: pytest.TempPathFactory, write_kb) -> tuple[Path
         pytest.param(lambda d: _rewrite_state(d, lambda state: [delattr(s, "idf") for s in state["lexical"].values()]),
                      id="older-bm25-layout"),
         pytest.param(lambda d: _rewrite_state(d, lambda state: state.pop("lexical")), id="missing-part"),
+        pytest.param(lambda d: (d / PRETRAINED_VECTORS).write_bytes(b"\x93NUMPY broken"), id="pretrained-vectors"),
+        pytest.param(lambda d: np.save(d / PRETRAINED_VECTORS, np.zeros((3, 384), dtype=np.float32)),
+                     id="pretrained-vectors-of-other-documents"),
     ],
 )
 def test_a_damaged_index_is_rebuilt_not_a_crash(saved_root, tmp_path: Path, damage) -> None:

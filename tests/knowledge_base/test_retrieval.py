@@ -25,6 +25,7 @@ from knowledge_base.retrieval.dense import (
     train_static_encoder,
 )
 from knowledge_base.retrieval.fusion import (
+    FAST_SIGNALS,
     FEATURES,
     SIGNALS,
     Calibration,
@@ -184,7 +185,7 @@ def test_fusion_gap_columns_match_a_brute_force_loop(n: int, values: list[float]
 
 
 def test_fusion_feature_order_matches_the_calibration() -> None:
-    assert list(FEATURES) == [*SIGNALS, *(f"{s}_gap" for s in SIGNALS), "unknown_words", "dense_x_unknown"]
+    assert list(FEATURES) == [*FAST_SIGNALS, *(f"{s}_gap" for s in FAST_SIGNALS), "unknown_words", "dense_x_unknown"]
     assert len(Calibration().weights) == len(FEATURES)
 
 

