@@ -30,7 +30,9 @@ from knowledge_base.errors import UnknownComponentError
 log = logging.getLogger(__name__)
 
 E5_SMALL = "e5-small"
-QUERY_MEMO_SIZE = 4096  # a turn searches its message, its clauses and its rewrites: the same text recurs
+# A turn searches its message, its clauses and its rewrites, so the same text recurs within a turn; a small memo
+# holds those, and does not keep residents' recent messages in memory for long.
+QUERY_MEMO_SIZE = 64
 DOCUMENT_BATCH = 64
 OMP_THREADS_ENV = "OMP_NUM_THREADS"
 CACHE_FILE_LIMIT = 400_000  # vectors kept in the file (~600 MB at 384 float32); the oldest go first
