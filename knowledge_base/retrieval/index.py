@@ -101,6 +101,9 @@ class RetrievalConfig:
     pretrained: str = E5_SMALL  # the pretrained encoder ("" = none: the fast signals alone)
     pretrained_cache: str = ""  # a file keeping its document vectors across builds ("" = memory only)
 
+    def pretrained_cache_file(self) -> Path | None:
+        return Path(self.pretrained_cache) if self.pretrained_cache else None
+
     def fingerprint(self) -> str:
         pretrained = self.pretrained if PRETRAINED in self.signals else ""
         return f"{self.encoder}|{self.encoder_model_path}|{FORMAT_VERSION}|{pretrained}"
@@ -150,7 +153,7 @@ class HybridIndex:
         self.pretrained_vectors = pretrained_vectors
         self.pretrained: PretrainedEncoder | None = None
         if pretrained_vectors is not None:
-            self.pretrained = pretrained_encoder(config.pretrained, _cache_file(config))
+            self.pretrained = pretrained_encoder(config.pretrained)
             if self.pretrained is None or self.pretrained.dim != pretrained_vectors.shape[1]:
                 self.pretrained, self.pretrained_vectors = None, None
 
@@ -200,9 +203,9 @@ class HybridIndex:
             vectors = VectorIndex(encoder.encode(docs))
         pretrained_vectors = None
         if PRETRAINED in config.signals:
-            pretrained = pretrained_encoder(config.pretrained, _cache_file(config))
+            pretrained = pretrained_encoder(config.pretrained)
             if pretrained is not None:
-                pretrained_vectors = pretrained.encode_documents(docs)
+                pretrained_vectors = pretrained.encode_documents(docs, config.pretrained_cache_file())
         log.info("built index of %d entries / %d documents in %.2fs", len(entries), len(docs),
                  time.perf_counter() - started)
         return cls(analyzer, entry_ids, titles, np.asarray(offsets, dtype=np.int64), lexical, encoder, vectors,
@@ -267,15 +270,14 @@ class HybridIndex:
                                   dtype=np.float32)
         return analyzed.canonical, matrix, query_features
 
-    def fill_pretrained(self, canonical: str, matrix: np.ndarray) -> bool:
-        """Write the pretrained cosine into ``matrix``'s column (all entries' rows): False when it cannot."""
-        if self.pretrained is None or self.pretrained_vectors is None or PRETRAINED not in self.config.signals:
-            return False
+    def fill_pretrained(self, canonical: str, matrix: np.ndarray) -> None:
+        """Write the pretrained cosine into ``matrix``'s column (all entries' rows), when the index has it."""
+        if self.pretrained is None or self.pretrained_vectors is None:
+            return
         similarities = self.pretrained_vectors @ self.pretrained.encode_queries([canonical])[0]
         column = np.zeros(len(self.entry_ids), dtype=np.float32)
         np.maximum.at(column, self.doc_entry, np.clip(similarities, 0, 1))
         matrix[:, PRETRAINED_COLUMN] = column
-        return True
 
     def search(self, query: str, k: int = 5, scope: SearchScope | None = None) -> SearchResult:
         """The top ``k`` entries for ``query``, among those of ``scope`` when given (see ``SearchScope``)."""
@@ -409,7 +411,3 @@ def _bm25_attributes() -> frozenset[str]:
 
 def _shares_nothing(candidate: Candidate) -> bool:
     return candidate.signals.get("word", 1.0) == 0.0 and candidate.signals.get("pinyin", 1.0) < NO_SHARED_SOUND
-
-
-def _cache_file(config: RetrievalConfig) -> Path | None:
-    return Path(config.pretrained_cache) if config.pretrained_cache else None

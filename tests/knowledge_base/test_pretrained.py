@@ -55,11 +55,7 @@ def test_paraphrases_are_nearer_than_unrelated_questions(encoder) -> None:
 def test_document_vectors_are_kept_in_the_cache_file_and_read_back(encoder, tmp_path: Path) -> None:
     path = tmp_path / "vectors.npz"
     texts = ["高龄津贴怎么申请", f"缓存测试问题{uuid.uuid4().hex}"]  # the second is new: the file is written
-    encoder.use_cache_file(path)  # type: ignore[attr-defined]
-    try:
-        vectors = encoder.encode_documents(texts)
-    finally:
-        encoder.use_cache_file(None)  # type: ignore[attr-defined]
+    vectors = encoder.encode_documents(texts, path)
     stored = pretrained._read_cache(path, encoder.dim)
     for text, vector in zip(texts, vectors, strict=True):
         np.testing.assert_array_equal(stored[text], vector)
@@ -199,3 +195,4 @@ def test_workers_share_the_cores(monkeypatch: pytest.MonkeyPatch, workers: int, 
 def test_an_operators_thread_setting_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(pretrained.OMP_THREADS_ENV, "3")
     assert pretrained.share_cores_between_workers(2, 2) == 3
+
