@@ -16,7 +16,7 @@ from knowledge_base.engine import make_analyzer
 from knowledge_base.loader import load_entries, parse_yaml_file
 from knowledge_base.models import KbEntry
 from knowledge_base.retrieval.calibrate import fit_calibration, negative_questions
-from knowledge_base.retrieval.fusion import SIGNALS, Decision, Thresholds
+from knowledge_base.retrieval.fusion import FAST_SIGNALS, PRETRAINED, SIGNALS, Decision, Thresholds
 from knowledge_base.retrieval.index import HybridIndex, RetrievalConfig
 from knowledge_base.synonyms import SynonymDictionary, load_synonyms
 
@@ -26,7 +26,8 @@ ROWS: list[tuple[str, tuple[str, ...], bool]] = [
     ("+ characters / pinyin", ("word", "char", "pinyin"), True),
     ("+ dense", ("word", "char", "pinyin", "dense"), True),
     ("+ whole-entry bag", ("word", "char", "pinyin", "dense", "bag"), True),
-    ("+ pretrained encoder when unsure (full retrieval)", SIGNALS, True),
+    ("+ pretrained encoder when unsure, best question", (*FAST_SIGNALS, PRETRAINED), True),
+    ("+ its entry centroid (full retrieval)", SIGNALS, True),
 ]
 
 

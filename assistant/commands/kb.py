@@ -142,10 +142,11 @@ def search(query: str, top: int, as_json: bool) -> None:
                                "candidates": [c.__dict__ for c in result.candidates]}, ensure_ascii=False, indent=1))
         return
     click.echo(f"query: {query}\ncanonical: {result.canonical}\ndecision: {result.decision}")
-    click.echo(f"{'score':>6} {'word':>5} {'char':>5} {'pinyin':>6} {'dense':>5} {'bag':>5} {'pretr':>5}  entry")
+    click.echo(f"{'score':>6} {'word':>5} {'char':>5} {'pinyin':>6} {'dense':>5} {'bag':>5} {'pretr':>5} {'centr':>5}  entry")
     for c in result.candidates:
         s = c.signals
-        pretrained = f"{s['pretrained']:5.2f}" if "pretrained" in s else f"{'-':>5}"  # asked only when unsure
+        # asked only when unsure
+        pretrained = " ".join(f"{s[n]:5.2f}" if n in s else f"{'-':>5}" for n in ("pretrained", "centroid"))
         click.echo(f"{c.score:6.3f} {s['word']:5.2f} {s['char']:5.2f} {s['pinyin']:6.2f} {s['dense']:5.2f} "
                    f"{s['bag']:5.2f} {pretrained}  {c.entry_id}  {c.title}")
 

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 200
 DECISION_LABELS = {"answer": "直接回答", "clarify": "请居民在几个候选中选择", "no_answer": "答不上来（转人工或记录为未答）"}
-SIGNAL_LABELS = {"word": "词", "char": "字", "pinyin": "拼音", "dense": "语义", "bag": "整条", "pretrained": "通用语义"}
+SIGNAL_LABELS = {"word": "词", "char": "字", "pinyin": "拼音", "dense": "语义", "bag": "整条", "pretrained": "通用语义",
+                 "centroid": "通用语义·整条"}
 _CACHE_SIZE = 4
 
 

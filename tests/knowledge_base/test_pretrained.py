@@ -17,16 +17,24 @@ from knowledge_base.profile import load_profile
 from knowledge_base.retrieval import pretrained
 from knowledge_base.retrieval.calibrate import _fast_columns
 from knowledge_base.retrieval.fusion import (
+    CENTROID,
+    CENTROID_COLUMN,
     FAST_SIGNALS,
     FEATURES,
     PRETRAINED,
     PRETRAINED_COLUMN,
     PRETRAINED_FEATURES,
+    PRETRAINED_SIGNALS,
     SIGNALS,
     Calibration,
     Thresholds,
 )
-from knowledge_base.retrieval.index import ALL_WORDS_UNKNOWN, UNKNOWN_QUESTION_DAMPING, RetrievalConfig
+from knowledge_base.retrieval.index import (
+    ALL_WORDS_UNKNOWN,
+    UNKNOWN_QUESTION_DAMPING,
+    RetrievalConfig,
+    entry_centroids,
+)
 from knowledge_base.synonyms import load_synonyms
 
 
@@ -94,7 +102,8 @@ def test_off_unknown_and_missing_encoders(monkeypatch: pytest.MonkeyPatch, caplo
 # ---------------------------------------------------------------- calibration
 
 def test_feature_layouts() -> None:
-    assert (*FAST_SIGNALS, PRETRAINED) == SIGNALS and len(SIGNALS) - 1 == PRETRAINED_COLUMN
+    assert (*FAST_SIGNALS, *PRETRAINED_SIGNALS) == SIGNALS
+    assert (len(FAST_SIGNALS), len(FAST_SIGNALS) + 1) == (PRETRAINED_COLUMN, CENTROID_COLUMN)
     assert [PRETRAINED_FEATURES[i] for i in _fast_columns(len(SIGNALS))] == list(FEATURES)
     assert Calibration().signal_count == len(FAST_SIGNALS)
 
@@ -107,10 +116,11 @@ def test_the_fast_model_ignores_the_pretrained_column() -> None:
     np.testing.assert_allclose(calibration.score(matrix, query_features),
                                calibration.score(matrix[:, : len(FAST_SIGNALS)], query_features))
     assert calibration.pretrained is not None, "the shipped calibration has the model with the pretrained signal"
-    changed = matrix.copy()
-    changed[:, PRETRAINED_COLUMN] = 0.0
-    assert not np.allclose(calibration.pretrained.score(matrix, query_features),
-                           calibration.pretrained.score(changed, query_features))
+    for column in (PRETRAINED_COLUMN, CENTROID_COLUMN):  # the second model reads both
+        changed = matrix.copy()
+        changed[:, column] = 0.0
+        assert not np.allclose(calibration.pretrained.score(matrix, query_features),
+                               calibration.pretrained.score(changed, query_features))
 
 
 def test_calibration_with_its_pretrained_model_round_trips(tmp_path: Path) -> None:
@@ -135,15 +145,32 @@ def _damping(query_features: np.ndarray) -> float:
 QUERIES = ["社保卡丢了怎么办", "我家老人八十多了每个月能领点钱吗", "老年人在哪里吃饭便宜", "退休金", "护照怎么办"]
 
 
-def test_the_pretrained_column_is_each_entrys_best_question_cosine(tiny_kb, encoder) -> None:
+def test_the_pretrained_columns_are_each_entrys_best_and_mean_question_cosines(tiny_kb, encoder) -> None:
     index = tiny_kb.index
     for query in QUERIES:
         canonical, matrix, _ = index.signal_matrix(query)
         query_vector = encoder.encode_queries([canonical])[0]
         for position, entry_id in enumerate(index.entry_ids):
-            documents = np.flatnonzero(index.doc_entry == position)
-            best = max(float(index.pretrained_vectors[d] @ query_vector) for d in documents)
+            vectors = index.pretrained_vectors[index.doc_entry == position]
+            best = max(float(vector @ query_vector) for vector in vectors)
+            mean = vectors.mean(axis=0)
+            cosine = float(mean @ query_vector) / float(np.linalg.norm(mean))
             assert matrix[position, PRETRAINED_COLUMN] == pytest.approx(max(best, 0.0), abs=1e-5), (query, entry_id)
+            assert matrix[position, CENTROID_COLUMN] == pytest.approx(max(cosine, 0.0), abs=1e-5), (query, entry_id)
+
+
+def test_entry_centroids_are_unit_means_and_zero_for_an_entry_without_documents() -> None:
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [3.0, 4.0]], dtype=np.float32)
+    centroids = entry_centroids(vectors, np.array([0, 0, 2]), 3)
+    np.testing.assert_allclose(centroids, [[0.70710677, 0.70710677], [0.0, 0.0], [0.6, 0.8]], atol=1e-6)
+
+
+def test_the_centroid_is_off_when_its_signal_is(tiny_kb_dir: Path) -> None:
+    config = RetrievalConfig(signals=tuple(s for s in SIGNALS if s != CENTROID))
+    kb = KnowledgeBase.build(load_entries(tiny_kb_dir), load_synonyms(tiny_kb_dir / "synonyms.yaml"),
+                             load_profile(tiny_kb_dir / "community_profile.example.yaml"), config=config)
+    _, matrix, _ = kb.index.signal_matrix(QUERIES[0])
+    assert matrix[:, PRETRAINED_COLUMN].any() and not matrix[:, CENTROID_COLUMN].any()
 
 
 def test_sure_questions_never_ask_the_pretrained_encoder(tiny_kb_dir: Path) -> None:
