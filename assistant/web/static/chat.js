@@ -556,6 +556,9 @@
     const path = `/sessions/${encodeURIComponent(state.sessionId)}/messages?after=${encodeURIComponent(poll.after)}`;
     try {
       const result = await request("GET", path);
+      // 新对话 while this answer was on its way: it belongs to the conversation just forgotten, and would put
+      // its status line (人工服务已结束) back on the cleared screen.
+      if (poll !== state.poll || !poll.active) return;
       if (!result.ok || !result.data) {
         // 404 until the messages endpoint (or the session's queue entry) exists: keep trying, more slowly.
         poll.delay = Math.min(Math.round(poll.delay * 1.5), POLL_MAX_MS);
