@@ -1,7 +1,8 @@
 """Text normalisation shared by retrieval and intent classification.
 
 ``normalize`` makes two spellings of one question look alike: Unicode NFKC (full-width letters,
-digits and punctuation become half-width), traditional → simplified Chinese (OpenCC ``t2s``),
+digits and punctuation become half-width), pinyin typed without choosing characters becomes characters
+(``pinyin_input``), traditional → simplified Chinese (OpenCC ``t2s``),
 Chinese numerals before units become digits (八十五岁 → 85岁, 百分之七十 → 70%), control
 characters and emoji dropped, whitespace collapsed. ``strip_fillers`` additionally removes polite
 openings and hesitations (请问, 我想问一下, 那个) that carry no meaning for retrieval.
@@ -15,6 +16,8 @@ from functools import lru_cache
 
 import cn2an
 import opencc
+
+from knowledge_base.pinyin_input import pinyin_to_hanzi
 
 MAX_NORMALIZED_LENGTH = 2000
 
@@ -70,6 +73,7 @@ def normalize(text: str, *, max_length: int = MAX_NORMALIZED_LENGTH) -> str:
     text = text[: max_length * 2]
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if not _is_dropped(ch))
+    text = pinyin_to_hanzi(text)  # 「shebaoka diule」 typed without choosing characters → 社保卡丢了
     text = _t2s().convert(text)
     text = convert_numerals(text)
     text = _WHITESPACE.sub(" ", text).strip()

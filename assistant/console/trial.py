@@ -17,6 +17,7 @@ from knowledge_base.dialect import DialectForm
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.models import EntryStatus, KbEntry
 from knowledge_base.normalize import normalize
+from knowledge_base.pinyin_input import typed_in_pinyin
 from knowledge_base.retrieval.fusion import SIGNALS
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class TrialResult:
     error: str = ""
     mandarin: str = ""  # the question after the dialect lexicon (几耐 → 多久), as every stage reads it
     dialect: list[DialectForm] = field(default_factory=list)  # the dialect forms found in it
+    pinyin: bool = False  # typed in pinyin (shebaoka diule): ``mandarin`` shows the characters it became
 
     @property
     def decision_label(self) -> str:
@@ -82,7 +84,7 @@ def run_trial(kb: KnowledgeBase, query: str, k: int = 5) -> TrialResult:
     if str(result.decision) == "answer" and candidates and candidates[0].entry_id in kb.entries:
         answer = kb.rendered_answer(candidates[0].entry_id, for_staff=True)  # staff see the gaps
     return TrialResult(query, str(result.decision), candidates, answer, mandarin=mandarin,
-                       dialect=kb.dialect.matches(normalized))
+                       dialect=kb.dialect.matches(normalized), pinyin=typed_in_pinyin(query))
 
 
 class EditedKbCache:

@@ -17,7 +17,10 @@ from assistant.kb_runtime import KnowledgeBaseProvider
 from intents.aspects import AspectRecognizer, LearnedAspectRecognizer
 from intents.base import IntentClassifier, IntentResult
 from intents.emergency import LearnedEmergencyDetector
+from intents.errors import TrainingDataError
 from intents.registry import IntentConfig, create_classifier
+from intents.training_data import load_training_data
+from knowledge_base import pinyin_input
 from knowledge_base.aspects import aspect_table
 from knowledge_base.engine import DATA_DIR as SHIPPED_DATA_DIR
 from knowledge_base.engine import KnowledgeBase
@@ -117,13 +120,24 @@ def emergency_negatives(knowledge: KnowledgeBase) -> list[str]:
 def build_understanding(context: AppContext, thresholds: PolicyThresholds) -> Understanding:
     """Rules, intents, aspects and retrieval: the stages before the policy, each built once."""
     config = intent_config(context)
+    pinyin_input.warm_in_background()  # 「shebaoka diule」: its vocabulary takes about 2 s to load
     classifier = KbAwareClassifier(lambda: create_classifier(config), context.kb)
     emergencies = LearnedEmergencyDetector.train(extra_negatives=emergency_negatives(context.kb.current()),
                                                  model_dir=context.settings.var_dir / "intents")
     popularity = TopicPopularity(context.sessions)
     phrasings = list(aspect_table().training_examples().values())
     return Understanding(classifier, build_aspect_recognizer(context), emergencies, thresholds, popularity.counts,
-                         phrasings)
+                         phrasings, out_of_scope_examples=out_of_scope_examples())
+
+
+def out_of_scope_examples() -> list[str]:
+    """The classifier's out-of-scope examples (比特币多少钱, 讲个笑话): what the pretrained encoder compares a message
+    with when the classifier calls it out of scope but retrieval would answer (policy ``in_scope_margin``)."""
+    try:
+        return load_training_data(check=False).examples.get("out_of_scope", [])
+    except TrainingDataError as exc:  # the classifier reports it when it trains; here the check is just skipped
+        log.warning("out-of-scope examples unavailable: %s", exc)
+        return []
 
 
 def build_engine(context: AppContext) -> DialogueEngine:

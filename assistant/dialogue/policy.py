@@ -39,7 +39,9 @@ class PolicyThresholds:
     low_confidence_margin: float = 0.1  # answered, but within this of ``answer``: logged for review
     intent_override: float = 0.75  # a small-talk intent this sure wins over a strong retrieval match
     smalltalk_min_chars: int = 8  # shorter messages with a small-talk intent are small talk
-    out_of_scope_override: float = 0.97  # an out-of-scope intent loses only to an almost certain match
+    out_of_scope_override: float = 0.97  # an out-of-scope intent loses only to an almost certain match …
+    in_scope_margin: float = 0.03  # … or to an answer the pretrained encoder finds this much nearer than any
+    # out-of-scope example (Evidence.in_scope_margin): 「新农合今年几钱一个人」 is no chit-chat
     emergency_intent: float = 0.6  # intent classifier's emergency confidence that raises an alert
     emergency_model: float = 0.3  # emergency detector's probability of danger that raises an alert
     emergency_model_suicide: float = 0.25  # … when the likeliest danger is someone ending their life
@@ -132,6 +134,10 @@ class Evidence:
     broad_bare: bool = False  # the message is nothing but broad words (「医保」): a choice before anything else
     topic_known: bool = False  # the state's topic is still a published entry
     referrals: frozenset[str] = frozenset()  # entry ids that are referrals
+    # When the classifier reads "out of scope" but retrieval would answer: the pretrained encoder's cosine of the
+    # message with the top entry's closest question, minus that with the closest out-of-scope example (None: not
+    # asked, or no encoder).
+    in_scope_margin: float | None = None
 
 
 @dataclass(frozen=True)
@@ -419,7 +425,11 @@ def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: flo
         return two
     search = ev.alone
     top = search.top if search else None
-    if name == "out_of_scope" and not _referral_answer(ev, th) and (top is None or top.score < th.out_of_scope_override):
+    vouched = name == "out_of_scope" and _encoder_vouches(ev, th)
+    if vouched:
+        intent_name = "ask_service"
+    if name == "out_of_scope" and not vouched and not _referral_answer(ev, th) and (
+            top is None or top.score < th.out_of_scope_override):
         return Decision(Act.fallback, out_of_scope=True, intent="out_of_scope", confidence=confidence,
                         reason="out of scope")
     if search is None or top is None:
@@ -434,8 +444,10 @@ def _fresh(state: DialogueState, ev: Evidence, name: str | None, confidence: flo
         if top.entry_id in ev.referrals or aspect not in ev.top_aspects:
             aspect = None  # a referral's answer is who to ask, and a first answer never says "not described"
         return Decision(Act.answer, topic_id=top.entry_id, aspect=aspect, score=top.score, intent=intent_name,
-                        confidence=confidence, reason="retrieval",
-                        low_confidence=top.score < th.answer + th.low_confidence_margin)
+                        confidence=confidence,
+                        reason="retrieval; the pretrained encoder outweighs an out-of-scope reading" if vouched
+                        else "retrieval",
+                        low_confidence=vouched or top.score < th.answer + th.low_confidence_margin)
     if _dominant_weak_match(ev, th):
         return Decision(Act.answer, topic_id=top.entry_id, score=top.score, intent=intent_name, confidence=confidence,
                         reason="one candidate far ahead, and surely a service question", low_confidence=True)
@@ -480,6 +492,13 @@ def _dominant_weak_match(ev: Evidence, th: PolicyThresholds) -> bool:
     out_of_scope = next((p for name, p in ev.intent.ranking if name == "out_of_scope"), 0.0)
     return (search.top.score >= th.dominant_floor and search.top.score >= th.dominant_ratio * second
             and out_of_scope < th.surely_in_scope)
+
+
+def _encoder_vouches(ev: Evidence, th: PolicyThresholds) -> bool:
+    """Retrieval would answer, and the pretrained encoder finds the message clearly nearer that entry's questions
+    than any out-of-scope example: the classifier's out-of-scope reading (trained on far fewer words) loses."""
+    return (ev.alone is not None and ev.alone.decision == RetrievalDecision.answer and ev.in_scope_margin is not None
+            and ev.in_scope_margin >= th.in_scope_margin)
 
 
 def _doubtful(ev: Evidence, score: float, th: PolicyThresholds) -> bool:

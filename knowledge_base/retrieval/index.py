@@ -163,6 +163,8 @@ class HybridIndex:
         self.pretrained_centroids: np.ndarray | None = None
         if self.pretrained_vectors is not None and CENTROID in config.signals:
             self.pretrained_centroids = entry_centroids(self.pretrained_vectors, doc_entry, len(entry_ids))
+        self._positions = {entry_id: i for i, entry_id in enumerate(entry_ids)}
+        self._others: tuple[tuple[str, ...], np.ndarray] | None = None  # pretrained_margin's last ``others``
 
     # --- building ---
     @classmethod
@@ -291,6 +293,28 @@ class HybridIndex:
         matrix[:, PRETRAINED_COLUMN] = column
         if self.pretrained_centroids is not None:
             matrix[:, CENTROID_COLUMN] = np.clip(self.pretrained_centroids @ query_vector, 0, 1)
+
+    def pretrained_margin(self, query: str, entry_id: str, others: Sequence[str]) -> float | None:
+        """How much nearer the pretrained encoder puts ``query`` to ``entry_id``'s closest question than to the
+        closest of ``others`` (a difference of cosines; every text read as the index reads a question). None
+        without the encoder, or for an unknown entry or no ``others``. ``others`` are embedded once and kept."""
+        position = self._positions.get(entry_id)
+        if self.pretrained is None or self.pretrained_vectors is None or position is None or not others:
+            return None
+        canonical = self.analyzer.analyze_query(query).canonical
+        if not canonical:
+            return None
+        query_vector = self.pretrained.encode_queries([canonical])[0]
+        own = self.pretrained_vectors[self.doc_entry == position]
+        if not len(own):
+            return None
+        key = tuple(others)
+        memo = self._others
+        if memo is None or memo[0] != key:
+            texts = [self.analyzer.analyze_query(t).canonical or t for t in key]
+            memo = (key, self.pretrained.encode_documents(texts, self.config.pretrained_cache_file()))
+            self._others = memo
+        return float((own @ query_vector).max()) - float((memo[1] @ query_vector).max())
 
     def search(self, query: str, k: int = 5, scope: SearchScope | None = None) -> SearchResult:
         """The top ``k`` entries for ``query``, among those of ``scope`` when given (see ``SearchScope``)."""

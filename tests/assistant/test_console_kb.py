@@ -273,6 +273,16 @@ def test_the_dialect_lexicon_is_validated_takes_effect_and_shows_in_the_try_box(
         assert "kb.document.dialect" in _actions(context)
 
 
+def test_a_question_typed_in_pinyin_is_answered_and_the_try_box_shows_its_characters(settings):
+    with console_client(settings) as (client, _context):
+        signed_in(client, "staff")
+        assert chat(client, "gaoling jintie zenme shenqing")["topic"]["id"] == ENTRY
+        trial = client.get("/staff/kb", params={"trial": "gaoling jintie zenme shenqing"})
+        assert "按普通话理解为：</strong>高龄津贴怎么申请（拼音已转成汉字）" in trial.text
+        plain = client.get("/staff/kb", params={"trial": "高龄津贴怎么申请"})
+        assert "拼音已转成汉字" not in plain.text
+
+
 def test_kb_stale_lists_what_is_due_in_china_dates(settings, monkeypatch, tiny_kb_data, write_kb) -> None:  # type: ignore[no-untyped-def]
     import copy
     import datetime as dt

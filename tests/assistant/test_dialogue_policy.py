@@ -322,6 +322,31 @@ def test_out_of_scope_is_refused_unless_a_referral_answers_it() -> None:
     assert decision.act == Act.answer and decision.topic_id == "referral-tax"
 
 
+def test_the_pretrained_encoder_can_outweigh_an_out_of_scope_reading() -> None:
+    # 「新农合今年几钱一个人」: the classifier half reads chit-chat; the encoder puts it far nearer the entry's
+    # questions than any out-of-scope example.
+    unsure_out = IntentResult("out_of_scope", 0.66, [("out_of_scope", 0.66), ("ask_service", 0.33)])
+    vouched = ev(intent=unsure_out, alone=search(("medical-insurance", 0.93)), in_scope_margin=TH.in_scope_margin)
+    decision = decide(DialogueState(), vouched, TH)
+    assert decision.act == Act.answer and decision.topic_id == "medical-insurance"
+    assert decision.intent == "ask_service" and decision.low_confidence  # logged for review
+    assert "pretrained" in decision.reason
+    # Just short of the margin, not asked (None), or retrieval only offering: still refused.
+    for refused in (replace(vouched, in_scope_margin=TH.in_scope_margin - 0.001),
+                    replace(vouched, in_scope_margin=None),
+                    replace(vouched, alone=search(("medical-insurance", 0.3)))):
+        decision = decide(DialogueState(), refused, TH)
+        assert decision.act == Act.fallback and decision.out_of_scope
+
+
+def test_the_encoder_never_lifts_a_doubtful_match() -> None:
+    # A match short of confident that leaves words of the message unexplained stays refused, as without it.
+    unsure_out = IntentResult("out_of_scope", 0.55, [("out_of_scope", 0.55), ("ask_service", 0.44)])
+    decision = decide(DialogueState(), ev(intent=unsure_out, alone=search(("a", 0.6)), in_scope_margin=0.2,
+                                          uncovered_alone=("装修公司",)), TH)
+    assert decision.act == Act.fallback and decision.out_of_scope
+
+
 def test_a_confident_answer_answers_and_a_borderline_one_is_logged() -> None:
     decision = decide(DialogueState(), ev(alone=search(("a", 0.45))), TH)
     assert decision.act == Act.answer and decision.low_confidence

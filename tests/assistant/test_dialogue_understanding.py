@@ -305,3 +305,27 @@ def test_a_broad_word_among_strong_close_candidates_leaves_the_choice_to_them(un
     weak = _result(("resident-pension-claim", 0.3), ("social-security-card-apply", 0.25), answered=False)
     monkeypatch.setattr(type(tiny_kb), "search", lambda self, text, k=10: weak)
     assert understanding.read(tiny_kb, DialogueState(), "社保几岁可以领").broad_options
+
+
+OUT_OF_SCOPE_EXAMPLES = ("比特币现在多少钱", "讲个笑话听听")
+
+
+def test_the_encoder_is_asked_only_when_an_out_of_scope_reading_meets_an_answer(classifier, tiny_kb) -> None:
+    understanding = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector(), PolicyThresholds(),
+                                  out_of_scope_examples=OUT_OF_SCOPE_EXAMPLES)
+    entry = next(iter(tiny_kb.entries.values()))
+    question = entry.questions[0]
+    classifier.set_response(question, ("out_of_scope", 0.6))
+    evidence = understanding.read(tiny_kb, DialogueState(), question)
+    assert evidence.alone is not None and evidence.alone.decision == RetrievalDecision.answer
+    expected = tiny_kb.index.pretrained_margin(evidence.alone.query, evidence.alone.top.entry_id,
+                                               OUT_OF_SCOPE_EXAMPLES)
+    assert evidence.in_scope_margin == pytest.approx(expected) and expected > 0
+    # The classifier reads a service question: nothing to outweigh, the encoder is not asked.
+    classifier.set_response(question, ("ask_service", 0.9))
+    assert understanding.read(tiny_kb, DialogueState(), question).in_scope_margin is None
+    # Out of scope, and retrieval would not answer either.
+    classifier.set_response("比特币今天涨了没有", ("out_of_scope", 0.9))
+    far = understanding.read(tiny_kb, DialogueState(), "比特币今天涨了没有")
+    assert far.alone is None or far.alone.decision != RetrievalDecision.answer
+    assert far.in_scope_margin is None

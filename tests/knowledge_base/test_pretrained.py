@@ -223,3 +223,40 @@ def test_an_operators_thread_setting_is_kept(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv(pretrained.OMP_THREADS_ENV, "3")
     assert pretrained.share_cores_between_workers(2, 2) == 3
 
+
+
+# ---------------------------------------------------------------- the out-of-scope second opinion
+
+OUT_OF_SCOPE = ["比特币现在多少钱", "讲个笑话听听", "明天会下雨吗"]
+
+
+def test_the_margin_is_the_entrys_best_cosine_less_the_nearest_other_text(tiny_kb, encoder) -> None:
+    index = tiny_kb.index
+    for query in QUERIES:
+        canonical = index.analyzer.analyze_query(query).canonical
+        query_vector = encoder.encode_queries([canonical])[0]
+        others = encoder.encode_documents([index.analyzer.analyze_query(t).canonical for t in OUT_OF_SCOPE])
+        nearest_other = max(float(v @ query_vector) for v in others)
+        for position, entry_id in enumerate(index.entry_ids):
+            best = max(float(v @ query_vector) for v in index.pretrained_vectors[index.doc_entry == position])
+            margin = index.pretrained_margin(query, entry_id, OUT_OF_SCOPE)
+            assert margin == pytest.approx(best - nearest_other, abs=1e-5), (query, entry_id)
+
+
+def test_a_service_question_is_nearer_its_entry_and_chit_chat_nearer_the_examples(tiny_kb) -> None:
+    index = tiny_kb.index
+    entry = index.entry_ids[0]
+    question = tiny_kb.entries[entry].questions[0]
+    assert index.pretrained_margin(question, entry, OUT_OF_SCOPE) > 0
+    assert index.pretrained_margin("比特币今天涨了没有", entry, OUT_OF_SCOPE) < 0
+
+
+def test_no_margin_without_the_encoder_an_entry_or_examples(tiny_kb, tiny_kb_dir: Path) -> None:
+    index = tiny_kb.index
+    assert index.pretrained_margin("社保卡丢了怎么办", "no-such-entry", OUT_OF_SCOPE) is None
+    assert index.pretrained_margin("社保卡丢了怎么办", index.entry_ids[0], []) is None
+    assert index.pretrained_margin("", index.entry_ids[0], OUT_OF_SCOPE) is None
+    config = RetrievalConfig(signals=FAST_SIGNALS)
+    fast = KnowledgeBase.build(load_entries(tiny_kb_dir), load_synonyms(tiny_kb_dir / "synonyms.yaml"),
+                               load_profile(tiny_kb_dir / "community_profile.example.yaml"), config=config)
+    assert fast.index.pretrained_margin("社保卡丢了怎么办", fast.index.entry_ids[0], OUT_OF_SCOPE) is None
