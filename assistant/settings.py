@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     policy_low_confidence_margin: float = 0.1
     policy_intent_override: float = 0.75
     policy_out_of_scope_override: float = 0.97
+    policy_in_scope_margin: float = 0.03
     policy_emergency_intent: float = 0.6
     policy_emergency_model: float = 0.3
     policy_emergency_model_suicide: float = 0.25

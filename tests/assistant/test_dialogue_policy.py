@@ -367,6 +367,13 @@ def test_settings_fill_the_thresholds() -> None:
     assert (th.answer, th.clarify, th.new_topic) == (0.5, 0.25, 0.66)
 
 
+def test_the_settings_defaults_are_the_policys() -> None:
+    named = {name: Settings.model_fields[f"policy_{name}"].default for name in PolicyThresholds.__dataclass_fields__
+             if f"policy_{name}" in Settings.model_fields}
+    assert "in_scope_margin" in named
+    assert named == {name: getattr(TH, name) for name in named}
+
+
 def test_a_near_certain_match_switches_even_when_the_current_topic_has_the_words() -> None:
     decision = decide(IN_TOPIC, ev(aspect=aspect(None), alone=search(("public-rental-housing", 0.97)), topic_known=True), TH)
     assert decision.topic_id == "public-rental-housing"
