@@ -30,9 +30,12 @@ log = logging.getLogger(__name__)
 
 MIN_SYLLABLES = 2  # a single syllable (「ma」「ai」) is as likely an abbreviation or a sound as a word
 # pinyinsplit lists every way to cut a run, which doubles with each ambiguous syllable (xian = xi'an): a run
-# longer than this (about ten syllables typed without a space) is left as it is rather than cut.
-MAX_RUN_LETTERS = 36
-MAX_RUNS = 80  # a message with more runs of letters than this is not pinyin typing; it is left as it is
+# longer than this (about nine syllables typed without a space; at worst 128 cuts, a few ms) is left as it is.
+MAX_RUN_LETTERS = 30
+# A message with more letters or runs of letters than this is no pinyin typing (a question is some 30 syllables
+# at most), and the bound keeps a hostile message from costing more than a few runs' cutting.
+MAX_LETTERS = 120
+MAX_RUNS = 40
 TIE_CANDIDATES = 4  # equally short cuts of a run compared by the model (fang'an / fan'gan)
 
 # A run of ASCII letters, apostrophes between syllables allowed (yu'er); NFKC has made full-width letters ASCII.
@@ -40,8 +43,8 @@ _LATIN_RUN = re.compile(r"([A-Za-z]+(?:'[A-Za-z]+)*)")
 
 _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")  # [八十岁](age) in the intent examples
 _HAN_ONLY = re.compile(r"[\u4e00-\u9fff]+")
-# The library's phrase scores are about 0.2; a domain term it does not know gets that, one it knows goes just
-# above the likeliest reading, so it wins among words that sound alike but does not change how a sentence is cut.
+# The library's phrase scores are about 0.2: a domain term it does not know starts from that, and the margin puts
+# a term ahead of the reading it would otherwise tie with.
 DOMAIN_PHRASE_SCORE = 0.2
 DOMAIN_MARGIN = 0.01
 # The library prefers few long phrases (老年 正在) to the right cut (老年证 在): a domain word's score is this many
@@ -239,7 +242,7 @@ def pinyin_to_hanzi(text: str) -> str:
         return text
     splitter, params = models
     parts = _LATIN_RUN.split(text)  # even indexes: other text; odd: runs of letters
-    if len(parts) // 2 > MAX_RUNS:
+    if len(parts) // 2 > MAX_RUNS or sum(len(p) for p in parts[1::2]) > MAX_LETTERS:
         return text
     cuts = [_syllables(splitter, params, part.lower()) if i % 2 else None for i, part in enumerate(parts)]
     out: list[str] = []

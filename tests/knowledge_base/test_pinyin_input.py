@@ -57,8 +57,10 @@ def test_runs_too_long_or_too_many_are_left_alone() -> None:
     # pinyinsplit lists every cut, which doubles with each ambiguous syllable (xian = xi'an): bounded here.
     long_run = "xian" * 20
     assert pinyin_to_hanzi(long_run) == long_run
-    many = "ni hao " * (pinyin_input.MAX_RUNS + 1)
+    many = "ni hao " * (pinyin_input.MAX_RUNS // 2 + 1)
     assert pinyin_to_hanzi(many) == many
+    lettered = "shebaoka diule " * (pinyin_input.MAX_LETTERS // 13 + 1)  # fewer runs, too many letters
+    assert pinyin_to_hanzi(lettered) == lettered
     assert normalize("ab " * 5000)  # huge input: normalize truncates first, and this returns
 
 
