@@ -103,9 +103,9 @@ def _syllable_key(syllables: list[str]) -> str:
 
 
 def _models() -> tuple[Any, Any] | None:
-    """(syllable splitter, DAG parameters with the domain's vocabulary first), loaded once (about 2 s: the engine
+    """(syllable splitter, DAG parameters with the domain's vocabulary first), loaded once (about 3 s: the engine
     warms it in the background at start, and a message arriving meanwhile waits); None when the packages are
-    missing."""
+    missing or the vocabulary cannot be read."""
     global _loaded, _loading
     if _loaded is not _NOT_LOADED:
         return _loaded  # type: ignore[return-value]
@@ -116,6 +116,10 @@ def _models() -> tuple[Any, Any] | None:
             _loading = True
             try:
                 _loaded = _load()
+            except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+                # A damaged vocabulary file: pinyin goes unconverted (and normalize keeps its promise never to raise)
+                log.warning("pinyin input unavailable, its vocabulary could not be read: %s", exc)
+                _loaded = None
             finally:
                 _loading = False
     return _loaded  # type: ignore[return-value]

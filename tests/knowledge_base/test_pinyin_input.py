@@ -81,6 +81,16 @@ def test_without_the_libraries_the_text_is_left_alone(monkeypatch: pytest.Monkey
     assert pinyin_to_hanzi("shebaoka diule") == "shebaoka diule"
 
 
+def test_a_damaged_vocabulary_leaves_pinyin_unconverted_and_never_raises(monkeypatch, caplog) -> None:
+    def broken():
+        raise OSError("synonyms.yaml: disk error")
+
+    monkeypatch.setattr(pinyin_input, "_loaded", pinyin_input._NOT_LOADED)
+    monkeypatch.setattr(pinyin_input, "_load", broken)
+    assert normalize("shebaoka diule") == "shebaoka diule"
+    assert "pinyin input unavailable" in caplog.text
+
+
 def test_reading_the_vocabulary_never_comes_back_into_the_loading(monkeypatch: pytest.MonkeyPatch) -> None:
     # Loading reads texts; were any of them normalised on the way, the load would call itself. It gets None.
     seen: list[str] = []
