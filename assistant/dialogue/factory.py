@@ -120,7 +120,7 @@ def emergency_negatives(knowledge: KnowledgeBase) -> list[str]:
 def build_understanding(context: AppContext, thresholds: PolicyThresholds) -> Understanding:
     """Rules, intents, aspects and retrieval: the stages before the policy, each built once."""
     config = intent_config(context)
-    pinyin_input.warm_in_background()  # 「shebaoka diule」: its vocabulary takes about 2 s to load
+    pinyin_input.warm_in_background()  # 「shebaoka diule」: its vocabulary takes about 3 s to load
     classifier = KbAwareClassifier(lambda: create_classifier(config), context.kb)
     emergencies = LearnedEmergencyDetector.train(extra_negatives=emergency_negatives(context.kb.current()),
                                                  model_dir=context.settings.var_dir / "intents")
