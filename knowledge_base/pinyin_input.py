@@ -102,9 +102,10 @@ def _syllable_key(syllables: list[str]) -> str:
 
 
 def _models() -> tuple[Any, Any] | None:
-    """(syllable splitter, DAG parameters with the domain's vocabulary first), loaded once (about 3 s: the engine
-    warms it in the background at start, and a message arriving meanwhile waits); None when the packages are
-    missing or the vocabulary cannot be read."""
+    """(syllable splitter, DAG parameters with the domain's vocabulary first), loaded once, on the first message
+    with letters in it (about 3 s; other threads' messages wait for it); None when the packages are missing or the
+    vocabulary cannot be read. Not loaded at start: the load holds the interpreter for seconds, and a two-worker
+    server loading it at start reset connections under a burst of requests (1 run in 3 of the lockout test)."""
     global _loaded, _loading
     if _loaded is not _NOT_LOADED:
         return _loaded  # type: ignore[return-value]
@@ -122,11 +123,6 @@ def _models() -> tuple[Any, Any] | None:
             finally:
                 _loading = False
     return _loaded  # type: ignore[return-value]
-
-
-def warm_in_background() -> None:
-    """Start loading now, on a thread of its own, so the first resident who types pinyin does not wait."""
-    threading.Thread(target=warm, name="pinyin-input-warm", daemon=True).start()
 
 
 def _load() -> tuple[Any, Any] | None:
@@ -192,7 +188,7 @@ def _put_first(table: dict[str, list[list[Any]]], words: list[tuple[str, str]], 
 
 
 def warm() -> bool:
-    """Load the models now (at start-up) rather than on the first pinyin message; False if unavailable."""
+    """Load the models now rather than on the first message with letters; False if unavailable."""
     return _models() is not None
 
 

@@ -20,7 +20,6 @@ from intents.emergency import LearnedEmergencyDetector
 from intents.errors import TrainingDataError
 from intents.registry import IntentConfig, create_classifier
 from intents.training_data import load_training_data
-from knowledge_base import pinyin_input
 from knowledge_base.aspects import aspect_table
 from knowledge_base.engine import DATA_DIR as SHIPPED_DATA_DIR
 from knowledge_base.engine import KnowledgeBase
@@ -120,7 +119,6 @@ def emergency_negatives(knowledge: KnowledgeBase) -> list[str]:
 def build_understanding(context: AppContext, thresholds: PolicyThresholds) -> Understanding:
     """Rules, intents, aspects and retrieval: the stages before the policy, each built once."""
     config = intent_config(context)
-    pinyin_input.warm_in_background()  # 「shebaoka diule」: its vocabulary takes about 3 s to load
     classifier = KbAwareClassifier(lambda: create_classifier(config), context.kb)
     emergencies = LearnedEmergencyDetector.train(extra_negatives=emergency_negatives(context.kb.current()),
                                                  model_dir=context.settings.var_dir / "intents")
