@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     policy_emergency_model_asking: float = 0.85
     policy_emergency_kind: float = 0.2
     policy_emergency_agreeing: float = 0.2
+    policy_emergency_encoder_margin: float = 0.015
+    policy_emergency_encoder_margin_unplaced: float = 0.025
     policy_aspect_followup: float = 0.45
     policy_aspect_certain: float = 0.95
     policy_aspect_new_topic: float = 0.7

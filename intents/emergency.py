@@ -42,7 +42,10 @@ class EmergencyDetector(Protocol):
     def read(self, normalized: str) -> EmergencyReading: ...
 
 
-def load_emergency_examples(path: Path = EMERGENCY_FILE, *, intents_dir: Path = DATA_DIR) -> dict[str, list[str]]:
+def load_emergency_examples(path: Path = EMERGENCY_FILE, *, intents_dir: Path = DATA_DIR,
+                            with_intents: bool = True) -> dict[str, list[str]]:
+    """Kind → examples, and ``NONE`` → the examples of no emergency: the file's own, and with ``with_intents``
+    every other intent's examples too."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -56,11 +59,33 @@ def load_emergency_examples(path: Path = EMERGENCY_FILE, *, intents_dir: Path = 
         raise TrainingDataError(f"{path}: unknown emergency kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
     examples = {kind: [str(t) for t in texts] for kind, texts in kinds.items()}
     none = [str(t) for t in negatives]
-    for intent, texts in load_training_data(intents_dir).examples.items():
+    for intent, texts in (load_training_data(intents_dir).examples.items() if with_intents else ()):
         if intent != "emergency":
             none.extend(texts)
     examples[NONE] = list(dict.fromkeys(none))
     return examples
+
+
+@dataclass(frozen=True)
+class EmergencyExamples:
+    """Example groups for a nearest-example reading (the pretrained encoder's, ``Understanding``): one group per
+    kind of danger, in ``kinds`` order, then ``calm``, messages that are no emergency."""
+
+    kinds: tuple[str, ...]
+    groups: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def from_examples(cls, examples: dict[str, list[str]], calm: Sequence[str] = ()) -> EmergencyExamples:
+        kinds = tuple(kind for kind in KINDS if examples.get(kind))
+        none = tuple(dict.fromkeys([*examples.get(NONE, []), *calm]))
+        return cls(kinds, (*(tuple(examples[kind]) for kind in kinds), none))
+
+    def nearest_kind(self, similarities: Sequence[float]) -> tuple[str | None, float]:
+        """(kind of the closest danger example, its lead over the closest calm one) from the groups' cosines."""
+        if len(similarities) != len(self.groups) or not self.kinds:
+            return None, float("-inf")
+        best = max(range(len(self.kinds)), key=lambda i: similarities[i])
+        return self.kinds[best], similarities[best] - similarities[-1]
 
 
 class LearnedEmergencyDetector:

@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
         set_kiosks_online_source(online_source(ctx.settings))  # the /metrics gauge of kiosks online
         # Warm up: load the index and train/load the intent model before the first resident waits.
         app.state.engine.classifier.classify("你好")
+        app.state.engine.understanding.prepare(ctx.kb.current())  # the encoder's example sets, embedded once
         if warm_up_speech and ctx.settings.asr_warm_up and ctx.speech.enabled:
             ctx.speech.warm_up()  # the speech model loads in the background; the first recording need not wait
         log.info("ready: %d knowledge-base entries", len(ctx.kb.current().entries))

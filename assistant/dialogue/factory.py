@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from assistant.context import AppContext
 from assistant.dialogue.engine import DialogueEngine
@@ -16,7 +16,7 @@ from assistant.handoff.live import HandoffService
 from assistant.kb_runtime import KnowledgeBaseProvider
 from intents.aspects import AspectRecognizer, LearnedAspectRecognizer
 from intents.base import IntentClassifier, IntentResult
-from intents.emergency import LearnedEmergencyDetector
+from intents.emergency import EmergencyExamples, LearnedEmergencyDetector, load_emergency_examples
 from intents.errors import TrainingDataError
 from intents.registry import IntentConfig, create_classifier
 from intents.training_data import load_training_data
@@ -124,8 +124,20 @@ def build_understanding(context: AppContext, thresholds: PolicyThresholds) -> Un
                                                  model_dir=context.settings.var_dir / "intents")
     popularity = TopicPopularity(context.sessions)
     phrasings = list(aspect_table().training_examples().values())
+    calm = out_of_scope_examples()
     return Understanding(classifier, build_aspect_recognizer(context), emergencies, thresholds, popularity.counts,
-                         phrasings, out_of_scope_examples=out_of_scope_examples())
+                         phrasings, out_of_scope_examples=calm, emergency_examples=emergency_examples(calm))
+
+
+def emergency_examples(calm: Sequence[str]) -> EmergencyExamples | None:
+    """What the pretrained encoder compares a message about to get the scope message with (policy
+    ``emergency_encoder_margin``): the emergency examples by kind against the file's examples of no emergency and
+    the classifier's out-of-scope ones (``calm``), the messages that end there."""
+    try:
+        return EmergencyExamples.from_examples(load_emergency_examples(with_intents=False), calm)
+    except TrainingDataError as exc:  # the detector reports it when it trains; here the reading is just skipped
+        log.warning("emergency examples unavailable: %s", exc)
+        return None
 
 
 def out_of_scope_examples() -> list[str]:

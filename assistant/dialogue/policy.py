@@ -48,6 +48,13 @@ class PolicyThresholds:
     emergency_model_asking: float = 0.85  # … when the message asks whom to tell or what to apply for
     emergency_kind: float = 0.2  # when the rules raise the alert, the model's kind is used from this danger on
     emergency_agreeing: float = 0.2  # the detector's danger and the classifier's emergency probability both this high
+    # A message about to get the scope message whose closest emergency example the pretrained encoder finds this
+    # much nearer than its closest calm one (「阿爷话心口好痛 成身出冷汗」): an alert. Developer sets, December 2026:
+    # out-of-scope questions 0.008 at most, emergencies 0.025 at the median.
+    emergency_encoder_margin: float = 0.015
+    # … for a service question that retrieval placed nowhere: safety questions the knowledge base has no entry for
+    # end there too (烟雾报警器隔一阵就哔一声 came out 0.023 nearer a fire; developer sets' highest, December 2026)
+    emergency_encoder_margin_unplaced: float = 0.025
     aspect_followup: float = 0.45  # aspect recogniser's confidence for a follow-up in the current topic
     aspect_certain: float = 0.95  # … so sure, in a short follow-up, that a not-sure out-of-scope reading loses
     aspect_new_topic: float = 0.7  # … for answering only that aspect of a newly named topic
@@ -101,7 +108,7 @@ class Act(StrEnum):
 @dataclass(frozen=True)
 class EmergencySignal:
     kind: str | None  # medical, fire, gas, … (None: the rules matched, the kind is unknown)
-    source: str  # "rule", "model" or "intent"
+    source: str  # "rule", "model", "intent" or "encoder"
 
 
 @dataclass(frozen=True)

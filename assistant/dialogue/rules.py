@@ -17,8 +17,8 @@ _EMERGENCY = re.compile(
     r"小孩丢了|孩子不见了|老人走丢了|走失了|洪水.{0,4}(进屋|冲|淹到)|山体滑坡了|塌了|"
     # Signs that need 120 now, told without the word 急救: stroke, seizure, chest pain, head bleeding.
     r"嘴巴?歪|口眼歪|(说话|讲话)(说|讲)?不清|半边身子?(没力|没劲|不能动|动不了|麻)|抽筋|抽搐|口吐白沫|"
-    r"胸口(好|很|一直)?(痛|疼|闷|绞)|喘不(上|过|赢)气|透不过气|(头|脑壳|脑袋)(在|一直)?(流血|出血|冒血)|流血不止|血流不[止停]|流血不停|血止不住|止不住血|羊水破|"
-    r"叫(她|他|人)?不应|没有?反应了|撞倒了|倒在地上"
+    r"(?:胸口|心口)(好|很|一直)?(痛|疼|闷|绞)|喘不(上|过|赢)气|透不过气|(头|脑壳|脑袋)(在|一直)?(流血|出血|冒血)|流血不止|血流不[止停]|流血不停|血止不住|止不住血|羊水破|"
+    r"(?:叫|喊)(她|他|人)?(?:都)?不应|(?:叫|喊)(她|他|人)(?:都)?(?:没有?|冇)反应|没有?反应了|撞倒了|倒在地上"
 )
 # Not now: a hypothetical, prevention, or something that happened before (万一老人走丢了怎么办, 去年中风了).
 _NOT_NOW = re.compile(r"万一|如果|假如|要是|要系|怎么防|如何防|预防|防止|防范|怎样防|注意什么|要注意|打什么电话|"
@@ -36,7 +36,11 @@ _NOT_NOW = re.compile(r"万一|如果|假如|要是|要系|怎么防|如何防|�
                       r"打1\d\d还是1\d\d|备用|存起来|存下来|记下来|搞不清|分不清|记不住|"
                       # the signs ahead of a danger, and whether charging can start a fire
                       r"怎么看得出|怎么看出|有(?:什么|啥|哪些)(?:征兆|前兆|预兆)|"
-                      r"充.{0,8}会不会(?:起火|着火|爆炸|自燃)")
+                      r"充.{0,8}会不会(?:起火|着火|爆炸|自燃)|"
+                      # teaching someone the signs: 怎么教家里老人分辨燃气泄漏
+                      r"教.{0,8}(?:分辨|辨别|识别|认出)|"
+                      # the alarm sounds, but there is none: 烟感器老是叫 又没得烟
+                      r"(?:又|也|都|并)(?:没|冇)(?:有|得)?(?:烟|起火|着火|火|味道?)")
 # 这么: Cantonese 咁 ("then", 咁社保卡呢) reads as 这么 after the dialect lexicon, which cannot tell it from 咁 "so".
 _SWITCH = re.compile(r"^(?:那|那么|这么|还有|再问一下|另外)\s*(?P<topic>.{2,20}?)\s*(?:呢|怎么样|咋样|又怎么办)\s*[?？。!！]*$")
 HUMAN_WORDS = re.compile(r"转人工|人工服务|人工客服|真人|找工作人员|叫工作人员|呼叫工作人员|跟工作人员说|和工作人员说|找个人|找人工")
@@ -60,7 +64,7 @@ _ASKING = re.compile(r"报告给谁|报给谁|能申请|可以申请|怎么申�
 # The same signs written with the wrong characters by pinyin input or speech recognition (胸口通 for 胸口痛,
 # 嘴外了 for 嘴歪了): matched on toneless pinyin.
 _EMERGENCY_SOUNDS = re.compile(
-    r"xiongkou(hao|hen|yizhi)?(tong|teng|men)|zui(ba)?wai|chuanbu(shang|guo)qi|toubuguoqi|jiaobuying|"
+    r"(?:xiong|xin)kou(hao|hen|yizhi)?(tong|teng|men)|zui(ba)?wai|chuanbu(shang|guo)qi|toubuguoqi|jiaobuying|"
     r"zhaohuo(le|la)|qihuo(le|la)|meiqi(xielou|weidao)|ranqi(xielou|weidao)|chudian(le|la)|nishui(le|la)|"
     r"banbianshen(zi)?(meili|bunengdong|dongbuliao|ma)|koutubaimo|liuxuebuzhi"
 )
@@ -82,10 +86,31 @@ def asks_whom(text: str) -> bool:
 _HARMLESS = re.compile(r"[打点]不?着火?")
 
 
+# Happening as the resident writes: 刚才, 突然, Cantonese 头先 and 啱啱.
+_JUST_NOW = re.compile(r"刚才|刚刚|头先|啱啱|突然|一下子")
+# 救命 sighed over a form or a password (救命啊 这个表格怎么填都填不对): a how-to question about a thing.
+_HOW_TO_DO = re.compile(r"(?:怎么|怎样|咋个?|如何|点样)(?:都|也)?(?:填|改|查|用|交|办理|操作|登录|登陆|注册|下载|重置|找回|设置)")
+_CRY_FOR_HELP = re.compile(r"救命[啊呀啦喔哦]*")
+# Clauses: split at punctuation and at spaces between characters (a phone's 「我家公公刚才在菜地里倒了 喊他没反应」).
+_CLAUSE = re.compile(r"[，,。.！!？?；;、\n…~～]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
+
+
 def is_emergency(text: str) -> bool:
-    if _SERVICE_REQUEST.search(text) or _NOT_NOW.search(text):
+    if _NOT_NOW.search(text):
         return False
     text = _HARMLESS.sub("，", text)
+    if _SERVICE_REQUEST.search(text):
+        # A danger happening now, told in a clause of its own beside a question (本来想问高龄补贴的事 我家公公刚才
+        # 在菜地里倒了 喊他没反应): the danger outranks the question. In the same clause (生孩子大出血住院能报多少) or
+        # without a word saying it is happening now, the question is what is asked.
+        return bool(_JUST_NOW.search(text)) and any(
+            _danger_in(clause) and not _SERVICE_REQUEST.search(clause) for clause in _CLAUSE.split(text))
+    if _HOW_TO_DO.search(text) and not _danger_in(_CRY_FOR_HELP.sub("，", text)):
+        return False
+    return _danger_in(text)
+
+
+def _danger_in(text: str) -> bool:
     return bool(_EMERGENCY.search(text) or _EMERGENCY_SOUNDS.search(_pinyin(text)))
 
 

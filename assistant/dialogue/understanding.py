@@ -31,7 +31,7 @@ from assistant.dialogue.state import DialogueState
 from intents.aspects import AspectRecognizer
 from intents.base import IntentClassifier, IntentResult
 from intents.choices import extract_choice
-from intents.emergency import EmergencyDetector, EmergencyReading
+from intents.emergency import EmergencyDetector, EmergencyExamples, EmergencyReading
 from knowledge_base.engine import KnowledgeBase
 from knowledge_base.normalize import normalize
 from knowledge_base.retrieval.fusion import Decision as RetrievalDecision
@@ -42,19 +42,33 @@ ASPECT_STRETCH_CHARS = 4  # longest stretch of an aspect phrasing that counts as
 _AMOUNT = re.compile(r"[0-9零一二三四五六七八九十百千万几两多]+(?:块钱|块|元|蚊|毛|角|分钱)?")
 # Intents whose messages need no retrieval at all.
 _NO_RETRIEVAL_INTENTS = frozenset({"check_ticket_status", "repeat", "slower", "choose_option", "deny"})
+# Readings that end in the scope message or 「不会回答」: before a resident in danger gets one, the pretrained encoder
+# is asked (an emergency reading too weak to raise the alert ends there as well).
+_SCOPE_MESSAGE_INTENTS = frozenset({"out_of_scope", "nlu_fallback", "emergency"})
 
 
 class Understanding:
     def __init__(self, classifier: IntentClassifier, aspects: AspectRecognizer, emergencies: EmergencyDetector,
                  thresholds: PolicyThresholds, popularity: Callable[[], Mapping[str, int]] = dict,
-                 aspect_phrasings: Sequence[Sequence[str]] = (), out_of_scope_examples: Sequence[str] = ()) -> None:
+                 aspect_phrasings: Sequence[Sequence[str]] = (), out_of_scope_examples: Sequence[str] = (),
+                 emergency_examples: EmergencyExamples | None = None) -> None:
         self.classifier = classifier
         self.out_of_scope_examples = tuple(out_of_scope_examples)  # for Evidence.in_scope_margin
+        self.emergency_examples = emergency_examples  # for the encoder's reading of danger (_encoder_danger)
         self.aspect_phrasings = aspect_phrasings
         self.aspects = aspects
         self.emergencies = emergencies
         self.thresholds = thresholds
         self.popularity = popularity
+
+    def prepare(self, knowledge: KnowledgeBase) -> None:
+        """Embed the example sets the pretrained encoder compares messages with, so that the first resident whose
+        message needs them does not wait: about 15 s for the 1,900 examples at a machine's first start, a read from
+        the vector cache after that."""
+        if self.out_of_scope_examples:
+            knowledge.index.prepare_groups((self.out_of_scope_examples,))
+        if self.emergency_examples is not None:
+            knowledge.index.prepare_groups(self.emergency_examples.groups)
 
     def read(self, knowledge: KnowledgeBase, state: DialogueState, text: str) -> Evidence:
         normalized = knowledge.to_mandarin(normalize(text))
@@ -93,7 +107,9 @@ class Understanding:
             if broad is not None and broad.bare:  # 「社保那块的问题」 reads as a ticket question to the classifier
                 return replace(evidence, broad_options=broad.options, broad_bare=True)
             return evidence
-        return self._with_retrieval(knowledge, state, evidence, normalized, topic_known)
+        evidence = self._with_retrieval(knowledge, state, evidence, normalized, topic_known)
+        danger = self._encoder_danger(knowledge, evidence, result)
+        return evidence if danger is None else replace(evidence, emergency=danger)
 
     def _switch_target(self, knowledge: KnowledgeBase, current: str, target: str) -> SearchResult:
         """那X呢: retrieval of X. A broad X is read with the current topic: 「那医保呢」 after 新生儿上户口 asks
@@ -199,6 +215,32 @@ class Understanding:
         return (reading.kind is not None and reading.danger >= th.emergency_agreeing
                 and classifier_danger >= th.emergency_agreeing and not asks_for_service(normalized))
 
+    def _encoder_danger(self, knowledge: KnowledgeBase, ev: Evidence, result: IntentResult) -> EmergencySignal | None:
+        """A message about to get the scope message or 「不会回答」, outside a conversation's topic: read as out of
+        scope or not understood, and retrieval does not answer it; or read as a service question that retrieval
+        placed nowhere. Is it nearer, for the pretrained encoder, to an emergency example than to any calm one
+        (「阿公成身出冷汗 面色好白」 has none of the trained models' words)? Asked only there (an embedding, about 7 ms,
+        on a few turns in a hundred), and not for a message that asks for a service, reports or looks back, nor for
+        a short one."""
+        examples, normalized, th = self.emergency_examples, ev.normalized, self.thresholds
+        if examples is None or ev.topic_known or ev.broad_options or asks_for_service(normalized):
+            return None
+        if result.name in _SCOPE_MESSAGE_INTENTS and not _answers(ev):
+            needed = th.emergency_encoder_margin
+        elif result.name == "ask_service" and _places_nothing(ev):
+            needed = th.emergency_encoder_margin_unplaced
+        else:
+            return None
+        if len(normalized) < self.thresholds.short_followup_chars:
+            # A few characters are near anything (「好久开门」 after the health centre's answer came out closer to a
+            # gas leak than to any calm example); short calls for help are the rules' and the trained models' task.
+            return None
+        similarities = knowledge.index.pretrained_nearest(normalized, examples.groups)
+        if similarities is None:
+            return None
+        kind, lead = examples.nearest_kind(similarities)
+        return EmergencySignal(kind, "encoder") if lead >= needed else None
+
     @staticmethod
     def _needs_retrieval(state: DialogueState, ev: Evidence, result: IntentResult) -> bool:
         if state.form is not None or ev.wants_human or ev.ticket_number is not None:
@@ -271,3 +313,17 @@ class Understanding:
                 or alone.top is None or not self.out_of_scope_examples:
             return None
         return knowledge.index.pretrained_margin(alone.query, alone.top.entry_id, self.out_of_scope_examples)
+
+
+def _searches(ev: Evidence) -> list[SearchResult]:
+    return [r for r in (ev.alone, ev.whole, ev.switch, *ev.clauses) if r is not None]
+
+
+def _answers(ev: Evidence) -> bool:
+    """Some reading of the message is answered by retrieval."""
+    return any(r.decision == RetrievalDecision.answer for r in _searches(ev))
+
+
+def _places_nothing(ev: Evidence) -> bool:
+    """Retrieval has not even a choice to offer for any reading of the message."""
+    return all(r.decision == RetrievalDecision.no_answer for r in _searches(ev))

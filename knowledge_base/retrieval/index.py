@@ -20,6 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,7 @@ UNKNOWN_QUESTION_DAMPING = 0.5
 # The best entry shares no word with the question and hardly a sound (红烧肉怎么做 → 烧纸防山火): characters and
 # vectors alone are grounds to offer, never to answer. A typo (社宝卡) still shares the sounds.
 NO_SHARED_SOUND = 0.3
+GROUP_MEMO_SIZE = 4  # example sets kept embedded per index (two are used)
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,9 @@ class HybridIndex:
         if self.pretrained_vectors is not None and CENTROID in config.signals:
             self.pretrained_centroids = entry_centroids(self.pretrained_vectors, doc_entry, len(entry_ids))
         self._positions = {entry_id: i for i, entry_id in enumerate(entry_ids)}
-        self._others: tuple[tuple[str, ...], np.ndarray] | None = None  # pretrained_margin's last ``others``
+        # Example groups embedded for pretrained_margin and pretrained_nearest (the out-of-scope examples, the
+        # emergency examples): a few fixed sets, each embedded once per index.
+        self._groups: dict[tuple[tuple[str, ...], ...], tuple[np.ndarray, list[int]]] = {}
 
     # --- building ---
     @classmethod
@@ -299,22 +303,54 @@ class HybridIndex:
         closest of ``others`` (a difference of cosines; every text read as the index reads a question). None
         without the encoder, or for an unknown entry or no ``others``. ``others`` are embedded once and kept."""
         position = self._positions.get(entry_id)
-        if self.pretrained is None or self.pretrained_vectors is None or position is None or not others:
+        if self.pretrained_vectors is None or position is None or not others:
+            return None
+        own = self.pretrained_vectors[self.doc_entry == position]
+        found = self._nearest(query, (tuple(others),))
+        if found is None or not len(own):
+            return None
+        query_vector, nearest = found
+        return float((own @ query_vector).max()) - nearest[0]
+
+    def pretrained_nearest(self, query: str, groups: Sequence[Sequence[str]]) -> list[float] | None:
+        """The pretrained encoder's cosine of ``query`` with the closest text of each group (-1 for an empty
+        group; every text read as the index reads a question). None without the encoder or for a query with
+        nothing to read. The groups are embedded once and kept."""
+        found = self._nearest(query, tuple(tuple(group) for group in groups))
+        return None if found is None else found[1]
+
+    def prepare_groups(self, groups: Sequence[Sequence[str]]) -> None:
+        """Embed example groups now (``pretrained_nearest`` would on its first call), when the index has the encoder."""
+        if self.pretrained is not None and self.pretrained_vectors is not None:
+            self._group_vectors(tuple(tuple(group) for group in groups))
+
+    def _nearest(self, query: str, groups: tuple[tuple[str, ...], ...]) -> tuple[np.ndarray, list[float]] | None:
+        if self.pretrained is None or self.pretrained_vectors is None:
             return None
         canonical = self.analyzer.analyze_query(query).canonical
         if not canonical:
             return None
         query_vector = self.pretrained.encode_queries([canonical])[0]
-        own = self.pretrained_vectors[self.doc_entry == position]
-        if not len(own):
-            return None
-        key = tuple(others)
-        memo = self._others
-        if memo is None or memo[0] != key:
-            texts = [self.analyzer.analyze_query(t).canonical or t for t in key]
-            memo = (key, self.pretrained.encode_documents(texts, self.config.pretrained_cache_file()))
-            self._others = memo
-        return float((own @ query_vector).max()) - float((memo[1] @ query_vector).max())
+        vectors, offsets = self._group_vectors(groups)
+        similarities = vectors @ query_vector
+        return query_vector, [float(similarities[start:end].max()) if end > start else -1.0
+                              for start, end in pairwise(offsets)]
+
+    def _group_vectors(self, groups: tuple[tuple[str, ...], ...]) -> tuple[np.ndarray, list[int]]:
+        """All the groups' texts embedded as one matrix, and where each group starts (and the last ends)."""
+        memo = self._groups.get(groups)
+        if memo is None:
+            texts = [self.analyzer.analyze_query(t).canonical or t for group in groups for t in group]
+            offsets = [0]
+            for group in groups:
+                offsets.append(offsets[-1] + len(group))
+            vectors = (self.pretrained.encode_documents(texts, self.config.pretrained_cache_file()) if texts  # type: ignore[union-attr]
+                       else np.zeros((0, self.pretrained_vectors.shape[1]), dtype=np.float32))  # type: ignore[union-attr]
+            memo = (vectors, offsets)
+            if len(self._groups) >= GROUP_MEMO_SIZE:
+                self._groups.pop(next(iter(self._groups)))
+            self._groups[groups] = memo
+        return memo
 
     def search(self, query: str, k: int = 5, scope: SearchScope | None = None) -> SearchResult:
         """The top ``k`` entries for ``query``, among those of ``scope`` when given (see ``SearchScope``)."""

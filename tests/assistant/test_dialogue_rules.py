@@ -58,3 +58,25 @@ def test_learning_what_to_do_in_general_is_no_emergency_now() -> None:
     assert not is_emergency("遇到有人晕倒要怎么做心肺复苏")
     assert not is_emergency("想学一下触电了怎么救")
     assert is_emergency("快来人我妈晕倒了叫不醒")
+
+
+def test_a_danger_now_beside_a_question_outranks_the_question() -> None:
+    # a clause of its own says it is happening now: the alert, whatever else is asked
+    assert is_emergency("我本来想问下高龄补贴的事 我家公公刚才在菜地里倒了 喊他没反应 我要怎么办")
+    # the danger inside the question's own clause, or nothing says it is happening now: the question
+    assert not is_emergency("我爸刚才摔倒流血了住院能报销吗")
+    assert not is_emergency("想问下高龄补贴的事 我家公公以前在菜地里倒过 喊他没反应")
+
+
+def test_help_sighed_over_a_form_is_no_emergency() -> None:
+    assert not is_emergency("救命啊 这个表格怎么填都填不对 一直提示错误")
+    assert not is_emergency("救命 医保卡密码忘记了 咋个改")
+    # a cry for help with nothing else, or with a danger, stays one
+    assert is_emergency("救命") and is_emergency("救命啊 怎么办") and is_emergency("救命 咋个搞")
+    assert is_emergency("救命 怎么弄啊 我爸喘不上气")
+
+
+def test_teaching_the_signs_and_an_alarm_without_smoke_are_no_emergency() -> None:
+    assert not is_emergency("怎么教家里老人分辨燃气泄漏 他们鼻子不太灵")
+    assert asks_for_service("烟感器老是叫，好烦哦，又没得烟")
+    assert is_emergency("着火了 烟好大") and is_emergency("我爸没有呼吸了")

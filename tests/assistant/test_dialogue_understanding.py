@@ -8,11 +8,11 @@ import pytest
 
 from assistant.dialogue import payloads
 from assistant.dialogue.clauses import asks_two_things, is_request, request_clauses, split_clauses
-from assistant.dialogue.policy import PolicyThresholds
+from assistant.dialogue.policy import EmergencySignal, PolicyThresholds
 from assistant.dialogue.state import DialogueState
 from assistant.dialogue.understanding import Understanding
 from intents.aspects import FakeAspectRecognizer
-from intents.emergency import FakeEmergencyDetector
+from intents.emergency import EmergencyExamples, FakeEmergencyDetector
 from intents.fake import FakeIntentClassifier
 from knowledge_base.dialect import DialectLexicon
 from knowledge_base.engine import KnowledgeBase
@@ -329,3 +329,65 @@ def test_the_encoder_is_asked_only_when_an_out_of_scope_reading_meets_an_answer(
     far = understanding.read(tiny_kb, DialogueState(), "比特币今天涨了没有")
     assert far.alone is None or far.alone.decision != RetrievalDecision.answer
     assert far.in_scope_margin is None
+
+
+DANGER_EXAMPLES = EmergencyExamples(
+    ("medical", "fire"),
+    (("我爸胸口好痛出冷汗", "老人突然倒地叫不醒"), ("厨房着火了烟好大", "楼下起火了"),
+     ("今天天气怎么样", "讲个笑话听听", "比特币现在多少钱")))
+
+
+def test_a_message_about_to_get_the_scope_message_is_read_for_danger_by_the_encoder(classifier, tiny_kb,
+                                                                                      monkeypatch) -> None:
+    # no rule and no detector cue: only the encoder can tell that a cold sweat and a pale face are a danger
+    understanding = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector(cues={}),
+                                  PolicyThresholds(), emergency_examples=DANGER_EXAMPLES)
+    pain = "阿公成身出冷汗 面色好白 坐都坐唔稳"
+    classifier.set_response(pain, ("out_of_scope", 0.6))
+    assert understanding.read(tiny_kb, DialogueState(), pain).emergency == EmergencySignal("medical", "encoder")
+    chat = "今日天气点样"
+    classifier.set_response(chat, ("out_of_scope", 0.9))
+    assert understanding.read(tiny_kb, DialogueState(), chat).emergency is None
+    # a threshold above any lead: no alert
+    strict = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector(cues={}),
+                           PolicyThresholds(emergency_encoder_margin=2.0), emergency_examples=DANGER_EXAMPLES)
+    assert strict.read(tiny_kb, DialogueState(), pain).emergency is None
+    # retrieval answers the message (「天好热阿公头晕冒汗是不是发痧了」 has its entry): the answer, not an alert
+    answered = _result((next(iter(tiny_kb.entries)), 0.9), answered=True)
+    with monkeypatch.context() as patch:
+        patch.setattr(type(tiny_kb), "search", lambda self, text, k=10: answered)
+        assert understanding.read(tiny_kb, DialogueState(), pain).emergency is None
+    # asking for a service, looking back, or a few characters: the encoder is not asked at all
+    asked: list[str] = []
+    original = type(tiny_kb.index).pretrained_nearest
+    monkeypatch.setattr(type(tiny_kb.index), "pretrained_nearest",
+                        lambda self, query, groups: asked.append(query) or original(self, query, groups))
+    looking_back = "去年阿公成身出冷汗 住院能报销吗"
+    classifier.set_response(looking_back, ("out_of_scope", 0.6))
+    assert understanding.read(tiny_kb, DialogueState(), looking_back).emergency is None
+    short = "好久开门"  # a few characters are near anything
+    classifier.set_response(short, ("out_of_scope", 0.6))
+    assert understanding.read(tiny_kb, DialogueState(), short).emergency is None
+    assert asked == []
+    # without the examples (a damaged file) nothing is asked either
+    bare = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector(cues={}), PolicyThresholds())
+    classifier.set_response(pain, ("out_of_scope", 0.6))
+    assert bare.read(tiny_kb, DialogueState(), pain).emergency is None and asked == []
+
+
+def test_a_service_question_that_retrieval_places_nowhere_is_read_for_danger_too(classifier, tiny_kb,
+                                                                                   monkeypatch) -> None:
+    understanding = Understanding(classifier, FakeAspectRecognizer(), FakeEmergencyDetector(cues={}),
+                                  PolicyThresholds(), emergency_examples=DANGER_EXAMPLES)
+    pain = "阿公成身出冷汗 面色好白 坐都坐唔稳"
+    classifier.set_response(pain, ("ask_service", 0.8))
+    nothing = SearchResult(pain, pain, [], RetrievalDecision.no_answer)
+    monkeypatch.setattr(type(tiny_kb), "search", lambda self, text, k=10: nothing)
+    assert understanding.read(tiny_kb, DialogueState(), pain).emergency == EmergencySignal("medical", "encoder")
+    # while a topic is discussed the message is read as a follow-up on it, not asked
+    topic = next(iter(tiny_kb.entries))
+    assert understanding.read(tiny_kb, DialogueState(topic_id=topic), pain).emergency is None
+    # retrieval offers a choice: the resident is not about to get 「不会回答」, not asked
+    offered = _result((topic, 0.3), answered=False)
+    monkeypatch.setattr(type(tiny_kb), "search", lambda self, text, k=10: offered)
+    assert understanding.read(tiny_kb, DialogueState(), pain).emergency is None

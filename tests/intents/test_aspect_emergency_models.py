@@ -12,7 +12,14 @@ import pytest
 
 from assistant.dialogue.policy import PolicyThresholds
 from intents.aspects import GENERAL, LearnedAspectRecognizer
-from intents.emergency import EMERGENCY_FILE, LearnedEmergencyDetector, load_emergency_examples
+from intents.emergency import (
+    EMERGENCY_FILE,
+    KINDS,
+    NONE,
+    EmergencyExamples,
+    LearnedEmergencyDetector,
+    load_emergency_examples,
+)
 from knowledge_base.aspects import aspect_table
 from knowledge_base.normalize import normalize
 
@@ -77,3 +84,18 @@ def test_unknown_emergency_kinds_are_refused(tmp_path: Path) -> None:
     bad.write_text("emergency:\n  alien: [外星人来了]\nnot_emergency: [你好]\n", encoding="utf-8")
     with pytest.raises(TrainingDataError, match="alien"):
         load_emergency_examples(bad)
+
+
+def test_example_groups_for_the_encoder_are_one_per_kind_then_the_calm_ones(tmp_path: Path) -> None:
+    examples = load_emergency_examples(with_intents=False)
+    # without the intents' examples, the calm group is the file's own examples of no emergency
+    assert examples[NONE] and "你好" not in examples[NONE]
+    groups = EmergencyExamples.from_examples(examples, calm=["比特币多少钱", examples[NONE][0]])
+    assert groups.kinds == tuple(k for k in KINDS if examples.get(k))
+    assert len(groups.groups) == len(groups.kinds) + 1
+    assert groups.groups[-1][-1] == "比特币多少钱" and len(set(groups.groups[-1])) == len(groups.groups[-1])
+    # the nearest kind and its lead over the nearest calm example
+    two = EmergencyExamples(("medical", "fire"), (("a",), ("b",), ("c",)))
+    kind, lead = two.nearest_kind([0.80, 0.86, 0.84])
+    assert kind == "fire" and lead == pytest.approx(0.02)
+    assert two.nearest_kind([0.9, 0.8]) == (None, float("-inf"))  # not one cosine per group: no reading

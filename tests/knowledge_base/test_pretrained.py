@@ -260,3 +260,37 @@ def test_no_margin_without_the_encoder_an_entry_or_examples(tiny_kb, tiny_kb_dir
     fast = KnowledgeBase.build(load_entries(tiny_kb_dir), load_synonyms(tiny_kb_dir / "synonyms.yaml"),
                                load_profile(tiny_kb_dir / "community_profile.example.yaml"), config=config)
     assert fast.index.pretrained_margin("社保卡丢了怎么办", fast.index.entry_ids[0], OUT_OF_SCOPE) is None
+
+
+def test_the_nearest_text_of_each_group_is_found_and_the_groups_embedded_once(tiny_kb, encoder, monkeypatch) -> None:
+    index = tiny_kb.index
+    groups = [["我爸胸口好痛出冷汗", "老人倒在地上叫不醒"], [], OUT_OF_SCOPE]
+    query = "阿公心口痛 一身冷汗"
+    query_vector = encoder.encode_queries([index.analyzer.analyze_query(query).canonical])[0]
+    expected = [max(float(v @ query_vector) for v in
+                    encoder.encode_documents([index.analyzer.analyze_query(t).canonical for t in group]))
+                for group in (groups[0], groups[2])]
+    nearest = index.pretrained_nearest(query, groups)
+    assert nearest is not None and len(nearest) == 3
+    assert nearest[0] == pytest.approx(expected[0], abs=1e-5) and nearest[2] == pytest.approx(expected[1], abs=1e-5)
+    assert nearest[1] == -1.0  # an empty group is never nearest
+    assert nearest[0] > nearest[2]  # chest pain is nearer the danger than the chit-chat
+    # the groups are embedded once: a second question embeds only itself
+    calls = []
+    original = type(index.pretrained).encode_documents
+    monkeypatch.setattr(type(index.pretrained), "encode_documents",
+                        lambda self, texts, cache_file=None: calls.append(texts) or original(self, texts, cache_file))
+    assert index.pretrained_nearest("比特币今天涨了没有", groups) is not None and calls == []
+    assert index.pretrained_nearest("", groups) is None
+
+
+def test_groups_prepared_at_start_are_not_embedded_again_at_the_first_question(tiny_kb, monkeypatch) -> None:
+    index = tiny_kb.index
+    groups = [["楼下起火了烟好大"], ["今天天气怎么样", "给我讲个笑话"]]
+    index.prepare_groups(groups)
+    calls = []
+    original = type(index.pretrained).encode_documents
+    monkeypatch.setattr(type(index.pretrained), "encode_documents",
+                        lambda self, texts, cache_file=None: calls.append(texts) or original(self, texts, cache_file))
+    nearest = index.pretrained_nearest("厨房着火了", groups)
+    assert nearest is not None and nearest[0] > nearest[1] and calls == []
