@@ -49,7 +49,7 @@ class PolicyThresholds:
     emergency_kind: float = 0.2  # when the rules raise the alert, the model's kind is used from this danger on
     emergency_agreeing: float = 0.2  # the detector's danger and the classifier's emergency probability both this high
     # A message about to get the scope message whose closest emergency example the pretrained encoder finds this
-    # much nearer than its closest calm one (「阿爷话心口好痛 成身出冷汗」): an alert. Developer sets, December 2026:
+    # much nearer than its closest calm one (「阿公成身出冷汗 面色好白」): an alert. Developer sets, December 2026:
     # out-of-scope questions 0.008 at most, emergencies 0.025 at the median.
     emergency_encoder_margin: float = 0.015
     # … for a service question that retrieval placed nowhere: safety questions the knowledge base has no entry for

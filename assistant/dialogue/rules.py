@@ -10,6 +10,8 @@ import re
 
 from pypinyin import Style, lazy_pinyin
 
+from assistant.dialogue.clauses import split_clauses
+
 _EMERGENCY = re.compile(
     r"救命|快来人|着火|起火|失火|火灾|烧起来|冒烟了|煤气泄漏|燃气泄漏|闻到.{0,4}(煤气|燃气)味.{0,6}(很大|好大|浓)|"
     r"摔倒.{0,6}(起不来|不动|流血|昏)|晕倒|昏倒|昏迷|不省人事|叫不醒|没有?呼吸|心脏病.{0,4}(发作|犯了)|"
@@ -91,8 +93,6 @@ _JUST_NOW = re.compile(r"刚才|刚刚|头先|啱啱|突然|一下子")
 # 救命 sighed over a form or a password (救命啊 这个表格怎么填都填不对): a how-to question about a thing.
 _HOW_TO_DO = re.compile(r"(?:怎么|怎样|咋个?|如何|点样)(?:都|也)?(?:填|改|查|用|交|办理|操作|登录|登陆|注册|下载|重置|找回|设置)")
 _CRY_FOR_HELP = re.compile(r"救命[啊呀啦喔哦]*")
-# Clauses: split at punctuation and at spaces between characters (a phone's 「我家公公刚才在菜地里倒了 喊他没反应」).
-_CLAUSE = re.compile(r"[，,。.！!？?；;、\n…~～]+|(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
 
 def is_emergency(text: str) -> bool:
@@ -104,7 +104,7 @@ def is_emergency(text: str) -> bool:
         # 在菜地里倒了 喊他没反应): the danger outranks the question. In the same clause (生孩子大出血住院能报多少) or
         # without a word saying it is happening now, the question is what is asked.
         return bool(_JUST_NOW.search(text)) and any(
-            _danger_in(clause) and not _SERVICE_REQUEST.search(clause) for clause in _CLAUSE.split(text))
+            _danger_in(clause) and not _SERVICE_REQUEST.search(clause) for clause in split_clauses(text))
     if _HOW_TO_DO.search(text) and not _danger_in(_CRY_FOR_HELP.sub("，", text)):
         return False
     return _danger_in(text)

@@ -63,7 +63,7 @@ class Understanding:
 
     def prepare(self, knowledge: KnowledgeBase) -> None:
         """Embed the example sets the pretrained encoder compares messages with, so that the first resident whose
-        message needs them does not wait: about 15 s for the 1,900 examples at a machine's first start, a read from
+        message needs them does not wait: about 17 s for the 1,900 examples at a machine's first start, a read from
         the vector cache after that."""
         if self.out_of_scope_examples:
             knowledge.index.prepare_groups((self.out_of_scope_examples,))
@@ -231,7 +231,7 @@ class Understanding:
             needed = th.emergency_encoder_margin_unplaced
         else:
             return None
-        if len(normalized) < self.thresholds.short_followup_chars:
+        if len(normalized) < th.short_followup_chars:
             # A few characters are near anything (「好久开门」 after the health centre's answer came out closer to a
             # gas leak than to any calm example); short calls for help are the rules' and the trained models' task.
             return None
